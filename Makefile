@@ -1,0 +1,37 @@
+# Everything starts from a fresh clone with only Python 3.11, make and git.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help setup run test lint bench clean
+
+help:
+	@echo "make run    set up and run the product on its embedded default (SQLite, no broker server)"
+	@echo "make test   set up and run the whole test suite"
+	@echo "make lint   ruff"
+	@echo "make clean  remove the virtualenv, the local database and var/"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	@touch $@
+
+setup: $(VENV)/.installed
+
+run: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py setup_periodic_tasks
+	$(PY) manage.py seed_demo --if-empty
+	bin/run-dev
+
+test: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) var db.sqlite3

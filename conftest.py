@@ -1,0 +1,94 @@
+"""
+Suite-wide fixtures and the rules for tests that need real services.
+
+Tests marked `postgres`, `redis` or `browser` are skipped, with the reason, when the
+service is not there (a laptop running `make test` on SQLite). CI sets
+REQUIRE_REAL_SERVICES=1: then a missing service fails the run instead of skipping, so a
+green CI means the locking, real-worker and browser tests ran.
+"""
+
+import os
+import shutil
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test thread; the Django ORM calls the
+# tests make around it are still synchronous, one thread at a time.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+REQUIRE_REAL_SERVICES = os.environ.get("REQUIRE_REAL_SERVICES") == "1"
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _database_is_postgres() -> bool:
+    from django.conf import settings
+
+    return "postgresql" in settings.DATABASES["default"]["ENGINE"]
+
+
+def _broker_is_redis() -> bool:
+    from django.conf import settings
+
+    return settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+
+
+def pytest_collection_modifyitems(config, items):
+    missing = {
+        "postgres": None if _database_is_postgres() else "needs PostgreSQL (set DATABASE_URL)",
+        "redis": None
+        if (_broker_is_redis() and _database_is_postgres())
+        else "needs Redis and PostgreSQL (set CELERY_BROKER_URL and DATABASE_URL)",
+        "browser": None
+        if os.path.exists(CHROMIUM)
+        else f"needs Chromium at {CHROMIUM} (apt-get install chromium)",
+    }
+    for item in items:
+        for marker, reason in missing.items():
+            if reason and item.get_closest_marker(marker):
+                if REQUIRE_REAL_SERVICES:
+                    pytest.exit(f"REQUIRE_REAL_SERVICES=1 but {item.nodeid} {reason}", returncode=3)
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(autouse=True)
+def _email_and_media(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright, headless, with no network but loopback."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def demo_people(db):
+    from marketplace.demo import demo_people_seed
+
+    return demo_people_seed()

@@ -1,0 +1,13 @@
+"""
+Test settings: the base settings with what makes a test run fast and self-contained.
+DATABASE_URL and CELERY_BROKER_URL still come from the environment, so the same suite
+runs on SQLite locally and on PostgreSQL and Redis in CI.
+"""
+
+from .base import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tasks run in the test process; the one test that needs a real worker starts one.
+CELERY_TASK_ALWAYS_EAGER = True
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405

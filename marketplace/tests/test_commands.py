@@ -1,0 +1,53 @@
+from io import StringIO
+
+from django.core.management import call_command
+from django_celery_beat.models import PeriodicTask
+
+from accounts.models import User
+from marketplace.demo import DEMO_LOGINS
+from marketplace.periodic import periodic_task_specs
+
+
+def test_setup_periodic_tasks_twice_leaves_one_of_each(db):
+    call_command("setup_periodic_tasks", stdout=StringIO())
+    call_command("setup_periodic_tasks", stdout=StringIO())
+    names = list(PeriodicTask.objects.filter(enabled=True).values_list("name", flat=True))
+    declared = [spec.name for spec in periodic_task_specs()]
+    assert sorted(names) == sorted(declared)
+    assert len(names) == len(set(names))
+
+
+def test_setup_periodic_tasks_disables_a_task_that_is_no_longer_declared(db):
+    call_command("setup_periodic_tasks", stdout=StringIO())
+    heartbeat = PeriodicTask.objects.get(name="Worker heartbeat")
+    old = PeriodicTask.objects.create(
+        name="Retired job",
+        task="marketplace.retired",
+        interval=heartbeat.interval,
+        description="old [managed by setup_periodic_tasks]",
+    )
+    out = StringIO()
+    call_command("setup_periodic_tasks", stdout=out)
+    old.refresh_from_db()
+    assert old.enabled is False
+    assert "disabled: Retired job" in out.getvalue()
+
+
+def test_seed_demo_twice_duplicates_nothing_and_prints_working_logins(db, client):
+    call_command("seed_demo", stdout=StringIO())
+    users_after_first = User.objects.count()
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert User.objects.count() == users_after_first
+    for login in DEMO_LOGINS:
+        line = next(line for line in out.getvalue().splitlines() if login.email in line)
+        assert line.endswith(f"password: {login.password}")
+        assert client.login(username=login.email, password=login.password)
+
+
+def test_seed_demo_if_empty_leaves_an_existing_database_alone(db):
+    User.objects.create_user(email="someone@example.com", password="x" * 12)
+    out = StringIO()
+    call_command("seed_demo", "--if-empty", stdout=out)
+    assert User.objects.count() == 1
+    assert "already has users" in out.getvalue()

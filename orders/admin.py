@@ -1,0 +1,224 @@
+from datetime import timedelta
+
+from django.contrib import admin, messages
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django_fsm_log.admin import StateLogInline
+
+from marketplace.exceptions import ApplicationError
+from marketplace.money import format_money
+
+from . import services
+from .models import Order, OrderEvent, OrderItem, OrderSettings
+
+
+class WaitingLongerThanFilter(admin.SimpleListFilter):
+    """Open orders that have not moved for more than N days."""
+
+    title = "waiting longer than"
+    parameter_name = "waiting_days"
+
+    def lookups(self, request, model_admin):
+        return [(str(days), f"{days} days") for days in (1, 3, 5, 7, 14, 30)]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            days = int(self.value())
+        except ValueError:
+            return queryset.none()
+        return queryset.filter(
+            status__in=Order.OPEN_STATUSES, status_changed_at__lt=timezone.now() - timedelta(days=days)
+        )
+
+
+class OrderItemInline(admin.TabularInline):
+    model = OrderItem
+    extra = 0
+    can_delete = False
+    readonly_fields = ["title", "quantity", "unit_amount"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class OrderEventInline(admin.TabularInline):
+    model = OrderEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ["created_at", "kind", "by", "note"]
+    verbose_name_plural = "reminders and resent emails"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+def _transition_action(service, label, *, on_behalf_of=None, needs_reason=True):
+    """An admin action that takes one transition per selected order through `service`,
+    after asking for the reason on an intermediate page. Each order is its own
+    transaction; refusals are reported, not raised."""
+
+    def action(modeladmin, request, queryset):
+        reason = request.POST.get("reason", "").strip()
+        if needs_reason and "apply" not in request.POST:
+            return TemplateResponse(
+                request,
+                "admin/orders/order/transition_reason.html",
+                {
+                    **modeladmin.admin_site.each_context(request),
+                    "title": label,
+                    "label": label,
+                    "orders": queryset,
+                    "action_name": request.POST["action"],
+                    "opts": modeladmin.model._meta,
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
+        if needs_reason and not reason:
+            modeladmin.message_user(request, services.MSG_REASON_REQUIRED, messages.ERROR)
+            return None
+        done, refused = 0, []
+        for order in queryset:
+            kwargs = {"order_id": order.pk, "by": request.user}
+            if needs_reason:
+                kwargs["reason"] = reason
+            if on_behalf_of:
+                kwargs["on_behalf_of"] = on_behalf_of
+            try:
+                service(**kwargs)
+                done += 1
+            except ApplicationError as exc:
+                refused.append(f"#{order.pk}: {exc.message}")
+        if done:
+            modeladmin.message_user(request, f"{label}: done for {done} order(s).", messages.SUCCESS)
+        for line in refused:
+            modeladmin.message_user(request, line, messages.WARNING)
+        return None
+
+    action.__name__ = f"action_{service.__name__}_{on_behalf_of or 'admin'}"
+    action.short_description = label
+    return action
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["id", "status", "buyer", "seller", "total", "created_at", "status_changed_at"]
+    list_filter = ["status", WaitingLongerThanFilter, "currency"]
+    search_fields = ["=id", "buyer__email", "seller__email"]
+    search_help_text = "Order number, or the buyer's or seller's email."
+    list_select_related = ["buyer", "seller"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "status",
+        "buyer",
+        "seller",
+        "total_amount",
+        "currency",
+        "confirmation_round",
+        "status_changed_at",
+        "carrier",
+        "tracking_number",
+        "refund_reason",
+        "created_at",
+        "paid_at",
+        "shipped_at",
+        "completed_at",
+        "refunded_at",
+        "canceled_at",
+        "buyer_reminded_round",
+        "seller_reminded_round",
+    ]
+    fieldsets = [
+        (None, {"fields": ["status", "buyer", "seller", "total_amount", "currency"]}),
+        (
+            "Delivery",
+            {
+                "fields": [
+                    "carrier",
+                    "tracking_number",
+                    "confirmation_round",
+                    "buyer_reminded_round",
+                    "seller_reminded_round",
+                ]
+            },
+        ),
+        (
+            "Dates",
+            {
+                "fields": [
+                    "created_at",
+                    "status_changed_at",
+                    "paid_at",
+                    "shipped_at",
+                    "completed_at",
+                    "refunded_at",
+                    "canceled_at",
+                ]
+            },
+        ),
+        ("Refund", {"fields": ["refund_reason"]}),
+    ]
+    inlines = [OrderItemInline, StateLogInline, OrderEventInline]
+    actions = [
+        _transition_action(
+            services.order_mark_shipped,
+            "Mark shipped, on behalf of the seller",
+            on_behalf_of=services.Actor.SELLER,
+        ),
+        _transition_action(
+            services.order_mark_delivered,
+            "Mark delivered, on behalf of the seller",
+            on_behalf_of=services.Actor.SELLER,
+        ),
+        _transition_action(services.order_confirm_received, "Confirm received (as platform staff)"),
+        _transition_action(
+            services.order_report_not_received,
+            "Report not received, on behalf of the buyer",
+            on_behalf_of=services.Actor.BUYER,
+        ),
+        _transition_action(
+            services.order_resolve_and_confirm_delivery,
+            "Mark resolved & confirm delivery, on behalf of the seller",
+            on_behalf_of=services.Actor.SELLER,
+        ),
+        _transition_action(services.order_refund, "Refund (as platform staff)"),
+        _transition_action(services.order_cancel, "Cancel unpaid order (as platform staff)"),
+        _transition_action(
+            services.order_confirmation_email_resend,
+            "Resend the current confirmation email",
+            needs_reason=False,
+        ),
+    ]
+
+    @admin.display(description="total", ordering="total_amount")
+    def total(self, order):
+        return format_money(order.total_amount, order.currency)
+
+    def has_add_permission(self, request):
+        return False  # orders are placed by buyers; billing connects them to invoices
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # an order is history: refund or cancel it instead
+
+
+@admin.register(OrderSettings)
+class OrderSettingsAdmin(admin.ModelAdmin):
+    """One record: the list page opens it directly."""
+
+    fieldsets = [
+        ("Reminders", {"fields": ["buyer_reminder_days", "seller_reminder_days"]}),
+        ("Automatic completion", {"fields": ["auto_confirm_days"]}),
+        ("Email links", {"fields": ["link_lifetime_days"]}),
+    ]
+
+    def changelist_view(self, request, extra_context=None):
+        return redirect(reverse("admin:orders_ordersettings_change", args=[OrderSettings.load().pk]))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,40 @@
+"""The emails an order sends. Each kind names its recipient and template; a
+confirmation request whose round has passed is not sent (the buyer would get a dead link)."""
+
+from django.urls import reverse
+
+from marketplace.emails import email_send
+
+from .links import NOT_RECEIVED, RECEIVED, confirmation_url
+from .models import Order
+
+# kind -> (recipient, template prefix)
+KINDS = {
+    "buyer_confirmation_request": ("buyer", "orders/email/confirmation_request"),
+    "buyer_confirmation_reminder": ("buyer", "orders/email/confirmation_reminder"),
+    "seller_action_reminder": ("seller", "orders/email/seller_action_reminder"),
+    "seller_not_received": ("seller", "orders/email/seller_not_received"),
+    "seller_new_paid_order": ("seller", "orders/email/seller_new_paid_order"),
+    "seller_order_completed": ("seller", "orders/email/seller_order_completed"),
+    "buyer_order_refunded": ("buyer", "orders/email/buyer_order_refunded"),
+    "buyer_order_canceled": ("buyer", "orders/email/buyer_order_canceled"),
+}
+NEEDS_OPEN_ROUND = {"buyer_confirmation_request", "buyer_confirmation_reminder"}
+
+
+def order_email_send(*, order_id: int, kind: str, round: int | None = None, message: str = "") -> bool:
+    """Send one order email; returns False when it no longer makes sense to send it."""
+    order = Order.objects.select_related("buyer", "seller").prefetch_related("items").get(pk=order_id)
+    if kind in NEEDS_OPEN_ROUND and (
+        order.status != Order.Status.PENDING_CUSTOMER_CONFIRMATION or order.confirmation_round != round
+    ):
+        return False
+    recipient, template = KINDS[kind]
+    context = {"order": order, "message": message, "round": order.confirmation_round}
+    if kind in NEEDS_OPEN_ROUND:
+        context["received_url"] = confirmation_url(order=order, answer=RECEIVED)
+        context["not_received_url"] = confirmation_url(order=order, answer=NOT_RECEIVED)
+    context["seller_order_url"] = reverse("orders:seller_order", args=[order.pk])
+    context["buyer_order_url"] = reverse("orders:buyer_order", args=[order.pk])
+    email_send(to=getattr(order, recipient).email, template_prefix=template, context=context)
+    return True

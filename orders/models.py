@@ -1,0 +1,246 @@
+"""
+Orders, made exact from the order-completion source document (DESIGN.md section 3.1).
+
+The seed's rule stands: an order is completed only when the buyer confirms receipt
+(or, when an admin has switched it on, after K days without an answer).
+
+Transition bodies change only this row. Who may take a transition, locking, emails and
+the hand-off to payouts live in `orders.services`.
+"""
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm_log.decorators import fsm_log_by, fsm_log_description
+
+
+class Order(ConcurrentTransitionMixin, models.Model):
+    class Status(models.TextChoices):
+        PENDING_PAYMENT = "pending_payment", "Pending payment"
+        PAID = "paid", "Paid"
+        SHIPPED = "shipped", "Shipped"
+        PENDING_CUSTOMER_CONFIRMATION = "pending_customer_confirmation", "Pending customer confirmation"
+        PENDING_SELLER_ACTION = "pending_seller_action", "Pending seller action"
+        COMPLETED = "completed", "Completed"
+        REFUNDED = "refunded", "Refunded"
+        CANCELED = "canceled", "Canceled"
+
+    OPEN_STATUSES = [
+        Status.PENDING_PAYMENT,
+        Status.PAID,
+        Status.SHIPPED,
+        Status.PENDING_CUSTOMER_CONFIRMATION,
+        Status.PENDING_SELLER_ACTION,
+    ]
+
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders_bought"
+    )
+    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders_sold")
+    total_amount = models.BigIntegerField(help_text="In the currency's minor unit (cents).")
+    currency = models.CharField(max_length=3, help_text="ISO 4217 code, e.g. USD.")
+    status = FSMField(default=Status.PENDING_PAYMENT, choices=Status.choices, protected=True, db_index=True)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    # Each "please confirm receipt" email starts a round; links carry the round they were
+    # sent in, so a link from an earlier email cannot act on a later round.
+    confirmation_round = models.PositiveIntegerField(default=0)
+    buyer_reminded_round = models.PositiveIntegerField(default=0)
+    seller_reminded_round = models.PositiveIntegerField(default=0)
+    carrier = models.CharField(max_length=100, blank=True)
+    tracking_number = models.CharField(max_length=100, blank=True)
+    refund_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["seller", "-created_at", "-id"], name="order_seller_newest"),
+            models.Index(
+                fields=["seller", "status", "-created_at", "-id"], name="order_seller_status_newest"
+            ),
+            models.Index(fields=["buyer", "-created_at", "-id"], name="order_buyer_newest"),
+            models.Index(fields=["status", "status_changed_at"], name="order_status_waiting"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(total_amount__gte=0), name="order_total_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"Order #{self.pk}"
+
+    def _moved(self):
+        self.status_changed_at = timezone.now()
+
+    # --- transitions (DESIGN.md 3.1). `by` and `description` go to the audit log. ---
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=Status.PENDING_PAYMENT, target=Status.PAID)
+    def pay(self, *, by=None, description=None):
+        self.paid_at = timezone.now()
+        self._moved()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=Status.PENDING_PAYMENT, target=Status.CANCELED)
+    def cancel(self, *, by=None, description=None):
+        self.canceled_at = timezone.now()
+        self._moved()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=Status.PAID, target=Status.SHIPPED)
+    def mark_shipped(self, *, by=None, description=None, carrier="", tracking_number=""):
+        self.carrier = carrier
+        self.tracking_number = tracking_number
+        self.shipped_at = timezone.now()
+        self._moved()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=status, source=[Status.PAID, Status.SHIPPED], target=Status.PENDING_CUSTOMER_CONFIRMATION
+    )
+    def mark_delivered(self, *, by=None, description=None):
+        self.confirmation_round += 1
+        self._moved()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=Status.PENDING_CUSTOMER_CONFIRMATION, target=Status.COMPLETED)
+    def confirm_received(self, *, by=None, description=None):
+        self.completed_at = timezone.now()
+        self._moved()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=status, source=Status.PENDING_CUSTOMER_CONFIRMATION, target=Status.PENDING_SELLER_ACTION
+    )
+    def report_not_received(self, *, by=None, description=None):
+        self._moved()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=status, source=Status.PENDING_SELLER_ACTION, target=Status.PENDING_CUSTOMER_CONFIRMATION
+    )
+    def resolve_and_confirm_delivery(self, *, by=None, description=None):
+        self.confirmation_round += 1
+        self._moved()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=status,
+        source=[
+            Status.PAID,
+            Status.SHIPPED,
+            Status.PENDING_CUSTOMER_CONFIRMATION,
+            Status.PENDING_SELLER_ACTION,
+            Status.COMPLETED,
+        ],
+        target=Status.REFUNDED,
+    )
+    def refund(self, *, by=None, description=None):
+        self.refund_reason = description or ""
+        self.refunded_at = timezone.now()
+        self._moved()
+
+
+class OrderItem(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    title = models.CharField(max_length=200)
+    quantity = models.PositiveIntegerField(default=1)
+    unit_amount = models.BigIntegerField(help_text="Price of one, in the order's currency minor unit.")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gte=1), name="order_item_quantity_positive"),
+            models.CheckConstraint(
+                condition=models.Q(unit_amount__gte=0), name="order_item_amount_not_negative"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} × {self.title}"
+
+    @property
+    def line_amount(self) -> int:
+        return self.quantity * self.unit_amount
+
+
+class OrderEvent(models.Model):
+    """Something that happened to an order without changing its status (a reminder, an
+    email sent again). The timeline shows these beside the status changes."""
+
+    class Kind(models.TextChoices):
+        BUYER_REMINDED = "buyer_reminded", "Buyer reminded to confirm"
+        SELLER_REMINDED = "seller_reminded", "Seller reminded to act"
+        EMAIL_RESENT = "email_resent", "Confirmation email sent again"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} on order #{self.order_id}"
+
+
+class OrderSettings(models.Model):
+    """One record, edited in the admin: reminders, auto-confirmation and link lifetime."""
+
+    buyer_reminder_days = models.PositiveIntegerField(
+        default=3, help_text="Remind the buyer after this many days waiting for their confirmation."
+    )
+    seller_reminder_days = models.PositiveIntegerField(
+        default=5, help_text="Remind the seller after this many days in 'pending seller action'."
+    )
+    auto_confirm_days = models.PositiveIntegerField(
+        null=True,
+        validators=[MinValueValidator(1)],
+        blank=True,
+        help_text=(
+            "Complete an order the buyer has not answered after this many days. Leave empty "
+            "(the default) to keep the rule that only the buyer's confirmation completes an order."
+        ),
+    )
+    link_lifetime_days = models.PositiveIntegerField(
+        default=30,
+        validators=[MinValueValidator(1)],
+        help_text="How long the links in a confirmation email keep working.",
+    )
+
+    class Meta:
+        verbose_name = "order settings"
+        verbose_name_plural = "order settings"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="order_settings_single_row"),
+            models.CheckConstraint(
+                condition=models.Q(link_lifetime_days__gte=1), name="order_link_lifetime_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(auto_confirm_days__gte=1), name="order_auto_confirm_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return "Order settings"
+
+    @classmethod
+    def load(cls) -> "OrderSettings":
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj

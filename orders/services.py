@@ -1,0 +1,469 @@
+"""
+Every change to an order goes through one of these services.
+
+Each one opens a transaction, locks the order row (SELECT ... FOR UPDATE), checks who is
+acting and that the order is still in the state the person saw, applies the transition,
+saves, and schedules its emails with `transaction.on_commit`: a rolled-back change sends
+nothing, and an email that fails later never undoes the change.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django_fsm import ConcurrentTransition, can_proceed
+
+from marketplace.exceptions import ApplicationError
+
+from .models import Order, OrderEvent, OrderItem, OrderSettings
+
+logger = logging.getLogger(__name__)
+S = Order.Status
+
+
+class Actor:
+    BUYER = "buyer"
+    SELLER = "seller"
+    ADMIN = "admin"
+    SYSTEM = "system"
+
+
+# Who may take each transition (DESIGN.md 3.1). An admin may also act on behalf of the
+# buyer or the seller, with a reason, from the Django admin.
+WHO_MAY = {
+    "pay": {Actor.SYSTEM},
+    "cancel": {Actor.BUYER, Actor.ADMIN, Actor.SYSTEM},
+    "mark_shipped": {Actor.SELLER},
+    "mark_delivered": {Actor.SELLER},
+    # SYSTEM: only the auto-confirm task, and only when an admin has switched it on.
+    "confirm_received": {Actor.BUYER, Actor.ADMIN, Actor.SYSTEM},
+    "report_not_received": {Actor.BUYER},
+    "resolve_and_confirm_delivery": {Actor.SELLER},
+    "refund": {Actor.SELLER, Actor.ADMIN},
+}
+
+ACTION_WORDS = {
+    "pay": "mark as paid",
+    "cancel": "cancel",
+    "mark_shipped": "mark as shipped",
+    "mark_delivered": "mark as delivered",
+    "confirm_received": "confirm receipt of",
+    "report_not_received": "report as not received",
+    "resolve_and_confirm_delivery": "mark as resolved",
+    "refund": "refund",
+}
+
+ACTOR_WORDS = {
+    Actor.BUYER: "the buyer",
+    Actor.SELLER: "the seller",
+    Actor.ADMIN: "platform staff",
+    Actor.SYSTEM: "the system",
+}
+
+MSG_NOT_YOURS = "Only {who} can {action} this order."
+MSG_WRONG_STATE = "This order is {status}, so it cannot be {action} now."
+MSG_CHANGED = (
+    "This order changed while you were looking at it: it is now {status}. Here is its current state."
+)
+MSG_STALE_ROUND = "This link is from an earlier confirmation request. Use the link in the most recent email about this order."
+MSG_REASON_REQUIRED = "Give a reason: it goes on the order's timeline."
+MSG_ON_BEHALF_ONLY_STAFF = "Only platform staff can act on behalf of the buyer or the seller."
+MSG_MESSAGE_TOO_LONG = "Keep the message under 1,000 characters."
+MSG_NO_ITEMS = "An order needs at least one item."
+MSG_SAME_PERSON = "A seller cannot place an order with themselves."
+
+MESSAGE_MAX_LENGTH = 1000
+
+
+class OrderChanged(ApplicationError):
+    """The order is no longer in the state the person acted on; `order` is its current state."""
+
+    def __init__(self, order):
+        super().__init__(MSG_CHANGED.format(status=order.get_status_display().lower()))
+        self.order = order
+
+
+def actor_of(*, order: Order, user) -> str | None:
+    """The part `user` plays in `order`, or None for a stranger. `user=None` is the system."""
+    if user is None:
+        return Actor.SYSTEM
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if user.pk == order.seller_id:
+        return Actor.SELLER
+    if user.pk == order.buyer_id:
+        return Actor.BUYER
+    if user.is_staff:
+        return Actor.ADMIN
+    return None
+
+
+def order_allowed_transitions(*, order: Order, user) -> list[str]:
+    """The transitions `user` may take on `order` right now (for showing buttons)."""
+    role = actor_of(order=order, user=user)
+    return [
+        name
+        for name, roles in WHO_MAY.items()
+        if role in roles and role != Actor.SYSTEM and can_proceed(getattr(order, name))
+    ]
+
+
+@dataclass(frozen=True)
+class _Acting:
+    role: str
+    description: str
+
+
+def _acting(*, order, name, by, on_behalf_of, reason) -> _Acting:
+    role = actor_of(order=order, user=by)
+    action = ACTION_WORDS[name]
+    if on_behalf_of:
+        if role != Actor.ADMIN:
+            raise ApplicationError(MSG_ON_BEHALF_ONLY_STAFF)
+        if not reason.strip():
+            raise ApplicationError(MSG_REASON_REQUIRED)
+        role = on_behalf_of
+        reason = f"By {by.email} on behalf of {ACTOR_WORDS[on_behalf_of]}: {reason.strip()}"
+    elif role == Actor.ADMIN and not reason.strip():
+        raise ApplicationError(MSG_REASON_REQUIRED)
+    if role not in WHO_MAY[name]:
+        allowed = sorted(WHO_MAY[name] - {Actor.SYSTEM})
+        who = " or ".join(ACTOR_WORDS[r] for r in allowed) or ACTOR_WORDS[Actor.SYSTEM]
+        raise ApplicationError(MSG_NOT_YOURS.format(who=who, action=action))
+    return _Acting(role=role, description=reason.strip())
+
+
+def _apply(
+    *, order_id, name, by, expected_status=None, expected_round=None, on_behalf_of=None, reason="", **kwargs
+):
+    """Lock the order, check actor and state, take transition `name` and save.
+    Must run inside transaction.atomic(); returns the saved order."""
+    try:
+        order = Order.objects.select_for_update().get(pk=order_id)
+    except Order.DoesNotExist as exc:
+        raise ApplicationError("There is no such order.") from exc
+    acting = _acting(order=order, name=name, by=by, on_behalf_of=on_behalf_of, reason=reason)
+    if expected_round is not None and order.confirmation_round != expected_round:
+        raise ApplicationError(MSG_STALE_ROUND)
+    if expected_status is not None and order.status != expected_status:
+        raise OrderChanged(order)
+    transition = getattr(order, name)
+    if not can_proceed(transition):
+        raise ApplicationError(
+            MSG_WRONG_STATE.format(status=order.get_status_display().lower(), action=_past(name))
+        )
+    transition(by=by, description=acting.description or None, **kwargs)
+    try:
+        order.save()
+    except ConcurrentTransition as exc:  # belt and braces: the row lock should prevent it
+        raise OrderChanged(Order.objects.get(pk=order_id)) from exc
+    return order
+
+
+def _past(name):
+    return {
+        "pay": "paid",
+        "cancel": "canceled",
+        "mark_shipped": "marked as shipped",
+        "mark_delivered": "marked as delivered",
+        "confirm_received": "confirmed as received",
+        "report_not_received": "reported as not received",
+        "resolve_and_confirm_delivery": "marked as resolved",
+        "refund": "refunded",
+    }[name]
+
+
+def _after_commit_email(order_id: int, kind: str, **kwargs) -> None:
+    """Queue an order email once the transaction commits. A broker that is down is
+    logged, not raised: the change is already committed and the admin can resend."""
+    from .tasks import send_order_email
+
+    def queue():
+        try:
+            send_order_email.delay(order_id, kind, **kwargs)
+        except Exception:
+            logger.exception("Could not queue the %s email for order %s", kind, order_id)
+
+    transaction.on_commit(queue)
+
+
+# --- placing an order ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemLine:
+    title: str
+    quantity: int
+    unit_amount: int
+
+
+def order_place(*, buyer, seller, currency: str, items: list[ItemLine]) -> Order:
+    """Create an order in `pending_payment`; its total is the sum of its lines."""
+    if not items:
+        raise ApplicationError(MSG_NO_ITEMS)
+    if buyer.pk == seller.pk:
+        raise ApplicationError(MSG_SAME_PERSON)
+    for line in items:
+        if line.quantity < 1 or line.unit_amount < 0:
+            raise ApplicationError("Each item needs a quantity of at least 1 and a price of zero or more.")
+    total = sum(line.quantity * line.unit_amount for line in items)
+    with transaction.atomic():
+        order = Order.objects.create(
+            buyer=buyer, seller=seller, currency=currency.upper(), total_amount=total
+        )
+        OrderItem.objects.bulk_create(
+            OrderItem(order=order, title=line.title, quantity=line.quantity, unit_amount=line.unit_amount)
+            for line in items
+        )
+    return order
+
+
+# --- transitions ---------------------------------------------------------------------
+
+
+def order_pay(*, order_id: int) -> Order:
+    """The order's payment settled (called by billing)."""
+    with transaction.atomic():
+        order = _apply(order_id=order_id, name="pay", by=None)
+        _after_commit_email(order.pk, "seller_new_paid_order")
+    return order
+
+
+def order_cancel(
+    *, order_id: int, by=None, reason: str = "", expected_status=None, on_behalf_of=None
+) -> Order:
+    """Cancel an order whose payment has not settled."""
+    with transaction.atomic():
+        order = _apply(
+            order_id=order_id,
+            name="cancel",
+            by=by,
+            reason=reason,
+            expected_status=expected_status,
+            on_behalf_of=on_behalf_of,
+        )
+        _after_commit_email(order.pk, "buyer_order_canceled")
+    return order
+
+
+def order_mark_shipped(
+    *,
+    order_id: int,
+    by,
+    carrier: str = "",
+    tracking_number: str = "",
+    expected_status=None,
+    on_behalf_of=None,
+    reason: str = "",
+) -> Order:
+    with transaction.atomic():
+        return _apply(
+            order_id=order_id,
+            name="mark_shipped",
+            by=by,
+            expected_status=expected_status,
+            on_behalf_of=on_behalf_of,
+            reason=reason,
+            carrier=carrier.strip()[:100],
+            tracking_number=tracking_number.strip()[:100],
+        )
+
+
+def order_mark_delivered(
+    *, order_id: int, by, expected_status=None, on_behalf_of=None, reason: str = ""
+) -> Order:
+    """The seller says the order arrived: ask the buyer to confirm (round 1)."""
+    with transaction.atomic():
+        order = _apply(
+            order_id=order_id,
+            name="mark_delivered",
+            by=by,
+            expected_status=expected_status,
+            on_behalf_of=on_behalf_of,
+            reason=reason,
+        )
+        _after_commit_email(order.pk, "buyer_confirmation_request", round=order.confirmation_round)
+    return order
+
+
+def order_confirm_received(
+    *, order_id: int, by, expected_status=None, expected_round=None, on_behalf_of=None, reason: str = ""
+) -> Order:
+    """The buyer has the item: the order completes and the seller's payout clock starts."""
+    from payouts.services import earning_create_for_completed_order
+
+    with transaction.atomic():
+        order = _apply(
+            order_id=order_id,
+            name="confirm_received",
+            by=by,
+            expected_status=expected_status,
+            expected_round=expected_round,
+            on_behalf_of=on_behalf_of,
+            reason=reason,
+        )
+        # Same transaction: a completed order always has its earning, and vice versa.
+        earning_create_for_completed_order(order=order)
+        _after_commit_email(order.pk, "seller_order_completed")
+    return order
+
+
+def order_report_not_received(
+    *,
+    order_id: int,
+    by,
+    message: str = "",
+    expected_status=None,
+    expected_round=None,
+    on_behalf_of=None,
+    reason: str = "",
+) -> Order:
+    """The buyer has not received the item: the seller must act; the buyer's message goes
+    on the timeline and to the seller."""
+    message = message.strip()
+    if len(message) > MESSAGE_MAX_LENGTH:
+        raise ApplicationError(MSG_MESSAGE_TOO_LONG)
+    with transaction.atomic():
+        order = _apply(
+            order_id=order_id,
+            name="report_not_received",
+            by=by,
+            expected_status=expected_status,
+            expected_round=expected_round,
+            on_behalf_of=on_behalf_of,
+            reason=reason or message,
+        )
+        _after_commit_email(order.pk, "seller_not_received", message=message)
+    return order
+
+
+def order_resolve_and_confirm_delivery(
+    *, order_id: int, by, expected_status=None, on_behalf_of=None, reason: str = ""
+) -> Order:
+    """The seller and buyer sorted it out: ask the buyer to confirm again (round k+1)."""
+    with transaction.atomic():
+        order = _apply(
+            order_id=order_id,
+            name="resolve_and_confirm_delivery",
+            by=by,
+            expected_status=expected_status,
+            on_behalf_of=on_behalf_of,
+            reason=reason,
+        )
+        _after_commit_email(order.pk, "buyer_confirmation_request", round=order.confirmation_round)
+    return order
+
+
+def order_refund(*, order_id: int, by, reason: str, expected_status=None, on_behalf_of=None) -> Order:
+    """Refund the order. The seller's earning is reversed (or clawed back after payout)."""
+    from payouts.services import earning_reverse_for_refunded_order
+
+    if not reason.strip():
+        raise ApplicationError("Give a reason for the refund: the buyer sees it.")
+    with transaction.atomic():
+        order = _apply(
+            order_id=order_id,
+            name="refund",
+            by=by,
+            reason=reason,
+            expected_status=expected_status,
+            on_behalf_of=on_behalf_of,
+        )
+        earning_reverse_for_refunded_order(order=order)
+        _after_commit_email(order.pk, "buyer_order_refunded")
+    return order
+
+
+# --- emails and reminders --------------------------------------------------------------
+
+
+def order_confirmation_email_resend(*, order_id: int, by) -> Order:
+    """Send the current round's confirmation email again (admin action)."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status != S.PENDING_CUSTOMER_CONFIRMATION:
+            raise ApplicationError(
+                f"Order #{order.pk} is {order.get_status_display().lower()}: there is no confirmation to ask for."
+            )
+        OrderEvent.objects.create(
+            order=order,
+            by=by,
+            kind=OrderEvent.Kind.EMAIL_RESENT,
+            note=f"Confirmation email (round {order.confirmation_round}) sent again.",
+        )
+        _after_commit_email(order.pk, "buyer_confirmation_request", round=order.confirmation_round)
+    return order
+
+
+@dataclass
+class ReminderRun:
+    buyer_reminders: int = 0
+    seller_reminders: int = 0
+    auto_confirmed: int = 0
+
+
+def order_reminders_send(*, now=None) -> ReminderRun:
+    """Remind buyers and sellers who have kept an order waiting, once per round, and
+    auto-confirm orders when that admin setting is on. Safe to run at any interval and
+    from two workers at once: the conditional UPDATE claims each reminder exactly once."""
+    now = now or timezone.now()
+    config = OrderSettings.load()
+    run = ReminderRun()
+
+    for status, days, field, kind, event in [
+        (
+            S.PENDING_CUSTOMER_CONFIRMATION,
+            config.buyer_reminder_days,
+            "buyer_reminded_round",
+            "buyer_confirmation_reminder",
+            OrderEvent.Kind.BUYER_REMINDED,
+        ),
+        (
+            S.PENDING_SELLER_ACTION,
+            config.seller_reminder_days,
+            "seller_reminded_round",
+            "seller_action_reminder",
+            OrderEvent.Kind.SELLER_REMINDED,
+        ),
+    ]:
+        due = Order.objects.filter(
+            status=status,
+            status_changed_at__lte=now - timedelta(days=days),
+            **{f"{field}__lt": F("confirmation_round")},
+        ).values_list("pk", "confirmation_round")
+        for order_id, round_ in due.iterator():
+            with transaction.atomic():
+                claimed = Order.objects.filter(pk=order_id, status=status, **{f"{field}__lt": round_}).update(
+                    **{field: round_}
+                )
+                if not claimed:
+                    continue
+                OrderEvent.objects.create(
+                    order_id=order_id, kind=event, note=f"Round {round_}, after {days} days."
+                )
+                _after_commit_email(order_id, kind, round=round_)
+            if field == "buyer_reminded_round":
+                run.buyer_reminders += 1
+            else:
+                run.seller_reminders += 1
+
+    if config.auto_confirm_days:
+        due_ids = Order.objects.filter(
+            status=S.PENDING_CUSTOMER_CONFIRMATION,
+            status_changed_at__lte=now - timedelta(days=config.auto_confirm_days),
+        ).values_list("pk", flat=True)
+        for order_id in list(due_ids):
+            try:
+                order_confirm_received(
+                    order_id=order_id,
+                    by=None,
+                    expected_status=S.PENDING_CUSTOMER_CONFIRMATION,
+                    reason=f"Completed automatically: no answer from the buyer in {config.auto_confirm_days} days.",
+                )
+            except ApplicationError:
+                continue  # the buyer answered in the meantime
+            run.auto_confirmed += 1
+    return run

@@ -1,0 +1,162 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django_fsm_log.models import StateLog
+
+from accounts.tests.factories import BuyerFactory, SellerFactory
+from orders.models import Order
+
+from .factories import OrderFactory
+
+S = Order.Status
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def seller(client):
+    seller = SellerFactory()
+    client.force_login(seller)
+    return seller
+
+
+def _queries_for(client, url):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_my_orders_lists_newest_first_and_paginates(client, seller):
+    orders = [OrderFactory(seller=seller) for _ in range(30)]
+    response = client.get(reverse("orders:seller_orders"))
+    shown = [o.pk for o in response.context["page"].object_list]
+    assert shown == [o.pk for o in reversed(orders)][:25]
+    second = client.get(reverse("orders:seller_orders"), {"page": 2})
+    assert [o.pk for o in second.context["page"].object_list] == [o.pk for o in reversed(orders)][25:]
+
+
+def test_my_orders_filters_by_status_and_says_when_a_status_is_unknown(client, seller):
+    paid = OrderFactory(seller=seller, paid=True)
+    OrderFactory(seller=seller, completed=True)
+    response = client.get(reverse("orders:seller_orders"), {"status": "paid"})
+    assert [o.pk for o in response.context["page"].object_list] == [paid.pk]
+    response = client.get(reverse("orders:seller_orders"), {"status": "lost"}, follow=True)
+    assert len(response.context["page"].object_list) == 2
+    assert "no such order status" in response.content.decode()
+
+
+def test_my_orders_makes_the_same_number_of_queries_for_3_or_60_orders(client, seller):
+    for _ in range(3):
+        OrderFactory(seller=seller)
+    few = _queries_for(client, reverse("orders:seller_orders"))
+    for _ in range(57):
+        OrderFactory(seller=seller)
+    many = _queries_for(client, reverse("orders:seller_orders"))
+    assert few == many
+
+
+def test_a_seller_never_sees_another_sellers_order(client, seller):
+    theirs = OrderFactory(paid=True)
+    assert client.get(reverse("orders:seller_order", args=[theirs.pk])).status_code == 404
+    response = client.post(
+        reverse("orders:seller_order_action", args=[theirs.pk, "mark-delivered"]), {"expected_status": "paid"}
+    )
+    assert response.status_code == 404
+    assert client.get(reverse("orders:seller_order_refund", args=[theirs.pk])).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.status == S.PAID
+    assert theirs.pk not in [o.pk for o in client.get(reverse("orders:seller_orders")).context["page"].object_list]
+
+
+def test_a_buyer_is_turned_away_from_seller_pages(client):
+    client.force_login(BuyerFactory())
+    assert client.get(reverse("orders:seller_orders")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("status", "buttons"),
+    [
+        (S.PAID, ["Mark as Shipped", "Mark as Delivered", "Refund…"]),
+        (S.SHIPPED, ["Mark as Delivered", "Refund…"]),
+        (S.PENDING_SELLER_ACTION, ["Mark as Resolved &amp; Confirm Delivery", "Refund…"]),
+        (S.PENDING_CUSTOMER_CONFIRMATION, ["Refund…"]),
+        (S.COMPLETED, ["Refund…"]),
+        (S.REFUNDED, []),
+    ],
+)
+def test_the_order_page_shows_exactly_the_buttons_allowed_now(client, seller, status, buttons):
+    order = OrderFactory(seller=seller, status=status, confirmation_round=1)
+    html = client.get(reverse("orders:seller_order", args=[order.pk])).content.decode()
+    every = ["Mark as Shipped", "Mark as Delivered", "Mark as Resolved &amp; Confirm Delivery", "Refund…"]
+    assert [label for label in every if label in html] == buttons
+
+
+def test_mark_shipped_with_carrier_and_tracking_shows_on_the_timeline(client, seller):
+    order = OrderFactory(seller=seller, paid=True)
+    response = client.post(
+        reverse("orders:seller_order_action", args=[order.pk, "mark-shipped"]),
+        {"expected_status": "paid", "carrier": "DHL", "tracking_number": "JD0123"}, follow=True,
+    )
+    assert "Marked as shipped." in response.content.decode()
+    order.refresh_from_db()
+    assert (order.status, order.carrier, order.tracking_number) == (S.SHIPPED, "DHL", "JD0123")
+    timeline = response.context["timeline"]
+    assert timeline[-1].title == "Paid → Shipped" and timeline[-1].who == seller.full_name
+
+
+def test_a_second_tab_posting_the_same_action_is_told_the_order_changed(client, seller):
+    order = OrderFactory(seller=seller, paid=True)
+    url = reverse("orders:seller_order_action", args=[order.pk, "mark-delivered"])
+    client.post(url, {"expected_status": "paid"})
+    response = client.post(url, {"expected_status": "paid"}, follow=True)
+    assert "This order changed while you were looking at it: it is now pending customer confirmation" in (
+        response.content.decode()
+    )
+    assert StateLog.objects.for_(order).count() == 1
+
+
+def test_refund_asks_for_a_reason_and_a_confirmation_first(client, seller):
+    order = OrderFactory(seller=seller, completed=True)
+    url = reverse("orders:seller_order_refund", args=[order.pk])
+    page = client.get(url)
+    assert b"Refund order" in page.content
+    response = client.post(url, {"expected_status": "completed", "reason": "Damaged"})
+    assert "Tick the box to confirm the refund." in response.content.decode()
+    assert Order.objects.get(pk=order.pk).status == S.COMPLETED
+    client.post(url, {"expected_status": "completed", "reason": "Damaged", "confirm": "on"})
+    assert Order.objects.get(pk=order.pk).status == S.REFUNDED
+
+
+def test_a_forged_expected_status_is_a_clear_error_and_changes_nothing(client, seller):
+    order = OrderFactory(seller=seller, paid=True)
+    response = client.post(
+        reverse("orders:seller_order_action", args=[order.pk, "mark-delivered"]), {"expected_status": "bogus"},
+        follow=True,
+    )
+    assert "Select a valid choice" in response.content.decode()
+    assert Order.objects.get(pk=order.pk).status == S.PAID
+
+
+def test_a_signed_in_buyer_confirms_from_their_order_page(client):
+    order = OrderFactory(awaiting_buyer=True)
+    client.force_login(order.buyer)
+    page = client.get(reverse("orders:buyer_order", args=[order.pk])).content.decode()
+    assert "I have received the item" in page and "I have NOT received the item" in page
+    client.post(
+        reverse("orders:buyer_order_action", args=[order.pk, "not-received"]),
+        {"expected_status": S.PENDING_CUSTOMER_CONFIRMATION, "message": "Nothing yet"},
+    )
+    assert Order.objects.get(pk=order.pk).status == S.PENDING_SELLER_ACTION
+
+
+def test_a_buyer_cannot_see_or_answer_someone_elses_order(client):
+    order = OrderFactory(awaiting_buyer=True)
+    client.force_login(BuyerFactory())
+    assert client.get(reverse("orders:buyer_order", args=[order.pk])).status_code == 404
+    response = client.post(
+        reverse("orders:buyer_order_action", args=[order.pk, "received"]),
+        {"expected_status": S.PENDING_CUSTOMER_CONFIRMATION},
+    )
+    assert response.status_code == 404
+    assert Order.objects.get(pk=order.pk).status == S.PENDING_CUSTOMER_CONFIRMATION

@@ -9,6 +9,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    set up and run the product on its embedded default (SQLite, no broker server)"
 	@echo "make test   set up and run the whole test suite"
+	@echo "make bench  benchmarks (set DATABASE_URL for PostgreSQL)"
 	@echo "make lint   ruff"
 	@echo "make clean  remove the virtualenv, the local database and var/"
 
@@ -29,6 +30,10 @@ run: setup
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Benchmarks print figures; set DATABASE_URL to run them on PostgreSQL.
+bench: setup
+	cd benchmarks && ../$(PY) orders_page.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -22,7 +22,9 @@ class OrderFactory(DjangoModelFactory):
     class Params:
         paid = factory.Trait(status=Order.Status.PAID)
         shipped = factory.Trait(status=Order.Status.SHIPPED)
-        awaiting_buyer = factory.Trait(status=Order.Status.PENDING_CUSTOMER_CONFIRMATION, confirmation_round=1)
+        awaiting_buyer = factory.Trait(
+            status=Order.Status.PENDING_CUSTOMER_CONFIRMATION, confirmation_round=1
+        )
         awaiting_seller = factory.Trait(status=Order.Status.PENDING_SELLER_ACTION, confirmation_round=1)
         completed = factory.Trait(status=Order.Status.COMPLETED, confirmation_round=1)
 

@@ -93,11 +93,25 @@ def test_order_settings_is_one_record_and_refuses_bad_values(client, staff):
     response = client.get(reverse("admin:orders_ordersettings_changelist"))
     assert response.status_code == 302
     url = reverse("admin:orders_ordersettings_change", args=[1])
-    response = client.post(url, {"buyer_reminder_days": 3, "seller_reminder_days": 5, "auto_confirm_days": 0,
-                                 "link_lifetime_days": 30})
+    response = client.post(
+        url,
+        {
+            "buyer_reminder_days": 3,
+            "seller_reminder_days": 5,
+            "auto_confirm_days": 0,
+            "link_lifetime_days": 30,
+        },
+    )
     assert b"Ensure this value is greater than or equal to 1" in response.content
     assert OrderSettings.load().auto_confirm_days is None
-    client.post(url, {"buyer_reminder_days": 2, "seller_reminder_days": 5, "auto_confirm_days": "",
-                      "link_lifetime_days": 10})
+    client.post(
+        url,
+        {
+            "buyer_reminder_days": 2,
+            "seller_reminder_days": 5,
+            "auto_confirm_days": "",
+            "link_lifetime_days": 10,
+        },
+    )
     assert OrderSettings.load().link_lifetime_days == 10
     assert OrderSettings.objects.count() == 1

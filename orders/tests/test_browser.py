@@ -17,7 +17,9 @@ def _link(email, label):
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_two_rounds_of_confirmation_end_in_a_completed_order(live_server, browser, demo_people, mailoutbox, settings):
+def test_two_rounds_of_confirmation_end_in_a_completed_order(
+    live_server, browser, demo_people, mailoutbox, settings
+):
     settings.SITE_URL = live_server.url
     seller, buyer = demo_people.sellers[0], demo_people.buyers[0]
     order = OrderFactory(seller=seller, buyer=buyer, shipped=True)
@@ -55,4 +57,7 @@ def test_two_rounds_of_confirmation_end_in_a_completed_order(live_server, browse
     assert order.status == Order.Status.COMPLETED
     shown = seller_page.get_by_test_id("completed-at").locator("time").get_attribute("datetime")
     assert datetime.fromisoformat(shown) == order.completed_at
-    assert seller_page.get_by_test_id("completed-at").inner_text() == f"{order.completed_at:%b %-d, %Y, %H:%M} UTC"
+    assert (
+        seller_page.get_by_test_id("completed-at").inner_text()
+        == f"{order.completed_at:%b %-d, %Y, %H:%M} UTC"
+    )

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _path(order, answer):
-    return reverse("orders:confirmation_link", args=[order.pk, confirmation_token(order=order, answer=answer)])
+    return reverse(
+        "orders:confirmation_link", args=[order.pk, confirmation_token(order=order, answer=answer)]
+    )
 
 
 @pytest.fixture
@@ -33,14 +35,16 @@ def _status(order):
 
 def test_the_link_in_the_email_is_absolute_and_points_at_the_site(settings, order):
     settings.SITE_URL = "https://shop.example"
-    assert confirmation_url(order=order, answer=RECEIVED).startswith(f"https://shop.example/confirm/{order.pk}/")
+    assert confirmation_url(order=order, answer=RECEIVED).startswith(
+        f"https://shop.example/confirm/{order.pk}/"
+    )
 
 
 @pytest.mark.parametrize("answer", [RECEIVED, NOT_RECEIVED])
 def test_a_mail_scanner_opening_the_link_with_get_or_head_changes_nothing(client, order, answer):
     response = client.get(_path(order, answer))
     assert response.status_code == 200
-    assert b"<form method=\"post\">" in response.content
+    assert b'<form method="post">' in response.content
     assert client.head(_path(order, answer)).status_code == 200
     assert _status(order) == S.PENDING_CUSTOMER_CONFIRMATION
 

@@ -52,7 +52,9 @@ def test_the_reminder_delays_come_from_the_admin_settings(django_capture_on_comm
     assert _run(1.1, django_capture_on_commit_callbacks).buyer_reminders == 1
 
 
-def test_auto_confirm_is_off_by_default_so_only_the_buyer_completes_an_order(django_capture_on_commit_callbacks):
+def test_auto_confirm_is_off_by_default_so_only_the_buyer_completes_an_order(
+    django_capture_on_commit_callbacks,
+):
     order = OrderFactory(awaiting_buyer=True)
     assert _run(365, django_capture_on_commit_callbacks).auto_confirmed == 0
     order.refresh_from_db()

@@ -21,14 +21,33 @@ pytestmark = pytest.mark.django_db
 
 # (service, kwargs, from-status, to-status, the party that may act, a party that may not)
 CASES = [
-    (services.order_mark_shipped, {"carrier": "DHL", "tracking_number": "1Z"}, S.PAID, S.SHIPPED, "seller", "buyer"),
+    (
+        services.order_mark_shipped,
+        {"carrier": "DHL", "tracking_number": "1Z"},
+        S.PAID,
+        S.SHIPPED,
+        "seller",
+        "buyer",
+    ),
     (services.order_mark_delivered, {}, S.PAID, S.PENDING_CUSTOMER_CONFIRMATION, "seller", "buyer"),
     (services.order_mark_delivered, {}, S.SHIPPED, S.PENDING_CUSTOMER_CONFIRMATION, "seller", "buyer"),
     (services.order_confirm_received, {}, S.PENDING_CUSTOMER_CONFIRMATION, S.COMPLETED, "buyer", "seller"),
-    (services.order_report_not_received, {"message": "Empty box"}, S.PENDING_CUSTOMER_CONFIRMATION,
-     S.PENDING_SELLER_ACTION, "buyer", "seller"),
-    (services.order_resolve_and_confirm_delivery, {}, S.PENDING_SELLER_ACTION, S.PENDING_CUSTOMER_CONFIRMATION,
-     "seller", "buyer"),
+    (
+        services.order_report_not_received,
+        {"message": "Empty box"},
+        S.PENDING_CUSTOMER_CONFIRMATION,
+        S.PENDING_SELLER_ACTION,
+        "buyer",
+        "seller",
+    ),
+    (
+        services.order_resolve_and_confirm_delivery,
+        {},
+        S.PENDING_SELLER_ACTION,
+        S.PENDING_CUSTOMER_CONFIRMATION,
+        "seller",
+        "buyer",
+    ),
     (services.order_refund, {"reason": "Damaged"}, S.SHIPPED, S.REFUNDED, "seller", "buyer"),
     (services.order_refund, {"reason": "Damaged"}, S.COMPLETED, S.REFUNDED, "seller", "buyer"),
     (services.order_cancel, {}, S.PENDING_PAYMENT, S.CANCELED, "buyer", "seller"),
@@ -96,7 +115,9 @@ def test_the_status_field_cannot_be_assigned_directly():
         order.status = S.COMPLETED
 
 
-def test_pay_is_taken_only_by_the_system_and_emails_the_seller(mailoutbox, django_capture_on_commit_callbacks):
+def test_pay_is_taken_only_by_the_system_and_emails_the_seller(
+    mailoutbox, django_capture_on_commit_callbacks
+):
     order = OrderFactory()
     with pytest.raises(ApplicationError):
         services._apply(order_id=order.pk, name="pay", by=order.buyer)
@@ -123,7 +144,9 @@ def test_mark_delivered_starts_round_one_and_emails_the_buyer_both_links(
     assert "I have received the item" in html and f"/confirm/{order.pk}/" in html
 
 
-def test_resolving_starts_the_next_round_and_sends_a_second_email(mailoutbox, django_capture_on_commit_callbacks):
+def test_resolving_starts_the_next_round_and_sends_a_second_email(
+    mailoutbox, django_capture_on_commit_callbacks
+):
     order = OrderFactory(awaiting_seller=True)
     with django_capture_on_commit_callbacks(execute=True):
         services.order_resolve_and_confirm_delivery(order_id=order.pk, by=order.seller)
@@ -137,7 +160,9 @@ def test_not_received_puts_the_message_on_the_timeline_and_emails_the_seller(
 ):
     order = OrderFactory(awaiting_buyer=True)
     with django_capture_on_commit_callbacks(execute=True):
-        services.order_report_not_received(order_id=order.pk, by=order.buyer, message="Tracking says delivered")
+        services.order_report_not_received(
+            order_id=order.pk, by=order.buyer, message="Tracking says delivered"
+        )
     assert StateLog.objects.for_(order).latest().description == "Tracking says delivered"
     [email] = mailoutbox
     assert email.to == [order.seller.email] and "Tracking says delivered" in email.body
@@ -163,7 +188,9 @@ def test_confirm_received_records_completed_at_and_hands_the_order_to_payouts_on
 
 def test_if_the_payout_handover_fails_the_order_is_not_completed():
     order = OrderFactory(awaiting_buyer=True)
-    with mock.patch("payouts.services.earning_create_for_completed_order", side_effect=RuntimeError("ledger")):
+    with mock.patch(
+        "payouts.services.earning_create_for_completed_order", side_effect=RuntimeError("ledger")
+    ):
         with pytest.raises(RuntimeError):
             services.order_confirm_received(order_id=order.pk, by=order.buyer)
     order.refresh_from_db()
@@ -215,7 +242,9 @@ def test_an_admin_acts_for_a_party_only_with_a_reason_and_is_named_in_the_log():
 def test_a_non_staff_user_cannot_act_on_behalf_of_anyone():
     order = OrderFactory(status=S.PAID)
     with pytest.raises(ApplicationError, match="Only platform staff"):
-        services.order_mark_shipped(order_id=order.pk, by=order.buyer, on_behalf_of="seller", reason="trust me")
+        services.order_mark_shipped(
+            order_id=order.pk, by=order.buyer, on_behalf_of="seller", reason="trust me"
+        )
 
 
 def test_staff_confirm_or_refund_directly_with_a_reason():
@@ -241,7 +270,9 @@ def test_a_stale_page_is_refused_with_the_current_state():
 def test_place_order_totals_its_lines_in_minor_units():
     buyer, seller = BuyerFactory(), SellerFactory()
     order = services.order_place(
-        buyer=buyer, seller=seller, currency="usd",
+        buyer=buyer,
+        seller=seller,
+        currency="usd",
         items=[ItemLine("Mug", 3, 1999), ItemLine("Card", 1, 1)],
     )
     assert (order.status, order.total_amount, order.currency) == (S.PENDING_PAYMENT, 5998, "USD")
@@ -250,8 +281,11 @@ def test_place_order_totals_its_lines_in_minor_units():
 
 @pytest.mark.parametrize(
     ("items", "message"),
-    [([], "at least one item"), ([ItemLine("Mug", 0, 100)], "quantity of at least 1"),
-     ([ItemLine("Mug", 1, -5)], "price of zero or more")],
+    [
+        ([], "at least one item"),
+        ([ItemLine("Mug", 0, 100)], "quantity of at least 1"),
+        ([ItemLine("Mug", 1, -5)], "price of zero or more"),
+    ],
 )
 def test_place_order_refuses_bad_lines_and_creates_nothing(items, message):
     with pytest.raises(ApplicationError, match=message):

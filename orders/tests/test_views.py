@@ -66,7 +66,9 @@ def test_a_seller_never_sees_another_sellers_order(client, seller):
     assert client.get(reverse("orders:seller_order_refund", args=[theirs.pk])).status_code == 404
     theirs.refresh_from_db()
     assert theirs.status == S.PAID
-    assert theirs.pk not in [o.pk for o in client.get(reverse("orders:seller_orders")).context["page"].object_list]
+    assert theirs.pk not in [
+        o.pk for o in client.get(reverse("orders:seller_orders")).context["page"].object_list
+    ]
 
 
 def test_a_buyer_is_turned_away_from_seller_pages(client):
@@ -96,7 +98,8 @@ def test_mark_shipped_with_carrier_and_tracking_shows_on_the_timeline(client, se
     order = OrderFactory(seller=seller, paid=True)
     response = client.post(
         reverse("orders:seller_order_action", args=[order.pk, "mark-shipped"]),
-        {"expected_status": "paid", "carrier": "DHL", "tracking_number": "JD0123"}, follow=True,
+        {"expected_status": "paid", "carrier": "DHL", "tracking_number": "JD0123"},
+        follow=True,
     )
     assert "Marked as shipped." in response.content.decode()
     order.refresh_from_db()
@@ -131,7 +134,8 @@ def test_refund_asks_for_a_reason_and_a_confirmation_first(client, seller):
 def test_a_forged_expected_status_is_a_clear_error_and_changes_nothing(client, seller):
     order = OrderFactory(seller=seller, paid=True)
     response = client.post(
-        reverse("orders:seller_order_action", args=[order.pk, "mark-delivered"]), {"expected_status": "bogus"},
+        reverse("orders:seller_order_action", args=[order.pk, "mark-delivered"]),
+        {"expected_status": "bogus"},
         follow=True,
     )
     assert "Select a valid choice" in response.content.decode()

@@ -6,12 +6,12 @@ INSTALLED_APPS order after the people exist.
 """
 
 from dataclasses import dataclass
-from importlib import import_module
 
-from django.apps import apps
 from django.db import transaction
 
 from accounts.models import User
+
+from .app_modules import app_modules
 
 
 @dataclass(frozen=True)
@@ -63,14 +63,7 @@ def demo_people_seed() -> DemoPeople:
 def demo_seed(*, stdout) -> DemoPeople:
     with transaction.atomic():
         people = demo_people_seed()
-    for config in apps.get_app_configs():
-        if config.name == "marketplace":
-            continue
-        try:
-            module = import_module(f"{config.name}.demo")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{config.name}.demo":
-                raise
-            continue
-        module.seed(people=people, stdout=stdout)
+    for module in app_modules("demo"):
+        if module.__name__ != __name__:
+            module.seed(people=people, stdout=stdout)
     return people

@@ -7,9 +7,8 @@ database and each task polls for it.
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from importlib import import_module
 
-from django.apps import apps
+from .app_modules import app_modules
 
 
 @dataclass(frozen=True)
@@ -33,13 +32,4 @@ PERIODIC_TASKS = [
 
 def periodic_task_specs() -> list[PeriodicTaskSpec]:
     """Every app's PERIODIC_TASKS, in INSTALLED_APPS order."""
-    specs = []
-    for config in apps.get_app_configs():
-        try:
-            module = import_module(f"{config.name}.periodic")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{config.name}.periodic":
-                raise
-            continue
-        specs.extend(getattr(module, "PERIODIC_TASKS", []))
-    return specs
+    return [spec for module in app_modules("periodic") for spec in getattr(module, "PERIODIC_TASKS", [])]

@@ -25,7 +25,6 @@ setup: $(VENV)/.installed
 run: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py setup_periodic_tasks
-	$(PY) manage.py seed_demo --if-empty
 	bin/run-dev
 
 test: setup

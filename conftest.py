@@ -92,3 +92,85 @@ def demo_people(db):
     from marketplace.demo import demo_people_seed
 
     return demo_people_seed()
+
+
+# --- a Stripe-compatible server over HTTP ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def localstripe_url():
+    """localstripe (PyPI), with the project's additions, started on a free loopback port
+    for the whole session (marketplace/localstripe_server.py)."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "marketplace.localstripe_server", "--port", str(port), "--test-hooks"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/js.stripe.com/v3/", timeout=1).read()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"localstripe did not start: {process.stderr.read().decode()[-2000:]}") from None
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+class StripeTestServer:
+    def __init__(self, url):
+        self.url = url
+
+    def _post(self, path, data):
+        import json
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{self.url}{path}", data=json.dumps(data).encode(), headers={"Content-Type": "application/json"}
+        )
+        return json.loads(urllib.request.urlopen(request, timeout=5).read() or b"{}")
+
+    def fail_next(self, count, status=503, path="/v1/"):
+        """The next `count` API calls under `path` answer `status` (gateway trouble)."""
+        self._post("/_config/faults", {"count": count, "status": status, "path": path})
+
+    def card(self, number="4242424242424242", exp_year=2034):
+        """A Stripe PaymentMethod for a test card number (as Elements would make)."""
+        import stripe
+
+        stripe.api_base = self.url
+        return stripe.PaymentMethod.create(
+            type="card",
+            card={"number": number, "exp_month": 12, "exp_year": exp_year, "cvc": "123"},
+            api_key="sk_test_localstripe",
+        )["id"]
+
+
+@pytest.fixture
+def stripe_server(settings, localstripe_url):
+    """Point billing at the session's localstripe, with fresh idempotency keys per test
+    (test databases reuse primary keys) and no injected faults."""
+    import uuid
+
+    settings.STRIPE_API_BASE = localstripe_url
+    settings.STRIPE_JS_URL = f"{localstripe_url}/js.stripe.com/v3/"
+    settings.STRIPE_SECRET_KEY = "sk_test_localstripe"
+    settings.STRIPE_IDEMPOTENCY_NAMESPACE = f"test-{uuid.uuid4().hex[:12]}"
+    server = StripeTestServer(localstripe_url)
+    server.fail_next(0)
+    yield server
+    server.fail_next(0)

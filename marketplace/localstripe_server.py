@@ -1,28 +1,221 @@
 """
-Run localstripe (a stateful fake Stripe server from PyPI) on a loopback address.
+Run localstripe (a stateful fake Stripe server from PyPI) on a loopback address, closer
+to Stripe on the points billing depends on.
 
-localstripe's own entry point listens on every interface; development and the test
-suite only ever need 127.0.0.1, so this starts the same aiohttp app bound to it.
-Usage: python -m marketplace.localstripe_server [--host 127.0.0.1] [--port 8420]
+    python -m marketplace.localstripe_server [--host 127.0.0.1] [--port 8420] [--test-hooks]
+
+What this adds to localstripe 1.15, each as Stripe documents it:
+
+- Idempotency keys (https://docs.stripe.com/api/idempotent_requests): a POST with an
+  `Idempotency-Key` header seen before answers with the first response, status and body;
+  the same key with different parameters answers 400 `idempotency_error`.
+- Stripe's test cards that attach fine and are declined when charged, each with its
+  decline code (https://docs.stripe.com/testing#declined-payments), and card errors
+  shaped as Stripe sends them: `type: card_error`, `code`, `decline_code` and the
+  `payment_intent`, also in the PaymentIntent's `last_payment_error`.
+- With --test-hooks only: `POST /_config/faults` makes the next N API requests whose path
+  starts with a prefix answer a given status (503, 429 ...) without touching any state,
+  the way a load balancer in front of Stripe would. The test suite uses it to show that
+  gateway trouble retries the same attempt with the same key.
+- State is kept in memory; --keep-data restores and saves localstripe's file as before.
 """
 
 import argparse
+import hashlib
 import logging
 
 from aiohttp import web
+from localstripe import resources
+from localstripe.errors import UserError
 from localstripe.server import app, store
+
+# https://docs.stripe.com/testing#declined-payments: number -> (code, decline_code, message)
+DECLINED_WHEN_CHARGED = {
+    "4000000000000002": ("card_declined", "generic_decline", "Your card was declined."),
+    "4000000000000341": ("card_declined", "generic_decline", "Your card was declined."),
+    "4000000000009995": ("card_declined", "insufficient_funds", "Your card has insufficient funds."),
+    "4000000000009987": ("card_declined", "lost_card", "Your card was declined."),
+    "4000000000009979": ("card_declined", "stolen_card", "Your card was declined."),
+    "4000000000000069": ("expired_card", "expired_card", "Your card has expired."),
+    "4000000000000127": ("incorrect_cvc", "incorrect_cvc", "Your card's security code is incorrect."),
+    "4000000000000119": (
+        "processing_error",
+        "processing_error",
+        "An error occurred while processing your card.",
+    ),
+    "4100000000000019": ("card_declined", "fraudulent", "Your card was declined."),
+}
+
+
+def _card_number(payment_method_id):
+    try:
+        pm = resources.PaymentMethod._api_retrieve(payment_method_id)
+    except Exception:
+        return None
+    return getattr(pm, "_card_number", None)
+
+
+def _patch_declines():
+    PaymentMethod, Charge, PaymentIntent = resources.PaymentMethod, resources.Charge, resources.PaymentIntent
+    attaching, charging = PaymentMethod._attaching_is_declined, PaymentMethod._charging_is_declined
+
+    def attaching_is_declined(self):
+        if self.type == "card" and self._card_number in DECLINED_WHEN_CHARGED:
+            return False
+        return attaching(self)
+
+    def charging_is_declined(self):
+        if self.type == "card" and self._card_number in DECLINED_WHEN_CHARGED:
+            return True
+        return charging(self)
+
+    def set_auth_failure(self):
+        code, decline_code, message = DECLINED_WHEN_CHARGED.get(
+            _card_number(self.payment_method), ("card_declined", "generic_decline", "Your card was declined.")
+        )
+        self.status = "failed"
+        self.failure_code = code
+        self.failure_message = message
+        self._decline_code = decline_code
+
+    def raise_failure(self):
+        error = {
+            "type": "card_error",
+            "code": self.failure_code,
+            "decline_code": getattr(self, "_decline_code", "generic_decline"),
+            "charge": self.id,
+        }
+        if self.payment_intent:
+            pi = PaymentIntent._api_retrieve(self.payment_intent)
+            error["payment_intent"] = {"id": pi.id, "object": "payment_intent", "status": pi.status}
+        exc = UserError(402, self.failure_message, error)
+        exc.body["error"]["type"] = "card_error"
+        raise exc
+
+    def last_payment_error(self):
+        if self._authentication_failed:
+            return {
+                "type": "card_error",
+                "code": "payment_intent_authentication_failure",
+                "message": "The provided PaymentMethod has failed authentication.",
+            }
+        charge = self.latest_charge
+        if charge and charge.status == "failed":
+            return {
+                "type": "card_error",
+                "charge": charge.id,
+                "code": charge.failure_code,
+                "decline_code": getattr(charge, "_decline_code", "generic_decline"),
+                "message": charge.failure_message,
+            }
+        return None
+
+    PaymentMethod._attaching_is_declined = attaching_is_declined
+    PaymentMethod._charging_is_declined = charging_is_declined
+    Charge._set_auth_failure = set_auth_failure
+    Charge._raise_failure = raise_failure
+    PaymentIntent.last_payment_error = property(last_payment_error)
+
+
+_idempotent: dict = {}
+_faults: list = []
+
+
+@web.middleware
+async def faults_middleware(request, handler):
+    for fault in _faults:
+        if fault["count"] > 0 and request.path.startswith(fault["path"]):
+            fault["count"] -= 1
+            body = {"error": {"type": "api_error", "message": f"Injected fault {fault['status']}."}}
+            if fault["status"] == 429:
+                body["error"] = {
+                    "type": "invalid_request_error",
+                    "code": "rate_limit",
+                    "message": "Too many requests.",
+                }
+            return web.json_response(body, status=fault["status"])
+    return await handler(request)
+
+
+@web.middleware
+async def idempotency_middleware(request, handler):
+    key = request.headers.get("Idempotency-Key")
+    if request.method != "POST" or not key or not request.path.startswith("/v1/"):
+        return await handler(request)
+    fingerprint = hashlib.sha256(request.path.encode() + b"\0" + await request.read()).hexdigest()
+    seen = _idempotent.get(key)
+    if seen is not None:
+        if seen["fingerprint"] != fingerprint:
+            return web.json_response(
+                {
+                    "error": {
+                        "type": "idempotency_error",
+                        "message": "Keys for idempotent requests can only be used "
+                        "with the same parameters they were first used with.",
+                    }
+                },
+                status=400,
+            )
+        return web.Response(
+            body=seen["body"],
+            status=seen["status"],
+            content_type="application/json",
+            headers={"Idempotent-Replayed": "true"},
+        )
+    try:
+        response = await handler(request)
+    except UserError as exc:
+        response = exc.to_response()
+    if response.status < 500:  # Stripe does not save results of requests that failed on its side
+        _idempotent[key] = {"fingerprint": fingerprint, "status": response.status, "body": response.body}
+    return response
+
+
+async def set_faults(request):
+    data = await request.json()
+    _faults.clear()
+    if data.get("count"):
+        _faults.append(
+            {"path": data.get("path", "/v1/"), "status": int(data["status"]), "count": int(data["count"])}
+        )
+    return web.json_response({"faults": _faults})
+
+
+async def flush(request):
+    store.clear()
+    _idempotent.clear()
+    _faults.clear()
+    return web.json_response({})
+
+
+def build_app(*, test_hooks: bool = False, keep_data: bool = False):
+    _patch_declines()
+    if keep_data:
+        store.try_load_from_disk()
+    else:
+        store.dump_to_disk = lambda *a, **k: None  # keep state in memory only
+    app.middlewares.insert(0, idempotency_middleware)
+    if test_hooks:
+        app.middlewares.insert(0, faults_middleware)
+        app.router.add_post("/_config/faults", set_faults)
+        app.router.add_post("/_config/flush", flush)
+    return app
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8420)
-    parser.add_argument("--keep-data", action="store_true", help="Reload the state saved by an earlier run.")
+    parser.add_argument("--keep-data", action="store_true", help="Reload and save localstripe's state file.")
+    parser.add_argument("--test-hooks", action="store_true", help="Enable /_config/faults (test suite only).")
     args = parser.parse_args(argv)
-    if args.keep_data:
-        store.try_load_from_disk()
     logging.basicConfig(level=logging.WARNING)
-    web.run_app(app, host=args.host, port=args.port, print=None)
+    web.run_app(
+        build_app(test_hooks=args.test_hooks, keep_data=args.keep_data),
+        host=args.host,
+        port=args.port,
+        print=None,
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
-"""Demo orders in every status, made through the services so each has a real timeline."""
+"""Demo orders in every status, made through the services so each has a real timeline.
+Orders are paid the real way: the buyer's demo card is charged through billing, against
+the Stripe-compatible server (`make run` starts localstripe before seeding)."""
 
-from django.db import transaction
+from billing import demo as billing_demo
 
 from . import services
 from .models import Order
@@ -24,7 +26,7 @@ def _walk(order, buyer, seller, admin, steps):
     oid = order.pk
     for step in steps:
         if step == "pay":
-            services.order_pay(order_id=oid)
+            billing_demo.charge_now(order.invoice)
         elif step == "ship":
             services.order_mark_shipped(
                 order_id=oid, by=seller, carrier="PostNord", tracking_number=f"PN{oid:08d}"
@@ -39,6 +41,7 @@ def _walk(order, buyer, seller, admin, steps):
             services.order_confirm_received(order_id=oid, by=buyer)
         elif step == "refund":
             services.order_refund(order_id=oid, by=seller, reason="Arrived damaged; refunded in full.")
+            billing_demo.charge_now(order.invoice)
         elif step == "cancel":
             services.order_cancel(order_id=oid, by=buyer)
 
@@ -59,14 +62,21 @@ def seed(*, people, stdout):
         ["pay", "ship", "refund"],
         ["cancel"],
     ]
-    with transaction.atomic():
-        for items, steps in zip(DEMO_ITEMS, walks, strict=True):
-            order = services.order_place(buyer=buyer, seller=seller, currency="USD", items=items)
-            _walk(order, buyer, seller, people.admin, steps)
-        # The second seller and buyer get a couple of orders too, so pages are not empty.
-        for items in DEMO_ITEMS[:2]:
-            order = services.order_place(
-                buyer=people.buyers[1], seller=people.sellers[1], currency="EUR", items=items
-            )
-            _walk(order, people.buyers[1], people.sellers[1], people.admin, ["pay", "ship", "deliver"])
-    stdout.write(f"Orders: {len(walks) + 2} demo orders in every status.")
+    billing_demo.give_card(buyer, billing_demo.GOOD_CARD)
+    billing_demo.give_card(people.buyers[1], billing_demo.GOOD_CARD)
+    for items, steps in zip(DEMO_ITEMS, walks, strict=True):
+        order = services.order_place(buyer=buyer, seller=seller, currency="USD", items=items)
+        _walk(order, buyer, seller, people.admin, steps)
+    # The second seller and buyer get a couple of orders too, so pages are not empty.
+    for items in DEMO_ITEMS[:2]:
+        order = services.order_place(
+            buyer=people.buyers[1], seller=people.sellers[1], currency="EUR", items=items
+        )
+        _walk(order, people.buyers[1], people.sellers[1], people.admin, ["pay", "ship", "deliver"])
+    # Then the second buyer's card starts failing: their next order waits in dunning.
+    billing_demo.give_card(people.buyers[1], billing_demo.INSUFFICIENT_FUNDS_CARD)
+    order = services.order_place(
+        buyer=people.buyers[1], seller=people.sellers[1], currency="EUR", items=DEMO_ITEMS[2]
+    )
+    billing_demo.charge_now(order.invoice)
+    stdout.write(f"Orders: {len(walks) + 3} demo orders in every status, paid through billing.")

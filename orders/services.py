@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed
 
+from billing import services as billing
 from marketplace.exceptions import ApplicationError
 
 from .models import Order, OrderEvent, OrderItem, OrderSettings
@@ -190,6 +191,12 @@ def _after_commit_email(order_id: int, kind: str, **kwargs) -> None:
     transaction.on_commit(queue)
 
 
+def _invoice_of(order: Order):
+    from billing.models import Invoice
+
+    return Invoice.objects.select_for_update().filter(order=order).first()
+
+
 # --- placing an order ------------------------------------------------------------------
 
 
@@ -218,6 +225,14 @@ def order_place(*, buyer, seller, currency: str, items: list[ItemLine]) -> Order
             OrderItem(order=order, title=line.title, quantity=line.quantity, unit_amount=line.unit_amount)
             for line in items
         )
+        # The order's invoice is charged to the buyer's saved card once this commits; its
+        # settlement moves the order to paid (billing calls order_pay).
+        billing.invoice_create(
+            customer=billing.customer_get_or_create(user=buyer),
+            currency=order.currency,
+            lines=[billing.Line(line.title, line.quantity, line.unit_amount) for line in items],
+            order=order,
+        )
     return order
 
 
@@ -225,7 +240,7 @@ def order_place(*, buyer, seller, currency: str, items: list[ItemLine]) -> Order
 
 
 def order_pay(*, order_id: int) -> Order:
-    """The order's payment settled (called by billing)."""
+    """The order's payment settled (called by billing when the order's invoice settles)."""
     with transaction.atomic():
         order = _apply(order_id=order_id, name="pay", by=None)
         _after_commit_email(order.pk, "seller_new_paid_order")
@@ -245,6 +260,10 @@ def order_cancel(
             expected_status=expected_status,
             on_behalf_of=on_behalf_of,
         )
+        invoice = _invoice_of(order)
+        if invoice is not None and invoice.status in billing.INVOICE_OPEN:
+            # Refuses (and rolls the cancel back) while a charge's answer is outstanding.
+            billing.invoice_cancel(invoice_id=invoice.pk, by=by, reason="Order canceled")
         _after_commit_email(order.pk, "buyer_order_canceled")
     return order
 
@@ -373,6 +392,10 @@ def order_refund(*, order_id: int, by, reason: str, expected_status=None, on_beh
             on_behalf_of=on_behalf_of,
         )
         earning_reverse_for_refunded_order(order=order)
+        invoice = _invoice_of(order)
+        if invoice is not None and invoice.refundable_amount > 0:
+            # The buyer's money goes back through the invoice (retried while Stripe is down).
+            billing.invoice_refund(invoice_id=invoice.pk, by=by, reason=reason.strip())
         _after_commit_email(order.pk, "buyer_order_refunded")
     return order
 

@@ -211,6 +211,28 @@ if not DEBUG:
             raise ImproperlyConfigured(f"{_name} must be set when DEBUG is off.")
 STRIPE_SECRET_KEY = STRIPE_SECRET_KEY or "sk_test_localstripe"
 STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET or "whsec_localstripe"
+# Stripe's own limits (https://docs.stripe.com/rate-limits): 100 requests per second in
+# live mode, 25 in test mode. Stay under the test-mode figure unless told otherwise.
+STRIPE_MAX_REQUESTS_PER_SECOND = env.float("STRIPE_MAX_REQUESTS_PER_SECOND", default=20.0)
+STRIPE_TIMEOUT_SECONDS = env.int("STRIPE_TIMEOUT_SECONDS", default=20)
+# Transport failures retried inside one call (same idempotency key), with backoff.
+STRIPE_TRANSPORT_RETRIES = env.int("STRIPE_TRANSPORT_RETRIES", default=2)
+STRIPE_RETRY_BACKOFF_SECONDS = env.float("STRIPE_RETRY_BACKOFF_SECONDS", default=0.5)
+# Prefix of every idempotency key; change it only when pointing a fresh database at a
+# Stripe account that an earlier database already used (its keys would collide).
+STRIPE_IDEMPOTENCY_NAMESPACE = env.str("STRIPE_IDEMPOTENCY_NAMESPACE", default="mkt")
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = 300
+# Stripe.js for the card page: Stripe's own, or the copy a Stripe-compatible server serves.
+STRIPE_JS_URL = env.str(
+    "STRIPE_JS_URL",
+    default="https://js.stripe.com/v3/"
+    if STRIPE_API_BASE == "https://api.stripe.com"
+    else f"{STRIPE_API_BASE}/js.stripe.com/v3/",
+)
+# Charges in flight at once in process_transactions (PostgreSQL; SQLite runs one at a time).
+BILLING_CONCURRENCY = env.int("BILLING_CONCURRENCY", default=8)
+# How long the "update your card" link in billing emails works.
+BILLING_LINK_MAX_AGE_DAYS = env.int("BILLING_LINK_MAX_AGE_DAYS", default=14)
 
 # ---------------------------------------------------------------------------
 # Security in production

@@ -11,3 +11,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tasks run in the test process; the one test that needs a real worker starts one.
 CELERY_TASK_ALWAYS_EAGER = True
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+# Gateway tests talk to a localstripe the suite starts; no pacing or backoff sleeps there.
+STRIPE_MAX_REQUESTS_PER_SECOND = 0
+STRIPE_RETRY_BACKOFF_SECONDS = 0
+STRIPE_TIMEOUT_SECONDS = 10

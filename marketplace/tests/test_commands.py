@@ -33,12 +33,22 @@ def test_setup_periodic_tasks_disables_a_task_that_is_no_longer_declared(db):
     assert "disabled: Retired job" in out.getvalue()
 
 
-def test_seed_demo_twice_duplicates_nothing_and_prints_working_logins(db, client):
+def test_seed_demo_twice_duplicates_nothing_and_prints_working_logins(db, client, stripe_server):
+    from billing.models import Invoice, Subscription
+    from orders.models import Order
+
     call_command("seed_demo", stdout=StringIO())
     users_after_first = User.objects.count()
+    invoices_after_first = Invoice.objects.count()
     out = StringIO()
     call_command("seed_demo", stdout=out)
     assert User.objects.count() == users_after_first
+    assert Invoice.objects.count() == invoices_after_first
+    # Orders in every status, paid through billing; invoices in every resting status.
+    assert set(Order.objects.values_list("status", flat=True)) == set(Order.Status.values)
+    assert set(Invoice.objects.values_list("status", flat=True)) == set(Invoice.Status.values) - {"refunding"}
+    assert Invoice.objects.filter(status="settled", amount_refunded__gt=0).exists()
+    assert set(Subscription.objects.values_list("status", flat=True)) == {"active", "past_due"}
     for login in DEMO_LOGINS:
         line = next(line for line in out.getvalue().splitlines() if login.email in line)
         assert line.endswith(f"password: {login.password}")

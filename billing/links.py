@@ -1,0 +1,58 @@
+"""
+The signed link in billing emails that lets a customer add a card for an invoice.
+
+A token names one invoice and its customer, is signed with SECRET_KEY under its own salt
+and timestamped, and expires after BILLING_LINK_MAX_AGE_DAYS. Opening it shows the invoice
+and a card form; only the form's POST changes anything.
+"""
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+from .models import Invoice
+
+SALT = "billing.update-card-link.v1"
+
+
+class LinkProblem(Exception):
+    def __init__(self, title: str, message: str, status: int):
+        super().__init__(message)
+        self.title, self.message, self.status = title, message, status
+
+
+TAMPERED = LinkProblem(
+    "This link is not valid",
+    "The link is incomplete or has been changed. Open it again from the email.",
+    400,
+)
+EXPIRED = LinkProblem(
+    "This link has expired",
+    "Links in billing emails work for a limited time. Sign in to see your invoices, or reply to the email for a new link.",
+    410,
+)
+
+
+def card_update_token(invoice: Invoice) -> str:
+    return signing.dumps({"i": invoice.pk, "c": invoice.customer_id}, salt=SALT, compress=True)
+
+
+def card_update_url(invoice: Invoice) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("billing:update_card", args=[card_update_token(invoice)])
+
+
+def card_update_invoice(token: str) -> Invoice:
+    try:
+        data = signing.loads(token, salt=SALT, max_age=settings.BILLING_LINK_MAX_AGE_DAYS * 86400)
+    except signing.SignatureExpired as exc:
+        raise EXPIRED from exc
+    except signing.BadSignature as exc:
+        raise TAMPERED from exc
+    invoice = (
+        Invoice.objects.select_related("customer__user", "customer__default_payment_method", "order")
+        .filter(pk=data.get("i"), customer_id=data.get("c"))
+        .first()
+    )
+    if invoice is None:
+        raise TAMPERED
+    return invoice

@@ -1,0 +1,61 @@
+"""
+The page behind the link in billing emails: see what is owed and add a card with
+Stripe's Elements (served from STRIPE_API_BASE, so localstripe's copy in development).
+The card is saved through a SetupIntent (off-session use, 3-D Secure handled by
+Stripe.js); the POST then charges every invoice that was waiting for a card.
+"""
+
+import logging
+
+from django.conf import settings
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from marketplace.exceptions import ApplicationError
+
+from . import gateway, services
+from .links import LinkProblem, card_update_invoice
+from .models import Invoice
+
+logger = logging.getLogger(__name__)
+OPEN = {Invoice.Status.INIT, Invoice.Status.PROCESSING, Invoice.Status.PROCESS_FAILED}
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def update_card(request, token):
+    try:
+        invoice = card_update_invoice(token)
+    except LinkProblem as problem:
+        return render(request, "billing/link_problem.html", {"problem": problem}, status=problem.status)
+    customer = invoice.customer
+    context = {"invoice": invoice, "customer": customer, "token": token, "open": invoice.status in OPEN}
+    if request.method == "POST" and context["open"]:
+        try:
+            pm_id = gateway.setup_intent_payment_method(
+                setup_intent_id=request.POST.get("setup_intent", ""),
+                customer_id=services.customer_stripe_id(customer=customer),
+            )
+            pm = services.payment_method_add(customer=customer, stripe_payment_method_id=pm_id)
+        except (ValueError, ApplicationError, gateway.GatewayUnavailable, gateway.stripe.StripeError) as exc:
+            message = (
+                str(exc)
+                if isinstance(exc, (ValueError, ApplicationError))
+                else ("The payment service did not accept the card. Try again in a minute.")
+            )
+            context["error"] = message
+        else:
+            messages.success(request, f"{pm} saved. We are charging it now.")
+            return redirect("billing:update_card", token=token)
+    if context["open"] and request.method != "HEAD":
+        try:
+            _, context["client_secret"] = gateway.setup_intent_create(
+                customer_id=services.customer_stripe_id(customer=customer)
+            )
+        except (gateway.GatewayUnavailable, gateway.stripe.StripeError):
+            logger.exception("Could not start a card setup for %s", customer)
+            context["error"] = "The payment service is not answering right now. Reload this page in a minute."
+    context["stripe_js"] = settings.STRIPE_JS_URL
+    context["publishable_key"] = settings.STRIPE_PUBLISHABLE_KEY
+    context["last_attempt"] = invoice.transactions.filter(kind="charge").order_by("-created_at").first()
+    return render(request, "billing/update_card.html", context, status=400 if context.get("error") else 200)

@@ -1,0 +1,283 @@
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils.html import format_html_join
+from django_fsm_log.admin import StateLogInline
+
+from marketplace.exceptions import ApplicationError
+from marketplace.money import currency_exponent, format_money
+
+from . import services
+from .models import (
+    Attempt,
+    Customer,
+    DunningPolicy,
+    Invoice,
+    InvoiceLine,
+    PaymentMethod,
+    Plan,
+    Subscription,
+    Transaction,
+    WebhookEvent,
+)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class InvoiceLineInline(ReadOnlyInline):
+    model = InvoiceLine
+    fields = ["description", "quantity", "unit_amount", "amount"]
+
+
+class TransactionInline(ReadOnlyInline):
+    model = Transaction
+    fields = ["id", "kind", "status", "amount", "payment_method", "failure_count", "next_attempt_at", "last_message"]
+    readonly_fields = fields
+    show_change_link = True
+
+
+class AttemptInline(ReadOnlyInline):
+    model = Attempt
+    fields = [
+        "number", "outcome", "decision", "started_at", "calls", "http_status", "error_type", "code",
+        "decline_code", "advice_code", "network_advice_code", "message", "stripe_id", "idempotency_key",
+    ]
+    readonly_fields = fields
+
+
+def _parse_amount(text: str, currency: str) -> int | None:
+    """'12.50' in USD -> 1250. None when empty (a full refund); ValueError when not money."""
+    text = (text or "").strip().replace(",", "")
+    if not text:
+        return None
+    exponent = currency_exponent(currency)
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise ValueError(f"“{text}” is not an amount. Write it like 12.50.") from exc
+    minor = value * (10**exponent)
+    if value <= 0 or minor != minor.to_integral_value():
+        raise ValueError(f"“{text}” is not an amount of {currency} more than zero.")
+    return int(minor)
+
+
+def _form_action(label, *, needs_amount=False):
+    """Asks for a reason (and an amount) on an intermediate page, then calls `apply`."""
+
+    def decorator(apply):
+        def action(modeladmin, request, queryset):
+            if "apply" not in request.POST:
+                return TemplateResponse(
+                    request,
+                    "admin/billing/invoice/action_form.html",
+                    {
+                        **modeladmin.admin_site.each_context(request),
+                        "title": label,
+                        "label": label,
+                        "invoices": queryset,
+                        "needs_amount": needs_amount,
+                        "action_name": request.POST["action"],
+                        "opts": modeladmin.model._meta,
+                        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                    },
+                )
+            reason = request.POST.get("reason", "").strip()
+            if not reason:
+                modeladmin.message_user(request, "Give a reason: it goes on the invoice's history.", messages.ERROR)
+                return None
+            for invoice in queryset:
+                try:
+                    apply(invoice, request, reason)
+                    modeladmin.message_user(request, f"{label}: {invoice} done.", messages.SUCCESS)
+                except (ApplicationError, ValueError) as exc:
+                    modeladmin.message_user(request, f"{invoice}: {exc}", messages.WARNING)
+            return None
+
+        action.__name__ = apply.__name__
+        action.short_description = label
+        return action
+
+    return decorator
+
+
+@_form_action("Cancel the invoice")
+def cancel_invoices(invoice, request, reason):
+    services.invoice_cancel(invoice_id=invoice.pk, by=request.user, reason=reason)
+
+
+@_form_action("Refund (leave the amount empty for everything left)", needs_amount=True)
+def refund_invoices(invoice, request, reason):
+    amount = _parse_amount(request.POST.get("amount", ""), invoice.currency)
+    services.invoice_refund(invoice_id=invoice.pk, amount=amount, by=request.user, reason=reason)
+
+
+@admin.action(description="Retry the charge now")
+def retry_now(modeladmin, request, queryset):
+    for invoice in queryset:
+        try:
+            services.invoice_retry_now(invoice_id=invoice.pk, by=request.user)
+            modeladmin.message_user(request, f"{invoice}: charging now.", messages.SUCCESS)
+        except ApplicationError as exc:
+            modeladmin.message_user(request, str(exc), messages.WARNING)
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(admin.ModelAdmin):
+    list_display = ["id", "status", "customer", "total", "refunded", "what", "created_at", "grace_ends_at"]
+    list_filter = ["status", "currency", ("subscription", admin.EmptyFieldListFilter), ("order", admin.EmptyFieldListFilter)]
+    search_fields = ["=id", "customer__user__email", "=order__id"]
+    search_help_text = "Invoice number, order number, or the customer's email."
+    list_select_related = ["customer__user", "subscription__plan"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "status", "customer", "order", "subscription", "period_index", "period_start", "period_end", "currency",
+        "total_amount", "amount_refunded", "payment_method", "dunning", "created_at", "settled_at", "failed_at",
+        "grace_ends_at", "final_action_taken_at", "canceled_at", "attempts",
+    ]
+    inlines = [InvoiceLineInline, TransactionInline, StateLogInline]
+    actions = [retry_now, cancel_invoices, refund_invoices]
+
+    @admin.display(description="total", ordering="total_amount")
+    def total(self, invoice):
+        return format_money(invoice.total_amount, invoice.currency)
+
+    @admin.display(description="refunded")
+    def refunded(self, invoice):
+        return format_money(invoice.amount_refunded, invoice.currency) if invoice.amount_refunded else "–"
+
+    @admin.display(description="for")
+    def what(self, invoice):
+        if invoice.order_id:
+            return f"Order #{invoice.order_id}"
+        if invoice.subscription_id:
+            return f"{invoice.subscription.plan}, period {invoice.period_index + 1}"
+        return "One-off"
+
+    @admin.display(description="gateway attempts")
+    def attempts(self, invoice):
+        rows = Attempt.objects.filter(transaction__invoice=invoice).select_related("transaction")
+        return format_html_join(
+            "\n",
+            "<div>{} #{} attempt {} · {} · {}</div>",
+            (
+                (a.transaction.get_kind_display(), a.transaction_id, a.number, a.started_at.strftime("%Y-%m-%d %H:%M"),
+                 a.decision or a.get_outcome_display())
+                for a in rows
+            ),
+        ) or "–"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Transaction)
+class TransactionAdmin(admin.ModelAdmin):
+    list_display = ["id", "kind", "status", "invoice", "amount_display", "failure_count", "next_attempt_at", "last_message"]
+    list_filter = ["status", "kind", "last_category"]
+    search_fields = ["=id", "=invoice__id", "stripe_id", "invoice__customer__user__email"]
+    list_select_related = ["invoice"]
+    readonly_fields = [
+        "invoice", "kind", "status", "amount", "currency", "payment_method", "refund_of", "reason", "failure_count",
+        "next_attempt_at", "transport_failures", "stripe_id", "last_category", "last_message", "created_at", "done_at",
+    ]
+    inlines = [AttemptInline, StateLogInline]
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_display(self, txn):
+        return format_money(txn.amount, txn.currency)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DunningPolicy)
+class DunningPolicyAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "retry_delays", "final_action", "grace_period_days", "ambiguous_retry_cap", "updated_at"]
+    fields = ["retry_delays", "final_action", "grace_period_days", "ambiguous_retry_cap"]
+
+    def has_add_permission(self, request):
+        return not DunningPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        from django.shortcuts import redirect
+
+        policy = DunningPolicy.load()
+        return redirect("admin:billing_dunningpolicy_change", policy.pk)
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["id", "customer", "plan", "status", "started_at", "next_invoice_at", "periods_invoiced"]
+    list_filter = ["status", "plan"]
+    search_fields = ["customer__user__email"]
+    readonly_fields = ["status", "periods_invoiced", "next_invoice_at", "canceled_at", "cancel_reason"]
+    inlines = [StateLogInline]
+    actions = ["cancel_subscriptions"]
+
+    @admin.action(description="Cancel (and cancel its open invoices)")
+    def cancel_subscriptions(self, request, queryset):
+        for sub in queryset:
+            try:
+                services.subscription_cancel(subscription_id=sub.pk, by=request.user, reason=f"By {request.user.email}")
+                self.message_user(request, f"{sub} canceled.", messages.SUCCESS)
+            except ApplicationError as exc:
+                self.message_user(request, f"{sub}: {exc}", messages.WARNING)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.next_invoice_at = obj.started_at
+        super().save_model(request, obj, form, change)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields + (["customer", "plan", "started_at"] if obj else [])
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ["name", "price", "interval_unit", "interval_count", "is_active"]
+
+    @admin.display(description="price")
+    def price(self, plan):
+        return format_money(plan.amount, plan.currency)
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["user", "stripe_customer_id", "default_payment_method", "created_at"]
+    search_fields = ["user__email", "stripe_customer_id"]
+    readonly_fields = ["user", "stripe_customer_id", "default_payment_method", "created_at"]
+
+
+@admin.register(PaymentMethod)
+class PaymentMethodAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "customer", "fingerprint", "unusable_since", "unusable_reason", "created_at"]
+    list_filter = [("unusable_since", admin.EmptyFieldListFilter), "brand"]
+    search_fields = ["customer__user__email", "stripe_id", "fingerprint", "last4"]
+    readonly_fields = [f.name for f in PaymentMethod._meta.fields]
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = ["stripe_id", "type", "received_at", "processed_at", "result"]
+    list_filter = ["type"]
+    search_fields = ["stripe_id"]
+    readonly_fields = ["stripe_id", "type", "payload", "received_at", "processed_at", "result"]

@@ -124,7 +124,9 @@ def localstripe_url():
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                raise RuntimeError(f"localstripe did not start: {process.stderr.read().decode()[-2000:]}") from None
+                raise RuntimeError(
+                    f"localstripe did not start: {process.stderr.read().decode()[-2000:]}"
+                ) from None
             time.sleep(0.1)
     yield url
     process.terminate()

@@ -41,7 +41,16 @@ class InvoiceLineInline(ReadOnlyInline):
 
 class TransactionInline(ReadOnlyInline):
     model = Transaction
-    fields = ["id", "kind", "status", "amount", "payment_method", "failure_count", "next_attempt_at", "last_message"]
+    fields = [
+        "id",
+        "kind",
+        "status",
+        "amount",
+        "payment_method",
+        "failure_count",
+        "next_attempt_at",
+        "last_message",
+    ]
     readonly_fields = fields
     show_change_link = True
 
@@ -49,8 +58,20 @@ class TransactionInline(ReadOnlyInline):
 class AttemptInline(ReadOnlyInline):
     model = Attempt
     fields = [
-        "number", "outcome", "decision", "started_at", "calls", "http_status", "error_type", "code",
-        "decline_code", "advice_code", "network_advice_code", "message", "stripe_id", "idempotency_key",
+        "number",
+        "outcome",
+        "decision",
+        "started_at",
+        "calls",
+        "http_status",
+        "error_type",
+        "code",
+        "decline_code",
+        "advice_code",
+        "network_advice_code",
+        "message",
+        "stripe_id",
+        "idempotency_key",
     ]
     readonly_fields = fields
 
@@ -93,7 +114,9 @@ def _form_action(label, *, needs_amount=False):
                 )
             reason = request.POST.get("reason", "").strip()
             if not reason:
-                modeladmin.message_user(request, "Give a reason: it goes on the invoice's history.", messages.ERROR)
+                modeladmin.message_user(
+                    request, "Give a reason: it goes on the invoice's history.", messages.ERROR
+                )
                 return None
             for invoice in queryset:
                 try:
@@ -134,15 +157,36 @@ def retry_now(modeladmin, request, queryset):
 @admin.register(Invoice)
 class InvoiceAdmin(admin.ModelAdmin):
     list_display = ["id", "status", "customer", "total", "refunded", "what", "created_at", "grace_ends_at"]
-    list_filter = ["status", "currency", ("subscription", admin.EmptyFieldListFilter), ("order", admin.EmptyFieldListFilter)]
+    list_filter = [
+        "status",
+        "currency",
+        ("subscription", admin.EmptyFieldListFilter),
+        ("order", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["=id", "customer__user__email", "=order__id"]
     search_help_text = "Invoice number, order number, or the customer's email."
     list_select_related = ["customer__user", "subscription__plan"]
     date_hierarchy = "created_at"
     readonly_fields = [
-        "status", "customer", "order", "subscription", "period_index", "period_start", "period_end", "currency",
-        "total_amount", "amount_refunded", "payment_method", "dunning", "created_at", "settled_at", "failed_at",
-        "grace_ends_at", "final_action_taken_at", "canceled_at", "attempts",
+        "status",
+        "customer",
+        "order",
+        "subscription",
+        "period_index",
+        "period_start",
+        "period_end",
+        "currency",
+        "total_amount",
+        "amount_refunded",
+        "payment_method",
+        "dunning",
+        "created_at",
+        "settled_at",
+        "failed_at",
+        "grace_ends_at",
+        "final_action_taken_at",
+        "canceled_at",
+        "attempts",
     ]
     inlines = [InvoiceLineInline, TransactionInline, StateLogInline]
     actions = [retry_now, cancel_invoices, refund_invoices]
@@ -166,15 +210,23 @@ class InvoiceAdmin(admin.ModelAdmin):
     @admin.display(description="gateway attempts")
     def attempts(self, invoice):
         rows = Attempt.objects.filter(transaction__invoice=invoice).select_related("transaction")
-        return format_html_join(
-            "\n",
-            "<div>{} #{} attempt {} · {} · {}</div>",
-            (
-                (a.transaction.get_kind_display(), a.transaction_id, a.number, a.started_at.strftime("%Y-%m-%d %H:%M"),
-                 a.decision or a.get_outcome_display())
-                for a in rows
-            ),
-        ) or "–"
+        return (
+            format_html_join(
+                "\n",
+                "<div>{} #{} attempt {} · {} · {}</div>",
+                (
+                    (
+                        a.transaction.get_kind_display(),
+                        a.transaction_id,
+                        a.number,
+                        a.started_at.strftime("%Y-%m-%d %H:%M"),
+                        a.decision or a.get_outcome_display(),
+                    )
+                    for a in rows
+                ),
+            )
+            or "–"
+        )
 
     def has_add_permission(self, request):
         return False
@@ -185,13 +237,36 @@ class InvoiceAdmin(admin.ModelAdmin):
 
 @admin.register(Transaction)
 class TransactionAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "status", "invoice", "amount_display", "failure_count", "next_attempt_at", "last_message"]
+    list_display = [
+        "id",
+        "kind",
+        "status",
+        "invoice",
+        "amount_display",
+        "failure_count",
+        "next_attempt_at",
+        "last_message",
+    ]
     list_filter = ["status", "kind", "last_category"]
     search_fields = ["=id", "=invoice__id", "stripe_id", "invoice__customer__user__email"]
     list_select_related = ["invoice"]
     readonly_fields = [
-        "invoice", "kind", "status", "amount", "currency", "payment_method", "refund_of", "reason", "failure_count",
-        "next_attempt_at", "transport_failures", "stripe_id", "last_category", "last_message", "created_at", "done_at",
+        "invoice",
+        "kind",
+        "status",
+        "amount",
+        "currency",
+        "payment_method",
+        "refund_of",
+        "reason",
+        "failure_count",
+        "next_attempt_at",
+        "transport_failures",
+        "stripe_id",
+        "last_category",
+        "last_message",
+        "created_at",
+        "done_at",
     ]
     inlines = [AttemptInline, StateLogInline]
 
@@ -208,7 +283,14 @@ class TransactionAdmin(admin.ModelAdmin):
 
 @admin.register(DunningPolicy)
 class DunningPolicyAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "retry_delays", "final_action", "grace_period_days", "ambiguous_retry_cap", "updated_at"]
+    list_display = [
+        "__str__",
+        "retry_delays",
+        "final_action",
+        "grace_period_days",
+        "ambiguous_retry_cap",
+        "updated_at",
+    ]
     fields = ["retry_delays", "final_action", "grace_period_days", "ambiguous_retry_cap"]
 
     def has_add_permission(self, request):
@@ -237,7 +319,9 @@ class SubscriptionAdmin(admin.ModelAdmin):
     def cancel_subscriptions(self, request, queryset):
         for sub in queryset:
             try:
-                services.subscription_cancel(subscription_id=sub.pk, by=request.user, reason=f"By {request.user.email}")
+                services.subscription_cancel(
+                    subscription_id=sub.pk, by=request.user, reason=f"By {request.user.email}"
+                )
                 self.message_user(request, f"{sub} canceled.", messages.SUCCESS)
             except ApplicationError as exc:
                 self.message_user(request, f"{sub}: {exc}", messages.WARNING)

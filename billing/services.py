@@ -24,7 +24,7 @@ import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -848,9 +848,12 @@ class ProcessReport:
         return sum(v for k, v in self.results.items() if k not in ("skipped", "waiting"))
 
 
+LEASE_FREE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def _lease_take(name: str, holder: str, seconds: int) -> bool:
     now = timezone.now()
-    ProcessingLease.objects.get_or_create(name=name, defaults={"held_until": now - timedelta(seconds=1)})
+    ProcessingLease.objects.get_or_create(name=name, defaults={"held_until": LEASE_FREE})
     return bool(
         ProcessingLease.objects.filter(Q(held_until__lt=now) | Q(holder=holder), name=name).update(
             held_until=now + timedelta(seconds=seconds), holder=holder
@@ -859,7 +862,7 @@ def _lease_take(name: str, holder: str, seconds: int) -> bool:
 
 
 def _lease_release(name: str, holder: str) -> None:
-    ProcessingLease.objects.filter(name=name, holder=holder).update(held_until=timezone.now(), holder="")
+    ProcessingLease.objects.filter(name=name, holder=holder).update(held_until=LEASE_FREE, holder="")
 
 
 def transactions_due_ids(*, now, limit: int) -> list[int]:

@@ -20,7 +20,9 @@ class Billing:
 
     def add_card(self, customer, number):
         with self.capture(execute=True):
-            return services.payment_method_add(customer=customer, stripe_payment_method_id=self.server.card(number))
+            return services.payment_method_add(
+                customer=customer, stripe_payment_method_id=self.server.card(number)
+            )
 
     def invoice(self, customer, amount=1000, **kwargs):
         with self.capture(execute=True):

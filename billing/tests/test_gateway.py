@@ -142,8 +142,16 @@ def test_a_crash_after_the_call_resends_the_same_key_and_charges_once(billing, m
 def test_idempotent_replay_answers_like_stripe(stripe_server, settings):
     gateway._configure()
     customer = stripe.Customer.create(api_key="sk_test_localstripe")
-    kwargs = dict(amount=700, currency="usd", customer=customer.id, payment_method=stripe_server.card(),
-                  confirm=True, off_session=True, api_key="sk_test_localstripe", idempotency_key="same-key-1")
+    kwargs = dict(
+        amount=700,
+        currency="usd",
+        customer=customer.id,
+        payment_method=stripe_server.card(),
+        confirm=True,
+        off_session=True,
+        api_key="sk_test_localstripe",
+        idempotency_key="same-key-1",
+    )
     first = stripe.PaymentIntent.create(**kwargs)
     second = stripe.PaymentIntent.create(**kwargs)
     assert first.id == second.id

@@ -1,0 +1,95 @@
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+
+from billing.admin import _parse_amount
+from billing.models import DunningPolicy, Invoice
+
+pytestmark = pytest.mark.django_db
+CHANGELIST = "/admin/billing/invoice/"
+
+
+def _action(client, action, invoice, **fields):
+    return client.post(
+        CHANGELIST,
+        {"action": action, ACTION_CHECKBOX_NAME: [invoice.pk], "apply": "1", **fields},
+        follow=True,
+    )
+
+
+def test_invoices_list_filters_and_shows_the_decoded_reason(admin_client, billing):
+    invoice = billing.invoice(billing.customer(card="4000000000009995"))
+    listing = admin_client.get(CHANGELIST, {"status__exact": "processing"}).content.decode()
+    assert f"/admin/billing/invoice/{invoice.pk}/change/" in listing
+    assert (
+        f"/admin/billing/invoice/{invoice.pk}/change/"
+        not in admin_client.get(CHANGELIST, {"status__exact": "settled"}).content.decode()
+    )
+    detail = admin_client.get(f"/admin/billing/invoice/{invoice.pk}/change/").content.decode()
+    assert "soft: the card has insufficient funds, next try on " in detail
+    txn = invoice.transactions.get()
+    assert (
+        "insufficient_funds"
+        in admin_client.get(f"/admin/billing/transaction/{txn.pk}/change/").content.decode()
+    )
+
+
+def test_partial_refund_from_the_admin_with_an_amount(admin_client, billing):
+    invoice = billing.invoice(billing.customer(card="4242424242424242"), amount=5000)
+    with billing.capture(execute=True):
+        response = _action(admin_client, "refund_invoices", invoice, amount="12.50", reason="Late")
+    assert "done" in response.content.decode()
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.status, invoice.amount_refunded) == ("settled", 1250)
+
+
+@pytest.mark.parametrize("amount", ["abc", "-3", "0", "1.234", "60.00"])
+def test_a_bad_refund_amount_says_so_and_changes_nothing(admin_client, billing, amount):
+    invoice = billing.invoice(billing.customer(card="4242424242424242"), amount=5000)
+    response = _action(admin_client, "refund_invoices", invoice, amount=amount, reason="Oops")
+    assert response.status_code == 200
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.status, invoice.amount_refunded, invoice.transactions.filter(kind="refund").count()) == (
+        "settled",
+        0,
+        0,
+    )
+    assert f"Invoice #{invoice.pk}:" in response.content.decode()
+
+
+def test_retry_now_and_cancel(admin_client, billing):
+    invoice = billing.invoice(billing.customer(card="4000000000009995"))
+    with billing.capture(execute=True):
+        admin_client.post(
+            CHANGELIST, {"action": "retry_now", ACTION_CHECKBOX_NAME: [invoice.pk]}, follow=True
+        )
+    assert invoice.transactions.get().attempts.count() == 2
+    _action(admin_client, "cancel_invoices", invoice, reason="Customer left")
+    assert Invoice.objects.get(pk=invoice.pk).status == "canceled"
+
+
+def test_the_dunning_policy_form_refuses_bad_delays(admin_client, db):
+    policy = DunningPolicy.load()
+    url = f"/admin/billing/dunningpolicy/{policy.pk}/change/"
+    response = admin_client.post(
+        url,
+        {
+            "retry_delays": "1, 3, x",
+            "final_action": "cancel",
+            "grace_period_days": 3,
+            "ambiguous_retry_cap": 2,
+        },
+    )
+    assert "is not a delay" in response.content.decode()
+    assert DunningPolicy.load().retry_delays == "1, 3, 5, 7"
+    admin_client.post(
+        url,
+        {"retry_delays": "2,4", "final_action": "unpaid", "grace_period_days": 5, "ambiguous_retry_cap": 1},
+    )
+    assert DunningPolicy.load().snapshot()["retry_delays"] == [2, 4]
+    assert admin_client.get("/admin/billing/dunningpolicy/").status_code == 302
+
+
+def test_parse_amount():
+    assert _parse_amount("12.50", "USD") == 1250
+    assert _parse_amount("1,000", "JPY") == 1000
+    assert _parse_amount("", "USD") is None

@@ -52,37 +52,37 @@ class GatewayResult:
 
 
 class RatePacer:
-    """A token bucket shared by the threads of one process: at most `rate` calls per
-    second, with a burst of one second's worth."""
+    """Spaces calls evenly, shared by the threads of one process: call n may start no
+    sooner than n / rate seconds after the first. No bursts, so a limit counted per
+    second on Stripe's side is never exceeded by the pacing itself."""
 
     def __init__(self, rate: float):
         self.rate = float(rate)
         self._lock = threading.Lock()
-        self._tokens = max(1.0, self.rate)
-        self._stamp = time.monotonic()
+        self._next = time.monotonic()
 
     def acquire(self) -> None:
         if self.rate <= 0:
             return
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                self._tokens = min(max(1.0, self.rate), self._tokens + (now - self._stamp) * self.rate)
-                self._stamp = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                wait = (1 - self._tokens) / self.rate
-            time.sleep(wait)
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + 1.0 / self.rate
+        if start > now:
+            time.sleep(start - now)
 
 
 _pacer_lock = threading.Lock()
 _pacer: RatePacer | None = None
 
 
+# A process started to share the loop's work takes 1/rate_share of the rate.
+rate_share = 1
+
+
 def pacer() -> RatePacer:
     global _pacer
-    rate = float(settings.STRIPE_MAX_REQUESTS_PER_SECOND)
+    rate = float(settings.STRIPE_MAX_REQUESTS_PER_SECOND) / rate_share
     with _pacer_lock:
         if _pacer is None or _pacer.rate != rate:
             _pacer = RatePacer(rate)

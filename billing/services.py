@@ -379,7 +379,12 @@ def _key(txn: Transaction, number: int) -> str:
 def _claim(txn_id: int, now) -> tuple[Transaction, Attempt] | str:
     """Step 1. Returns (transaction, attempt) to send, or why not."""
     with transaction.atomic():
-        txn = Transaction.objects.select_for_update().select_related("invoice").filter(pk=txn_id).first()
+        txn = (
+            Transaction.objects.select_for_update(of=("self",))
+            .select_related("invoice__customer", "payment_method", "refund_of")
+            .filter(pk=txn_id)
+            .first()
+        )
         if txn is None or txn.status not in Transaction.OPEN_STATUSES:
             return "skipped"
         if txn.next_attempt_at > now:
@@ -406,8 +411,8 @@ def _claim(txn_id: int, now) -> tuple[Transaction, Attempt] | str:
                     _charge_failed_without_card(txn)
                     return "failed"
             number = (last.number if last else 0) + 1
-            attempt = Attempt.objects.create(
-                transaction=txn, number=number, idempotency_key=_key(txn, number)
+            return txn, Attempt.objects.create(
+                transaction=txn, number=number, idempotency_key=_key(txn, number), started_at=now
             )
         Attempt.objects.filter(pk=attempt.pk).update(started_at=now)
         return txn, attempt
@@ -873,7 +878,9 @@ def transactions_due_ids(*, now, limit: int) -> list[int]:
     )
 
 
-def transactions_process_due(*, now=None, concurrency: int | None = None, batch: int = 2000) -> ProcessReport:
+def transactions_process_due(
+    *, now=None, concurrency: int | None = None, processes: int | None = None, batch: int = 10_000
+) -> ProcessReport:
     """The first seed's processing loop: yield due subscription invoices, apply ended
     grace periods, then attempt every due transaction. One loop runs at a time."""
     now = now or timezone.now()
@@ -887,15 +894,19 @@ def transactions_process_due(*, now=None, concurrency: int | None = None, batch:
         report.final_actions = invoices_apply_grace(now=now)
         if concurrency is None:
             concurrency = settings.BILLING_CONCURRENCY
+        processes = settings.BILLING_PROCESSES if processes is None else processes
         if connection.vendor == "sqlite":
-            concurrency = 1  # SQLite has one writer; threads would only wait on each other
+            concurrency, processes = 1, 1  # SQLite has one writer; threads would only wait on each other
         seen = set()
         while True:
             ids = [i for i in transactions_due_ids(now=now, limit=batch) if i not in seen]
             if not ids:
                 break
             seen.update(ids)
-            _run_all(ids, now, concurrency, report)
+            if processes > 1 and len(ids) > processes:
+                _run_in_processes(ids, now, concurrency, processes, report)
+            else:
+                _run_all(ids, now, concurrency, report)
             _lease_take("process_transactions", holder, 600)
     finally:
         _lease_release("process_transactions", holder)
@@ -930,6 +941,38 @@ def _run_all(ids, now, concurrency, report) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def _run_in_processes(ids, now, concurrency, processes, report) -> None:
+    """Python runs one thread at a time per process, so a big backlog is split over
+    forked processes (PostgreSQL only), each with its threads, its own database
+    connections and its share of the Stripe rate."""
+    import multiprocessing
+
+    from django.db import connections
+
+    connections.close_all()  # a forked child must never reuse the parent's socket
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    shards = [ids[k::processes] for k in range(processes)]
+
+    def child(shard):
+        gateway.rate_share = processes
+        sub = ProcessReport()
+        try:
+            _run_all(shard, now, concurrency, sub)
+        finally:
+            connections.close_all()
+            results.put(sub.results)
+
+    children = [ctx.Process(target=child, args=(shard,), daemon=True) for shard in shards if shard]
+    for proc in children:
+        proc.start()
+    for _ in children:
+        for result, count in results.get().items():
+            report.results[result] = report.results.get(result, 0) + count
+    for proc in children:
+        proc.join()
 
 
 def _attempt_safely(txn_id, now) -> str:

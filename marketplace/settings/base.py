@@ -231,6 +231,8 @@ STRIPE_JS_URL = env.str(
 )
 # Charges in flight at once in process_transactions (PostgreSQL; SQLite runs one at a time).
 BILLING_CONCURRENCY = env.int("BILLING_CONCURRENCY", default=8)
+# Processes the loop forks for a big backlog (PostgreSQL), each running BILLING_CONCURRENCY threads.
+BILLING_PROCESSES = env.int("BILLING_PROCESSES", default=1)
 # How long the "update your card" link in billing emails works.
 BILLING_LINK_MAX_AGE_DAYS = env.int("BILLING_LINK_MAX_AGE_DAYS", default=14)
 

@@ -133,6 +133,7 @@ def scenario(name, *, count, rate_limit, concurrency, processes):
         transaction__invoice__customer__stripe_customer_id__startswith=f"cus_{name}"
     )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
         f"\n({name}) {count:,} due charges, gateway 200 ms, "
         f"{'no rate limit' if not rate_limit else f'limit {rate_limit:g} req/s'}, "
@@ -145,7 +146,10 @@ def scenario(name, *, count, rate_limit, concurrency, processes):
     print(f"  429 answers    {stats['rate_limited']:8d}")
     print(f"  settled        {settled:8,d} of {count:,}   (loop results {report.results})")
     print(f"  attempts       {attempts.count():8,d}   double-charged invoices {stats['double_charged']}")
-    print(f"  peak memory    {peak_mb:8.0f} MB (max RSS of this process so far)")
+    print(
+        f"  peak memory    {peak_mb:8.0f} MB (max RSS of this process so far; "
+        f"largest forked child or gateway process {child_mb:.0f} MB)"
+    )
     return elapsed, stats, settled
 
 

@@ -15,3 +15,6 @@ STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticF
 STRIPE_MAX_REQUESTS_PER_SECOND = 0
 STRIPE_RETRY_BACKOFF_SECONDS = 0
 STRIPE_TIMEOUT_SECONDS = 10
+# Most tests run inside one database transaction that other threads cannot see; the
+# PostgreSQL race tests pass their own concurrency.
+BILLING_CONCURRENCY = 1

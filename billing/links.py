@@ -10,15 +10,11 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
+from marketplace.exceptions import LinkProblem
+
 from .models import Invoice
 
 SALT = "billing.update-card-link.v1"
-
-
-class LinkProblem(Exception):
-    def __init__(self, title: str, message: str, status: int):
-        super().__init__(message)
-        self.title, self.message, self.status = title, message, status
 
 
 TAMPERED = LinkProblem(

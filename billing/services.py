@@ -179,15 +179,21 @@ def _collect_with(*, invoice_id: int, payment_method: PaymentMethod, by=None) ->
             invoice.dunning = DunningPolicy.load().snapshot()
         invoice.save()
     if not unknown:
-        txn = Transaction.objects.create(
-            invoice=invoice,
-            kind=Transaction.Kind.CHARGE,
-            amount=invoice.total_amount,
-            currency=invoice.currency,
-            payment_method=payment_method,
-        )
-        _attempt_soon(txn.pk)
+        _charge_soon(invoice, payment_method)
     _subscription_after_invoice_change(invoice)
+
+
+def _charge_soon(invoice: Invoice, payment_method: PaymentMethod) -> Transaction:
+    """A new charge of the whole invoice on `payment_method`, attempted after commit."""
+    txn = Transaction.objects.create(
+        invoice=invoice,
+        kind=Transaction.Kind.CHARGE,
+        amount=invoice.total_amount,
+        currency=invoice.currency,
+        payment_method=payment_method,
+    )
+    _attempt_soon(txn.pk)
+    return txn
 
 
 # --- invoices --------------------------------------------------------------------------
@@ -260,14 +266,7 @@ def _invoice_start(invoice: Invoice) -> None:
         invoice.dunning = DunningPolicy.load().snapshot()
         invoice.process(description=f"Paying with {pm}", payment_method=pm)
         invoice.save()
-        txn = Transaction.objects.create(
-            invoice=invoice,
-            kind=Transaction.Kind.CHARGE,
-            amount=invoice.total_amount,
-            currency=invoice.currency,
-            payment_method=pm,
-        )
-        _attempt_soon(txn.pk)
+        _charge_soon(invoice, pm)
     else:
         _email(
             "action_required", invoice_id=invoice.pk, reason="There is no card on file to pay this invoice."
@@ -608,14 +607,7 @@ def _charge_answered(txn, invoice, attempt, decline, now) -> str:
         attempt.decision = f"{decline.category}: {decline.message} A newer card is charged instead."
         txn.fail(description=attempt.decision[:300])
         txn.save()
-        new = Transaction.objects.create(
-            invoice=invoice,
-            kind=Transaction.Kind.CHARGE,
-            amount=invoice.total_amount,
-            currency=invoice.currency,
-            payment_method=invoice.payment_method,
-        )
-        _attempt_soon(new.pk)
+        _charge_soon(invoice, invoice.payment_method)
         return "failed"
 
     policy = invoice.dunning or DunningPolicy.load().snapshot()

@@ -6,3 +6,14 @@ class ApplicationError(Exception):
         super().__init__(message)
         self.message = message
         self.extra = extra or {}
+
+
+class LinkProblem(Exception):
+    """Why a signed link in an email cannot act; `title` and `message` are shown to the
+    person as they are, with `status` as the HTTP status."""
+
+    def __init__(self, title: str, message: str, status: int):
+        super().__init__(message)
+        self.title = title
+        self.message = message
+        self.status = status

@@ -15,22 +15,14 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
+from marketplace.exceptions import LinkProblem
+
 from .models import Order, OrderSettings
 
 SALT = "orders.confirmation-link.v1"
 RECEIVED = "received"
 NOT_RECEIVED = "not_received"
 ANSWERS = {RECEIVED, NOT_RECEIVED}
-
-
-class LinkProblem(Exception):
-    """Why a link cannot act; `title` and `message` are shown to the buyer as they are."""
-
-    def __init__(self, title: str, message: str, status: int):
-        super().__init__(message)
-        self.title = title
-        self.message = message
-        self.status = status
 
 
 MSG_TAMPERED = LinkProblem(

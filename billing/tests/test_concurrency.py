@@ -2,38 +2,15 @@
 localstripe: however many loops and workers go for the same due charges at once, each
 invoice is charged exactly once."""
 
-import threading
-
 import pytest
 import stripe
-from django.db import connection
 
 from billing import gateway, services
 from billing.models import Attempt, Invoice, Transaction
 from billing.tests.factories import CustomerFactory
+from marketplace.tests.races import race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _race(*calls):
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait()
-            results[index] = call()
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def test_loops_and_workers_racing_for_the_same_charges_charge_each_invoice_once(stripe_server, monkeypatch):
@@ -47,7 +24,7 @@ def test_loops_and_workers_racing_for_the_same_charges_charge_each_invoice_once(
         )
     txn_ids = list(Transaction.objects.values_list("pk", flat=True))
 
-    results = _race(
+    results = race(
         lambda: services.transactions_process_due(concurrency=4),
         lambda: services.transactions_process_due(concurrency=4),
         *[lambda t=t: services.transaction_attempt(transaction_id=t).result for t in txn_ids],

@@ -1,16 +1,15 @@
 """Races on PostgreSQL with real threads, each on its own connection (transaction=True:
 a test wrapped in one transaction would hide them)."""
 
-import threading
 from functools import partial
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django_fsm_log.models import StateLog
 
 from marketplace.exceptions import ApplicationError
+from marketplace.tests.races import race
 from orders import services
 from orders.models import Order
 
@@ -20,33 +19,11 @@ S = Order.Status
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def _race(*calls):
-    """Start every call at the same moment; return what each returned or raised."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait()
-            results[index] = call()
-        except Exception as exc:  # the race's loser raises; the test inspects it
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
-
-
 def test_the_buyer_confirming_while_the_seller_refunds_applies_exactly_one():
     for _ in range(5):  # a few rounds, so both orders of arrival are likely exercised
         order = OrderFactory(awaiting_buyer=True)
         expected = S.PENDING_CUSTOMER_CONFIRMATION
-        results = _race(
+        results = race(
             partial(
                 services.order_confirm_received, order_id=order.pk, by=order.buyer, expected_status=expected
             ),
@@ -79,7 +56,7 @@ def test_two_tabs_posting_the_same_action_apply_it_once_and_the_loser_is_told():
         # a process-wide signal, which two threads would mix up.
         return client.post(url, {"expected_status": "paid"}, follow=True).content.decode()
 
-    pages = _race(tab, tab)
+    pages = race(tab, tab)
     assert sum("Marked as delivered. The buyer has been asked to confirm." in p for p in pages) == 1
     assert sum("This order changed while you were looking at it" in p for p in pages) == 1
     order.refresh_from_db()

@@ -298,3 +298,34 @@ def setup_intent_payment_method(*, setup_intent_id: str, customer_id: str) -> st
 def refund_retrieve(stripe_id: str) -> GatewayResult:
     obj, calls = _call(stripe.Refund.retrieve, stripe_id)
     return _refund_result(obj, calls)
+
+
+# --- Stripe Connect (payouts) -------------------------------------------------------------
+
+
+def account_create(*, email: str, idempotency_key: str) -> str:
+    """A connected account for a seller (an Express account); returns its acct_ id."""
+    account, _ = _call(stripe.Account.create, type="express", email=email, idempotency_key=idempotency_key)
+    return account["id"]
+
+
+def transfer_create(
+    *, destination: str, amount: int, currency: str, transfer_group: str, idempotency_key: str, metadata: dict
+) -> dict:
+    """Move money to a connected account. Raises stripe.StripeError when Stripe refuses,
+    GatewayUnavailable when it does not answer (resend with the same key)."""
+    transfer, _ = _call(
+        stripe.Transfer.create,
+        destination=destination,
+        amount=amount,
+        currency=currency.lower(),
+        transfer_group=transfer_group,
+        metadata=metadata,
+        idempotency_key=idempotency_key,
+    )
+    return transfer
+
+
+def transfer_reverse(*, transfer_id: str, idempotency_key: str) -> dict:
+    reversal, _ = _call(stripe.Transfer.create_reversal, transfer_id, idempotency_key=idempotency_key)
+    return reversal

@@ -17,6 +17,7 @@ What this adds to localstripe 1.15, each as Stripe documents it:
   starts with a prefix answer a given status (503, 429 ...) without touching any state,
   the way a load balancer in front of Stripe would. The test suite uses it to show that
   gateway trouble retries the same attempt with the same key.
+- Stripe Connect accounts and transfers (see `localstripe_connect`), which localstripe lacks.
 - State is kept in memory; --keep-data restores and saves localstripe's file as before.
 """
 
@@ -28,6 +29,8 @@ from aiohttp import web
 from localstripe import resources
 from localstripe.errors import UserError
 from localstripe.server import app, store
+
+from . import localstripe_connect
 
 # https://docs.stripe.com/testing#declined-payments: number -> (code, decline_code, message)
 DECLINED_WHEN_CHARGED = {
@@ -195,6 +198,7 @@ def build_app(*, test_hooks: bool = False, keep_data: bool = False):
     else:
         store.dump_to_disk = lambda *a, **k: None  # keep state in memory only
     app.middlewares.insert(0, idempotency_middleware)
+    localstripe_connect.add_routes(app)
     if test_hooks:
         app.middlewares.insert(0, faults_middleware)
         app.router.add_post("/_config/faults", set_faults)

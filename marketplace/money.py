@@ -47,3 +47,11 @@ def format_money(amount: int, currency: str) -> str:
     number = f"{units:,}" + (f".{minor:0{exponent}d}" if exponent else "")
     symbol = _SYMBOLS.get(currency)
     return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {currency}"
+
+
+def amount_plain(amount: int, currency: str) -> str:
+    """`amount_plain(123456, "USD")` → "1234.56": for files a bank reads (no symbol, no separators)."""
+    exponent = currency_exponent(currency.upper())
+    sign = "-" if amount < 0 else ""
+    units, minor = divmod(abs(int(amount)), 10**exponent)
+    return f"{sign}{units}" + (f".{minor:0{exponent}d}" if exponent else "")

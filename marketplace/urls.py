@@ -14,4 +14,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("billing.urls")),
     path("", include("orders.urls")),
+    path("", include("payouts.urls")),
 ]

@@ -3,8 +3,6 @@ Seller pages, buyer pages and the pages behind the links in the buyer's email. V
 parse input and call one service; the service decides who may do what.
 """
 
-from functools import wraps
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -12,6 +10,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.decorators import seller_required
 from marketplace.exceptions import ApplicationError
 
 from . import services
@@ -21,17 +20,6 @@ from .models import Order
 from .selectors import buyer_orders_list, order_timeline, seller_orders_list
 
 PAGE_SIZE = 25
-
-
-def seller_required(view):
-    @wraps(view)
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_seller:
-            raise PermissionDenied("These pages are for sellers.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _act(request, order, service, success, **kwargs):

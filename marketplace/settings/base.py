@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "accounts",
     "orders",
     "billing",
+    "finance",
     "payouts",
 ]
 

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class FinanceConfig(AppConfig):
+    """Holds the settings records admins edit under "Finance Settings" in the admin (the
+    seed's "Admin → Finance Settings → Payout Cycle Settings"). The money itself lives in
+    `payouts`; this app is only the place the admin groups the settings under."""
+
+    name = "finance"
+    verbose_name = "Finance Settings"

@@ -1,0 +1,234 @@
+from django.contrib import admin, messages
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django_fsm_log.admin import StateLogInline
+
+from marketplace.exceptions import ApplicationError
+from marketplace.money import format_money
+
+from . import services
+from .models import Earning, Entry, Journal, LedgerAccount, Payout, PayoutAccount, PayoutRun
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """The ledger and the runs are written by services only; the admin reads them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _text_action(label, *, field_label, explain, required):
+    """Asks for a reason (or a reference) on an intermediate page, then calls `apply`."""
+
+    def decorator(apply):
+        def action(modeladmin, request, queryset):
+            if "apply" not in request.POST:
+                return TemplateResponse(
+                    request,
+                    "admin/payouts/payout/action_form.html",
+                    {
+                        **modeladmin.admin_site.each_context(request),
+                        "title": label,
+                        "label": label,
+                        "field_label": field_label,
+                        "explain": explain,
+                        "required": required,
+                        "payouts": queryset,
+                        "action_name": request.POST["action"],
+                        "opts": modeladmin.model._meta,
+                        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                    },
+                )
+            text = request.POST.get("reason", "").strip()
+            if required and not text:
+                modeladmin.message_user(request, f"Give the {field_label.lower()}.", messages.ERROR)
+                return None
+            for payout in queryset:
+                try:
+                    apply(payout, request, text)
+                    modeladmin.message_user(request, f"{label}: {payout} done.", messages.SUCCESS)
+                except ApplicationError as exc:
+                    modeladmin.message_user(request, f"{payout}: {exc}", messages.WARNING)
+            return None
+
+        action.__name__ = apply.__name__
+        action.short_description = label
+        return action
+
+    return decorator
+
+
+@admin.action(description="Export for the bank (CSV); marks scheduled payouts as sent to the bank")
+def export_csv(modeladmin, request, queryset):
+    body = services.payouts_export_csv(
+        payout_ids=list(queryset.values_list("pk", flat=True)), by=request.user
+    )
+    response = HttpResponse(body, content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="payouts-{timezone.now():%Y%m%d-%H%M}.csv"'
+    return response
+
+
+@_text_action(
+    "Mark paid",
+    field_label="Bank reference (optional)",
+    explain="The seller is emailed that the money is on its way.",
+    required=False,
+)
+def mark_paid(payout, request, text):
+    services.payout_mark_paid(payout_id=payout.pk, by=request.user, reference=text)
+
+
+@_text_action(
+    "Mark failed",
+    field_label="Reason",
+    explain="The money goes back to the seller's balance and out again on the next payout date; the seller is emailed the reason.",
+    required=True,
+)
+def mark_failed(payout, request, text):
+    services.payout_mark_failed(payout_id=payout.pk, by=request.user, reason=text)
+
+
+@_text_action(
+    "Cancel",
+    field_label="Reason",
+    explain="Only scheduled payouts can be canceled; the money stays in the seller's balance.",
+    required=True,
+)
+def cancel(payout, request, text):
+    services.payout_cancel(payout_id=payout.pk, by=request.user, reason=text)
+
+
+class EarningInline(admin.TabularInline):
+    model = Earning
+    fields = ["kind", "order", "amount", "available_on", "description"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Payout)
+class PayoutAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "payout_date",
+        "seller",
+        "money",
+        "status",
+        "provider",
+        "provider_reference",
+        "failure_reason",
+    ]
+    list_filter = ["status", "provider", "currency", "payout_date"]
+    search_fields = ["=id", "seller__email", "provider_reference"]
+    search_help_text = "Payout number, the seller's email, or the transfer / bank reference."
+    list_select_related = ["seller"]
+    date_hierarchy = "payout_date"
+    actions = [export_csv, mark_paid, mark_failed, cancel]
+    readonly_fields = [
+        "seller",
+        "currency",
+        "payout_date",
+        "amount",
+        "status",
+        "run",
+        "provider",
+        "idempotency_key",
+        "transfer_group",
+        "provider_reference",
+        "failure_reason",
+        "created_at",
+        "submitted_at",
+        "paid_at",
+        "failed_at",
+    ]
+    inlines = [EarningInline, StateLogInline]
+
+    @admin.display(description="amount", ordering="amount")
+    def money(self, payout):
+        return format_money(payout.amount, payout.currency)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PayoutRun)
+class PayoutRunAdmin(ReadOnlyAdmin):
+    list_display = [
+        "payout_date",
+        "status",
+        "paused",
+        "payouts_created",
+        "lines_paid",
+        "below_minimum",
+        "on_hold",
+        "not_positive",
+        "started_at",
+        "finished_at",
+    ]
+
+
+@admin.register(Earning)
+class EarningAdmin(ReadOnlyAdmin):
+    list_display = ["id", "kind", "order", "seller", "money", "fee", "available_on", "payout", "reversed_at"]
+    list_filter = ["kind", "currency", ("payout", admin.EmptyFieldListFilter), "available_on"]
+    search_fields = ["=order__id", "seller__email"]
+    list_select_related = ["seller"]
+
+    @admin.display(description="seller gets", ordering="amount")
+    def money(self, e):
+        return format_money(e.amount, e.currency)
+
+    @admin.display(description="fee")
+    def fee(self, e):
+        return format_money(e.fee_amount, e.currency)
+
+
+@admin.register(PayoutAccount)
+class PayoutAccountAdmin(admin.ModelAdmin):
+    list_display = ["seller", "on_hold", "hold_reason", "stripe_account_id"]
+    list_filter = ["on_hold"]
+    search_fields = ["seller__email"]
+    autocomplete_fields = ["seller"]
+
+
+class EntryInline(admin.TabularInline):
+    model = Entry
+    fields = ["account", "amount"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Journal)
+class JournalAdmin(ReadOnlyAdmin):
+    list_display = ["id", "kind", "description", "earning", "payout", "created_at"]
+    list_filter = ["kind"]
+    inlines = [EntryInline]
+
+
+@admin.register(LedgerAccount)
+class LedgerAccountAdmin(ReadOnlyAdmin):
+    list_display = ["key", "kind", "currency", "seller", "shown_balance"]
+    list_filter = ["kind", "currency"]
+    search_fields = ["key", "seller__email"]
+
+    @admin.display(description="balance", ordering="balance")
+    def shown_balance(self, account):
+        return format_money(account.balance, account.currency)

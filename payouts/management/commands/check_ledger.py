@@ -1,0 +1,24 @@
+from django.core.management.base import BaseCommand
+
+from payouts.ledger import ledger_check
+from payouts.models import Entry, Journal, LedgerAccount
+
+
+class Command(BaseCommand):
+    help = (
+        "Check seller money: every journal balances, every cached balance equals the sum of its "
+        "entries, every seller balance equals their unpaid earnings, every payout equals its "
+        "earnings. Exits 0 when all hold, 1 (listing what broke) otherwise."
+    )
+
+    def handle(self, *args, **options):
+        problems = ledger_check()
+        if problems:
+            for problem in problems:
+                self.stderr.write(str(problem))
+            self.stderr.write(f"The ledger does NOT hold: {len(problems)} problem(s) shown.")
+            raise SystemExit(1)
+        self.stdout.write(
+            f"Ledger OK: {Journal.objects.count()} journals, {Entry.objects.count()} entries, "
+            f"{LedgerAccount.objects.count()} accounts; every invariant holds."
+        )

@@ -1,0 +1,42 @@
+import json
+from datetime import datetime
+
+from django.core.management.base import BaseCommand, CommandError
+
+from finance.models import PayoutCycleSettings
+from payouts.selectors import payout_preview
+
+
+class Command(BaseCommand):
+    help = (
+        "When does an order completed at a given moment become available, and when is it paid, "
+        "under the current Payout Cycle Settings? A naive timestamp is read in the platform timezone."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--completed-at", required=True, help="ISO 8601, e.g. 2027-01-05T10:00:00Z.")
+        parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+
+    def handle(self, *args, completed_at, json=False, **options):
+        config = PayoutCycleSettings.load()
+        try:
+            moment = datetime.fromisoformat(completed_at.replace("Z", "+00:00"))
+        except ValueError:
+            raise CommandError(
+                f"“{completed_at}” is not an ISO 8601 timestamp: use e.g. 2027-01-05T10:00:00Z or 2027-01-05 10:00."
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=config.tz)
+        preview = payout_preview(completed_at=moment, config=config)
+        if json:
+            self.stdout.write(_json_dumps(preview))
+            return
+        self.stdout.write(
+            f"Completed {preview['completed_on']} ({preview['timezone']}), T+{preview['delay_days']}:\n"
+            f"  available on {preview['available_on']}\n"
+            f"  paid on      {preview['payout_on']}  ({preview['schedule']})"
+        )
+
+
+def _json_dumps(value) -> str:
+    return json.dumps(value, sort_keys=True)

@@ -1,0 +1,94 @@
+import sys
+from datetime import date
+
+from django.core.management.base import BaseCommand, CommandError
+
+from finance.models import PayoutCycleSettings
+from marketplace.money import format_money
+from payouts.services import payout_run_create, payout_run_dry
+
+
+class Command(BaseCommand):
+    help = (
+        "Build and submit the payouts due on a payout date (default: today in the platform "
+        "timezone). Running it twice, or twice at once, pays nobody twice."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--date", help="The payout date, YYYY-MM-DD (today or earlier).")
+        parser.add_argument("--dry-run", action="store_true", help="Show what would be paid; change nothing.")
+        parser.add_argument("--chunk-size", type=int, default=2_000, help="Sellers per transaction.")
+
+    def handle(self, *args, date=None, dry_run=False, chunk_size=2_000, **options):
+        config = PayoutCycleSettings.load()
+        today = config.today()
+        payout_date = _parse_date(date) if date else today
+        if payout_date > today:
+            raise CommandError(
+                f"{payout_date} is in the future (today is {today} in {config.timezone}); "
+                "a payout run only pays money that is available by its date."
+            )
+        schedule = config.payout_schedule()
+        if not schedule.is_payout_date(payout_date):
+            raise CommandError(
+                f"{payout_date} is not a payout date under the current schedule ({schedule.describe()}); "
+                f"the nearest one on or after it is {schedule.next_payout_date(payout_date)}."
+            )
+        if chunk_size < 1:
+            raise CommandError("--chunk-size must be 1 or more.")
+        if dry_run:
+            report = payout_run_dry(payout_date=payout_date)
+        else:
+            report = payout_run_create(
+                payout_date=payout_date, chunk_size=chunk_size, progress=self._progress()
+            )
+        self._summary(report)
+
+    def _progress(self):
+        if not sys.stderr.isatty():
+            return None
+
+        def show(done, total):
+            width = 30
+            filled = int(width * done / total) if total else width
+            sys.stderr.write(
+                f"\r[{'#' * filled}{'.' * (width - filled)}] {done * 100 // max(total, 1):3d}% of sellers"
+            )
+            if done >= total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+        return show
+
+    def _summary(self, report):
+        label = "Dry run for" if report.dry_run else "Payout run for"
+        self.stdout.write(f"{label} {report.payout_date:%Y-%m-%d}")
+        if report.already_done:
+            self.stdout.write("This date's run was already done; nothing new was built.")
+            return
+        if report.paused:
+            self.stdout.write("Payouts are paused in the Payout Cycle Settings; nothing was built.")
+            return
+        rows = [
+            ("Payouts" + (" to build" if report.dry_run else " built"), str(report.payouts)),
+            ("Earnings paid", str(report.lines)),
+            *[
+                (f"Total {currency}", format_money(amount, currency))
+                for currency, amount in sorted(report.amounts.items())
+            ],
+            ("Under the minimum (carried forward)", str(report.below_minimum)),
+            ("Sellers on hold", str(report.on_hold)),
+            ("Balance zero or negative (carried forward)", str(report.not_positive)),
+        ]
+        width = max(len(name) for name, _ in rows)
+        value_width = max(len(value) for _, value in rows)
+        self.stdout.write("-" * (width + value_width + 3))
+        for name, value in rows:
+            self.stdout.write(f"{name:<{width}}   {value:>{value_width}}")
+
+
+def _parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"“{text}” is not a date: use YYYY-MM-DD, e.g. 2027-01-15.") from None

@@ -1,0 +1,255 @@
+"""
+Seller money, made exact from the payout half of the order-completion source document
+(DESIGN.md sections 3.3 and 4).
+
+- An `Earning` is one line of what the platform owes a seller: a sale (gross minus fee,
+  available N days after completion) or a clawback (a refund after the sale was paid out,
+  a negative line the next payouts net off). A line is paid when a payout takes it.
+- A `Payout` is one transfer per seller, currency and payout date.
+- The ledger (`LedgerAccount`, `Journal`, `Entry`) records every movement as a balanced
+  journal that is never edited; corrections are new journals.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django_fsm import FSMField, transition
+from django_fsm_log.decorators import fsm_log_by, fsm_log_description
+
+
+class PayoutAccount(models.Model):
+    """Where a seller's payouts go, and whether they are on hold."""
+
+    seller = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payout_account"
+    )
+    stripe_account_id = models.CharField(
+        "Stripe connected account", max_length=255, blank=True, help_text="acct_… (Stripe Connect only)."
+    )
+    bank_reference = models.CharField(
+        max_length=255, blank=True, help_text="Account holder and IBAN or account number, for the manual CSV."
+    )
+    on_hold = models.BooleanField(default=False, help_text="Hold this seller's payouts; the balance waits.")
+    hold_reason = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"Payout account of {self.seller}"
+
+
+class Earning(models.Model):
+    class Kind(models.TextChoices):
+        SALE = "sale", "Sale"
+        CLAWBACK = "clawback", "Refund after payout"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SALE)
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="earnings")
+    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="earnings")
+    currency = models.CharField(max_length=3)
+    gross_amount = models.BigIntegerField(help_text="What the buyer paid, in minor units.")
+    fee_amount = models.BigIntegerField(help_text="The platform's fee, computed once, rounded half up.")
+    fee_bps = models.PositiveIntegerField()
+    amount = models.BigIntegerField(
+        help_text="What the seller is owed by this line (negative for a clawback)."
+    )
+    delay_days = models.PositiveSmallIntegerField(help_text="N, frozen when the order completed.")
+    completed_at = models.DateTimeField()
+    available_on = models.DateField(help_text="A day in the platform timezone.")
+    description = models.CharField(max_length=400, blank=True)
+    payout = models.ForeignKey(
+        "Payout", on_delete=models.PROTECT, null=True, blank=True, related_name="earnings"
+    )
+    # A refund before payout reverses the sale: the line is never paid.
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["available_on", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "kind"], name="earning_one_per_order_and_kind"),
+            models.CheckConstraint(
+                condition=models.Q(kind="clawback", amount__lte=0) | models.Q(kind="sale", amount__gte=0),
+                name="earning_sign_matches_kind",
+            ),
+        ]
+        indexes = [
+            # The payout run reads unpaid lines by seller range and date.
+            models.Index(
+                fields=["seller", "currency", "available_on"],
+                condition=models.Q(payout__isnull=True, reversed_at__isnull=True),
+                name="earning_unpaid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} of order #{self.order_id}"
+
+
+class PayoutRun(models.Model):
+    """One per payout date. Chunks of sellers are processed in order; the cursor is moved
+    under a row lock, so two runs of the same date share the work and never repeat it."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    payout_date = models.DateField(unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    cursor_seller_id = models.BigIntegerField(default=0)
+    paused = models.BooleanField(default=False, help_text="Payouts were paused: nothing was built.")
+    payouts_created = models.PositiveIntegerField(default=0)
+    lines_paid = models.PositiveIntegerField(default=0)
+    below_minimum = models.PositiveIntegerField(default=0)
+    on_hold = models.PositiveIntegerField(default=0)
+    not_positive = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-payout_date"]
+
+    def __str__(self):
+        return f"Payout run of {self.payout_date}"
+
+
+class Payout(models.Model):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        PROCESSING = "processing", "Processing"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+
+    # The lines of a payout in these states are taken; failed and canceled give them back.
+    LIVE_STATUSES = [Status.SCHEDULED, Status.PROCESSING, Status.PAID]
+
+    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts")
+    currency = models.CharField(max_length=3)
+    payout_date = models.DateField()
+    amount = models.BigIntegerField()
+    status = FSMField(default=Status.SCHEDULED, choices=Status.choices, protected=True, db_index=True)
+    run = models.ForeignKey(PayoutRun, on_delete=models.PROTECT, related_name="payouts")
+    provider = models.CharField(max_length=20)
+    idempotency_key = models.CharField(max_length=100, blank=True)
+    transfer_group = models.CharField(max_length=100, blank=True)
+    provider_reference = models.CharField(
+        max_length=255, blank=True, help_text="The Stripe transfer id or the bank's reference."
+    )
+    failure_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-payout_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["seller", "currency", "payout_date"], name="payout_one_per_seller_currency_date"
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="payout_amount_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"Payout #{self.pk}"
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=Status.SCHEDULED, target=Status.PROCESSING)
+    def submit(self, *, by=None, description=None):
+        self.submitted_at = timezone.now()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=Status.PROCESSING, target=Status.PAID)
+    def mark_paid(self, *, by=None, description=None, reference=""):
+        self.paid_at = timezone.now()
+        if reference:
+            self.provider_reference = reference
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=[Status.PROCESSING, Status.PAID], target=Status.FAILED)
+    def fail(self, *, by=None, description=None):
+        # A reversed Stripe transfer fails a payout that had been paid.
+        self.failed_at = timezone.now()
+        self.failure_reason = (description or "")[:500]
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=status, source=Status.SCHEDULED, target=Status.CANCELED)
+    def cancel(self, *, by=None, description=None):
+        self.failed_at = timezone.now()
+        self.failure_reason = (description or "")[:500]
+
+
+class LedgerAccount(models.Model):
+    """Amounts are signed credits: a positive balance is money the platform owes (a
+    seller's balance, its own fees, payouts in transit); the money it holds for sellers
+    (`platform_cash`) is an asset and so runs negative. Every journal sums to zero."""
+
+    class Kind(models.TextChoices):
+        SELLER_BALANCE = "seller_balance", "Seller balance"
+        PLATFORM_CASH = "platform_cash", "Funds held for sellers"
+        PLATFORM_FEES = "platform_fees", "Platform fees"
+        PAYOUTS_IN_TRANSIT = "payouts_in_transit", "Payouts in transit"
+
+    key = models.CharField(max_length=100, unique=True, help_text="kind:currency[:seller id]")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    currency = models.CharField(max_length=3)
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    balance = models.BigIntegerField(default=0, help_text="Cached: the sum of this account's entries.")
+
+    def __str__(self):
+        who = f" of {self.seller}" if self.seller_id else ""
+        return f"{self.get_kind_display()}{who} ({self.currency})"
+
+
+class Journal(models.Model):
+    class Kind(models.TextChoices):
+        EARNING = "earning", "Earning from a completed order"
+        REFUND_REVERSAL = "refund_reversal", "Refund before payout: earning reversed"
+        CLAWBACK = "clawback", "Refund after payout: clawed back"
+        PAYOUT = "payout", "Payout built"
+        PAYOUT_PAID = "payout_paid", "Payout sent"
+        PAYOUT_RETURNED = "payout_returned", "Failed or canceled payout: funds returned"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    description = models.CharField(max_length=400, blank=True)
+    earning = models.ForeignKey(Earning, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    payout = models.ForeignKey(Payout, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # Posting twice is refused by the database, not just avoided by the code.
+            models.UniqueConstraint(
+                fields=["kind", "earning"],
+                condition=models.Q(earning__isnull=False),
+                name="journal_once_per_earning",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "payout"],
+                condition=models.Q(payout__isnull=False),
+                name="journal_once_per_payout",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} (#{self.pk})"
+
+
+class Entry(models.Model):
+    journal = models.ForeignKey(Journal, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries")
+    amount = models.BigIntegerField(help_text="Signed credit in minor units.")
+
+    class Meta:
+        verbose_name_plural = "entries"
+        indexes = [models.Index(fields=["account"], name="entry_account")]
+
+    def __str__(self):
+        return f"{self.amount:+d} to {self.account}"

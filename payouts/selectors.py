@@ -1,0 +1,140 @@
+"""Reads: the payout preview and what a seller sees on their payouts page."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from finance.models import PayoutCycleSettings
+
+from .models import Earning, Payout, PayoutAccount, PayoutRun
+from .schedule import available_on as compute_available_on
+
+
+def _first_open_date(config: PayoutCycleSettings, on_or_after: date) -> date:
+    """The first payout date on or after a day whose run has not happened yet: money that
+    becomes available on a payout date after that date's run waits for the next one."""
+    schedule = config.payout_schedule()
+    day = schedule.next_payout_date(on_or_after)
+    done = set(
+        PayoutRun.objects.filter(payout_date__gte=day, status=PayoutRun.Status.DONE).values_list(
+            "payout_date", flat=True
+        )[:400]
+    )
+    while day in done:
+        day = schedule.next_payout_date(day + timedelta(days=1))
+    return day
+
+
+def payout_preview(*, completed_at: datetime, config: PayoutCycleSettings | None = None) -> dict:
+    """When an order completed at this instant becomes available and is paid, under the
+    given (or current) Payout Cycle Settings."""
+    config = config or PayoutCycleSettings.load()
+    available = compute_available_on(
+        completed_at=completed_at, timezone_name=config.timezone, delay_days=config.delay_days
+    )
+    schedule = config.payout_schedule()
+    payout_on = _first_open_date(config, available) if config.pk else schedule.next_payout_date(available)
+    return {
+        "completed_at": completed_at.isoformat(),
+        "timezone": config.timezone,
+        "completed_on": completed_at.astimezone(config.tz).date().isoformat(),
+        "delay_days": config.delay_days,
+        "available_on": available.isoformat(),
+        "payout_on": payout_on.isoformat(),
+        "schedule": schedule.describe(),
+        "rolled_from_holiday": schedule.holiday_name(available) if schedule.roll_to_business_day else "",
+    }
+
+
+@dataclass
+class CurrencyBalance:
+    currency: str
+    pending: int = 0
+    available: int = 0
+    next_payout_on: date | None = None
+    next_payout_amount: int = 0
+    note: str = ""
+
+
+@dataclass
+class SellerPayouts:
+    balances: list[CurrencyBalance]
+    upcoming: list[dict]
+    adjustments: list[Earning]
+    history: list[Payout]
+    chart: list[dict]
+    on_hold: bool = False
+    hold_reason: str = ""
+    paused: bool = False
+    schedule: str = ""
+    delay_days: int = 0
+    by_payout_date: dict = field(default_factory=dict)
+
+
+def seller_payouts(*, seller, now=None, upcoming_limit: int = 100, history_limit: int = 24) -> SellerPayouts:
+    config = PayoutCycleSettings.load()
+    today = config.today(now or timezone.now())
+    account = PayoutAccount.objects.filter(seller=seller).first()
+    unpaid = Earning.objects.filter(seller=seller, payout__isnull=True, reversed_at__isnull=True)
+
+    payout_on_cache: dict[date, date] = {}
+
+    def payout_on(day: date) -> date:
+        if day not in payout_on_cache:
+            payout_on_cache[day] = _first_open_date(config, max(day, today))
+        return payout_on_cache[day]
+
+    by_date: dict[tuple[str, date], int] = defaultdict(int)
+    balances: dict[str, CurrencyBalance] = {}
+    for row in unpaid.values("currency", "available_on").annotate(total=Sum("amount")).order_by():
+        bal = balances.setdefault(row["currency"], CurrencyBalance(row["currency"]))
+        if row["available_on"] > today:
+            bal.pending += row["total"]
+        else:
+            bal.available += row["total"]
+        by_date[(row["currency"], payout_on(row["available_on"]))] += row["total"]
+
+    # Amounts roll forward: a date's payout is everything unpaid up to it, when that is
+    # positive and reaches the minimum; otherwise it carries to the next date.
+    chart = []
+    for currency, bal in sorted(balances.items()):
+        carried = 0
+        for (cur, day), amount in sorted(by_date.items(), key=lambda item: item[0][1]):
+            if cur != currency:
+                continue
+            carried += amount
+            if carried > 0 and carried >= config.minimum_payout_amount:
+                chart.append({"currency": currency, "date": day, "amount": carried})
+                if bal.next_payout_on is None:
+                    bal.next_payout_on, bal.next_payout_amount = day, carried
+                carried = 0
+        if bal.next_payout_on is None:
+            bal.next_payout_on = payout_on(today)
+            bal.note = (
+                "Your balance is below zero: refunds after payout are netted off first."
+                if bal.pending + bal.available < 0
+                else "Below the minimum payout: it carries forward until it reaches it."
+            )
+    peak = max((c["amount"] for c in chart), default=0)
+    for c in chart:
+        c["percent"] = round(100 * c["amount"] / peak) if peak else 0
+
+    upcoming = [
+        {"earning": e, "payout_on": payout_on(e.available_on)}
+        for e in unpaid.select_related("order").order_by("available_on", "id")[:upcoming_limit]
+    ]
+    return SellerPayouts(
+        balances=sorted(balances.values(), key=lambda b: b.currency),
+        upcoming=upcoming,
+        adjustments=[u["earning"] for u in upcoming if u["earning"].kind == Earning.Kind.CLAWBACK],
+        history=list(Payout.objects.filter(seller=seller).order_by("-payout_date", "-id")[:history_limit]),
+        chart=chart[:12],
+        on_hold=bool(account and account.on_hold),
+        hold_reason=account.hold_reason if account else "",
+        paused=config.payouts_paused,
+        schedule=config.payout_schedule().describe(),
+        delay_days=config.delay_days,
+    )

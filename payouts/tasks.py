@@ -1,0 +1,43 @@
+from smtplib import SMTPException
+
+from celery import shared_task
+
+
+@shared_task(name="payouts.run_due")
+def run_due_payouts() -> list[dict]:
+    """Beat runs this every hour: today's payout run, once, and any date missed while
+    nothing ran. A run already done is skipped, so waking up hourly is harmless."""
+    from .services import payout_runs_due
+
+    return [
+        {
+            "date": r.payout_date.isoformat(),
+            "payouts": r.payouts,
+            "already_done": r.already_done,
+            "paused": r.paused,
+        }
+        for r in payout_runs_due()
+    ]
+
+
+@shared_task(name="payouts.submit")
+def submit_payouts(payout_date: str | None = None) -> int:
+    """Send the Stripe Connect transfers of scheduled payouts (and resend unanswered ones)."""
+    from datetime import date
+
+    from .services import payouts_submit
+
+    return payouts_submit(payout_date=date.fromisoformat(payout_date) if payout_date else None)
+
+
+@shared_task(
+    name="payouts.send_email",
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    max_retries=8,
+)
+def send_payout_email(kind: str, payout_id: int) -> bool:
+    from .emails import payout_email_send
+
+    return payout_email_send(kind=kind, payout_id=payout_id)

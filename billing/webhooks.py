@@ -108,4 +108,11 @@ def webhook_event_apply(event: dict) -> str:
             current = gateway.refund_retrieve(item["id"])
             results.append(attempt_record(attempt_id=attempt.pk, result=current))
         return f"refunds recorded: {results}" if results else "up to date"
+    if kind in ("transfer.reversed", "transfer.failed"):
+        from payouts.services import payout_transfer_reversed
+
+        payout = payout_transfer_reversed(
+            transfer_id=obj.get("id", ""), reason=f"Stripe reports the transfer {kind.split('.')[1]}."
+        )
+        return f"payout #{payout.pk} failed" if payout else "ignored: no payout of ours"
     return "ignored: event type not used"

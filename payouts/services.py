@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -293,7 +294,7 @@ def _run_chunk(
             short.delete()
         payouts = list(mine.only("pk", "seller_id", "currency", "amount", "payout_date", "paid_at"))
         for p in payouts:
-            p.idempotency_key = f"payout-{p.pk}"
+            p.idempotency_key = f"{settings.STRIPE_IDEMPOTENCY_NAMESPACE}:payout-{p.pk}"
             p.transfer_group = f"payout-{D:%Y-%m-%d}-{p.seller_id}"
         Payout.objects.bulk_update(payouts, ["idempotency_key", "transfer_group"], batch_size=2_000)
         ledger.journals_post(ledger.payout_postings(payouts, Journal.Kind.PAYOUT))

@@ -1,0 +1,55 @@
+from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
+
+import pytest
+import time_machine
+
+from accounts.tests.factories import SellerFactory
+from finance.models import PayoutCycleSettings
+from orders import services as orders
+from orders.tests.factories import OrderFactory
+from payouts import services
+from payouts.models import Payout
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=dt_timezone.utc)
+
+
+class Payouts:
+    """Drive the product the way its users do: buyers confirm receipt, sellers refund,
+    beat runs payouts, admins mark them paid or failed."""
+
+    def configure(self, **values) -> PayoutCycleSettings:
+        config = PayoutCycleSettings.load()
+        for name, value in values.items():
+            setattr(config, name, value)
+        config.full_clean()
+        config.save()
+        return config
+
+    def seller(self, **kwargs):
+        return SellerFactory(**kwargs)
+
+    def complete(self, *, at: datetime, seller=None, amount: int = 10_000, currency: str = "USD"):
+        """An order the buyer confirms at `at`; returns the order."""
+        order = OrderFactory(awaiting_buyer=True, seller=seller or self.seller(), total_amount=amount, currency=currency)
+        with time_machine.travel(at, tick=False):
+            orders.order_confirm_received(order_id=order.pk, by=order.buyer)
+        return order
+
+    def refund(self, order, *, at: datetime, reason="Arrived broken"):
+        with time_machine.travel(at, tick=False):
+            return orders.order_refund(order_id=order.pk, by=order.seller, reason=reason)
+
+    def run(self, day: date, **kwargs):
+        with time_machine.travel(datetime.combine(day, datetime.min.time(), dt_timezone.utc) + timedelta(hours=1)):
+            return services.payout_run_create(payout_date=day, **kwargs)
+
+    def payouts(self, **filters):
+        return list(Payout.objects.filter(**filters).order_by("payout_date", "seller_id", "currency"))
+
+
+@pytest.fixture
+def payouts(db):
+    return Payouts()

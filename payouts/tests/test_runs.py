@@ -1,0 +1,208 @@
+"""Earnings, payout runs, failures and refunds, as sellers and admins see them."""
+
+from datetime import date
+
+import pytest
+from django.core import mail
+from django_fsm import TransitionNotAllowed
+
+from marketplace.exceptions import ApplicationError
+from payouts import services
+from payouts.ledger import ledger_check
+from payouts.models import Earning, LedgerAccount, Payout, PayoutAccount, PayoutRun
+
+from .conftest import utc
+
+pytestmark = pytest.mark.django_db
+
+
+def seller_balance(seller, currency="USD") -> int:
+    account = LedgerAccount.objects.filter(kind="seller_balance", seller=seller, currency=currency).first()
+    return account.balance if account else 0
+
+
+def test_completing_an_order_earns_the_seller_gross_minus_the_fee_available_t_plus_n(payouts):
+    payouts.configure(platform_fee_bps=1000, delay_days=7)
+    order = payouts.complete(at=utc(2027, 1, 5, 10), amount=12_345)
+    earning = Earning.objects.get(order=order)
+    assert (earning.gross_amount, earning.fee_amount, earning.amount) == (12_345, 1_235, 11_110)  # 1234.5 rounds up
+    assert earning.available_on == date(2027, 1, 12)
+    assert seller_balance(order.seller) == 11_110
+    assert ledger_check() == []
+
+
+def test_fee_rounding_is_half_up_in_integers():
+    assert services.fee_for(1_005, 250) == 25  # 25.125
+    assert services.fee_for(1_020, 250) == 26  # 25.5
+    assert services.fee_for(0, 250) == 0
+    assert services.fee_for(999, 10_000) == 999
+
+
+def test_changing_n_later_does_not_move_orders_already_completed(payouts):
+    payouts.configure(delay_days=7)
+    order = payouts.complete(at=utc(2027, 1, 5, 10))
+    payouts.configure(delay_days=30)
+    assert Earning.objects.get(order=order).available_on == date(2027, 1, 12)
+
+
+def test_the_seed_example_end_to_end_paid_on_jan_15_not_before(payouts):
+    order = payouts.complete(at=utc(2027, 1, 5, 10), amount=10_000)
+    # Payout dates are the 1st and 15th; a run on Jan 1 has nothing available yet.
+    assert payouts.run(date(2027, 1, 1)).payouts == 0
+    report = payouts.run(date(2027, 1, 15))
+    [payout] = payouts.payouts()
+    assert (report.payouts, payout.payout_date, payout.amount, payout.seller_id) == (1, date(2027, 1, 15), 9_000, order.seller_id)
+    assert payout.status == Payout.Status.SCHEDULED
+    assert seller_balance(order.seller) == 0
+    assert ledger_check() == []
+
+
+def test_running_a_date_twice_pays_nobody_twice(payouts):
+    for _ in range(3):
+        payouts.complete(at=utc(2027, 1, 2, 10))
+    first = payouts.run(date(2027, 1, 15), chunk_size=1)
+    again = payouts.run(date(2027, 1, 15))
+    assert first.payouts == 3 and again.already_done and again.payouts == 0
+    assert Payout.objects.count() == 3
+    assert PayoutRun.objects.get(payout_date=date(2027, 1, 15)).payouts_created == 3
+
+
+def test_one_payout_per_seller_and_currency_from_everything_available(payouts):
+    seller = payouts.seller()
+    payouts.complete(at=utc(2027, 1, 1, 10), seller=seller, amount=1_000)
+    payouts.complete(at=utc(2027, 1, 8, 10), seller=seller, amount=2_000)  # available the 15th itself
+    payouts.complete(at=utc(2027, 1, 8, 11), seller=seller, amount=5_000, currency="EUR")
+    payouts.complete(at=utc(2027, 1, 9, 10), seller=seller, amount=4_000)  # available the 16th: waits
+    payouts.run(date(2027, 1, 15))
+    paid = {(p.currency, p.amount) for p in payouts.payouts()}
+    assert paid == {("USD", 2_700), ("EUR", 4_500)}
+    assert Earning.objects.filter(payout__isnull=True).count() == 1
+
+
+def test_a_schedule_changed_between_completion_and_payout_uses_the_schedule_in_force(payouts):
+    order = payouts.complete(at=utc(2027, 1, 5, 10))  # available Jan 12
+    payouts.configure(schedule="weekly", weekdays="2")  # Wednesdays from now on
+    assert services.payout_dates_due(now=utc(2027, 1, 13, 0, 30)) == [date(2027, 1, 13)]
+    payouts.run(date(2027, 1, 13))
+    assert Earning.objects.get(order=order).payout.payout_date == date(2027, 1, 13)
+
+
+def test_amounts_under_the_minimum_carry_forward(payouts):
+    payouts.configure(minimum_payout_amount=5_000)
+    seller = payouts.seller()
+    payouts.complete(at=utc(2027, 1, 1, 10), seller=seller, amount=3_000)  # 2,700 net
+    assert payouts.run(date(2027, 1, 15)).below_minimum == 1
+    payouts.complete(at=utc(2027, 1, 16, 10), seller=seller, amount=3_000)
+    payouts.run(date(2027, 2, 1))
+    [payout] = payouts.payouts()
+    assert (payout.payout_date, payout.amount) == (date(2027, 2, 1), 5_400)
+
+
+def test_sellers_on_hold_and_a_global_pause_are_skipped_and_paid_later(payouts):
+    held, other = payouts.seller(), payouts.seller()
+    PayoutAccount.objects.create(seller=held, on_hold=True, hold_reason="Identity check")
+    payouts.complete(at=utc(2027, 1, 1, 10), seller=held)
+    payouts.complete(at=utc(2027, 1, 1, 10), seller=other)
+    report = payouts.run(date(2027, 1, 15))
+    assert (report.payouts, report.on_hold) == (1, 1)
+    payouts.configure(payouts_paused=True)
+    assert payouts.run(date(2027, 2, 1)).paused
+    PayoutAccount.objects.filter(seller=held).update(on_hold=False)
+    payouts.configure(payouts_paused=False)
+    payouts.run(date(2027, 2, 15))
+    assert [p.payout_date for p in payouts.payouts(seller=held)] == [date(2027, 2, 15)]
+
+
+def test_a_refund_before_payout_reverses_the_earning_and_it_is_never_paid(payouts):
+    order = payouts.complete(at=utc(2027, 1, 5, 10))
+    payouts.refund(order, at=utc(2027, 1, 10))
+    assert Earning.objects.get(order=order).reversed_at is not None
+    assert payouts.run(date(2027, 1, 15)).payouts == 0
+    assert seller_balance(order.seller) == 0
+    assert ledger_check() == []
+
+
+def test_a_refund_after_payout_leaves_a_negative_balance_the_next_payouts_net_off(payouts):
+    seller = payouts.seller()
+    first = payouts.complete(at=utc(2027, 1, 1, 10), seller=seller, amount=10_000)
+    payouts.run(date(2027, 1, 15))
+    payouts.refund(first, at=utc(2027, 1, 20), reason="Never arrived")
+    assert seller_balance(seller) == -9_000
+    clawback = Earning.objects.get(order=first, kind="clawback")
+    assert clawback.amount == -9_000 and "Never arrived" in clawback.description
+    # Not enough new sales yet: nothing is paid while the balance is below zero.
+    payouts.complete(at=utc(2027, 1, 21, 10), seller=seller, amount=5_000)
+    assert payouts.run(date(2027, 2, 1)).not_positive == 1
+    payouts.complete(at=utc(2027, 2, 1, 10), seller=seller, amount=20_000)
+    payouts.run(date(2027, 2, 15))
+    latest = payouts.payouts(payout_date=date(2027, 2, 15))[0]
+    assert latest.amount == 4_500 + 18_000 - 9_000
+    assert seller_balance(seller) == 0
+    assert ledger_check() == []
+
+
+def test_a_failed_payout_returns_the_money_emails_the_seller_and_goes_out_on_the_next_date(
+    payouts, admin_user, django_capture_on_commit_callbacks
+):
+    order = payouts.complete(at=utc(2027, 1, 5, 10))
+    payouts.run(date(2027, 1, 15))
+    [payout] = payouts.payouts()
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payout_mark_failed(payout_id=payout.pk, by=admin_user, reason="The bank account is closed.")
+    assert Payout.objects.get(pk=payout.pk).status == Payout.Status.FAILED
+    assert seller_balance(order.seller) == 9_000
+    [email] = mail.outbox
+    assert "did not go through" in email.subject and "The bank account is closed." in email.body
+    assert "Monday 1 February 2027" in email.body
+    payouts.run(date(2027, 2, 1))
+    retried = payouts.payouts(payout_date=date(2027, 2, 1))[0]
+    assert retried.amount == 9_000
+    assert ledger_check() == []
+
+
+def test_marking_a_payout_paid_emails_the_seller_and_a_paid_payout_cannot_be_canceled(
+    payouts, admin_user, django_capture_on_commit_callbacks
+):
+    payouts.complete(at=utc(2027, 1, 5, 10))
+    payouts.run(date(2027, 1, 15))
+    [payout] = payouts.payouts()
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payout_mark_paid(payout_id=payout.pk, by=admin_user, reference="BANK-42")
+    assert "on its way" in mail.outbox[0].subject and "BANK-42" in mail.outbox[0].body
+    with pytest.raises(ApplicationError, match="cannot be cancel"):
+        services.payout_cancel(payout_id=payout.pk, by=admin_user, reason="oops")
+    with pytest.raises(TransitionNotAllowed):
+        Payout.objects.get(pk=payout.pk).submit()
+    assert ledger_check() == []
+
+
+def test_the_csv_export_lists_payouts_for_the_bank_and_marks_them_sent(payouts, admin_user):
+    order = payouts.complete(at=utc(2027, 1, 5, 10), amount=123_456)
+    PayoutAccount.objects.create(seller=order.seller, bank_reference="DE89 3704 0044 0532 0130 00")
+    payouts.run(date(2027, 1, 15))
+    [payout] = payouts.payouts()
+    body = services.payouts_export_csv(payout_ids=[payout.pk], by=admin_user)
+    header, row = body.strip().splitlines()
+    assert header.startswith("payout_id,payout_date,seller_email")
+    assert row.endswith(",DE89 3704 0044 0532 0130 00,USD,1111.10")
+    assert Payout.objects.get(pk=payout.pk).status == Payout.Status.PROCESSING
+
+
+def test_beat_catches_up_payout_dates_missed_while_nothing_ran(payouts):
+    payouts.complete(at=utc(2027, 1, 2, 10))
+    payouts.run(date(2027, 1, 1))  # the last run anyone saw
+    payouts.complete(at=utc(2027, 1, 20, 10))
+    due = services.payout_dates_due(now=utc(2027, 2, 2, 3))
+    assert due == [date(2027, 1, 15), date(2027, 2, 1)]
+    services.payout_runs_due(now=utc(2027, 2, 2, 3))
+    assert [p.payout_date for p in payouts.payouts()] == [date(2027, 1, 15), date(2027, 2, 1)]
+    assert services.payout_dates_due(now=utc(2027, 2, 2, 4)) == []
+
+
+def test_check_ledger_notices_a_tampered_balance(payouts):
+    order = payouts.complete(at=utc(2027, 1, 5, 10))
+    LedgerAccount.objects.filter(kind="seller_balance", seller=order.seller).update(balance=1)
+    problems = [p.what for p in ledger_check()]
+    assert "cached balance differs from its entries" in problems

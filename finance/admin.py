@@ -113,7 +113,9 @@ class PayoutCycleSettingsAdmin(admin.ModelAdmin):
 
     @admin.display(description="What these values mean")
     def preview(self, obj):
-        lines = payout_preview_lines(config=obj)
+        # The saved values: the instance may hold what a refused form posted. The page's
+        # script previews unsaved values through `preview_view`.
+        lines = payout_preview_lines(config=PayoutCycleSettings.load())
         return format_html(
             '<div id="payout-preview" data-url="{}"><p class="sentence"><strong>{}</strong></p>'
             '<p>Next six payout dates:</p><ul class="dates">{}</ul><ul class="errorlist"></ul></div>',

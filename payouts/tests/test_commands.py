@@ -1,0 +1,94 @@
+"""The ops commands of DESIGN.md section 5: run_payouts, payout_preview, check_ledger."""
+
+import json
+from datetime import date
+from io import StringIO
+
+import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+
+from payouts.models import LedgerAccount, Payout
+
+from .conftest import utc
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def test_payout_preview_json_gives_the_seed_example(payouts):
+    answer = json.loads(run("payout_preview", "--completed-at", "2027-01-05T10:00:00Z", "--json"))
+    assert (answer["available_on"], answer["payout_on"]) == ("2027-01-12", "2027-01-15")
+
+
+def test_payout_preview_reads_a_naive_timestamp_in_the_platform_timezone(payouts):
+    payouts.configure(timezone="Asia/Tokyo")
+    # 23:30 on Jan 5 in Tokyo is still Jan 5 there, although it is 14:30 UTC.
+    answer = json.loads(run("payout_preview", "--completed-at", "2027-01-05T23:30:00", "--json"))
+    assert answer["available_on"] == "2027-01-12"
+    answer = json.loads(run("payout_preview", "--completed-at", "2027-01-05T23:30:00+00:00", "--json"))
+    assert answer["available_on"] == "2027-01-13"
+
+
+def test_payout_preview_refuses_a_bad_timestamp(payouts):
+    with pytest.raises(CommandError, match="is not an ISO 8601 timestamp"):
+        run("payout_preview", "--completed-at", "January 5th")
+
+
+def test_run_payouts_prints_a_summary_and_a_second_run_builds_nothing(payouts):
+    for amount in (10_000, 20_000):
+        payouts.complete(at=utc(2027, 1, 5, 10), amount=amount)
+    with time_machine.travel(utc(2027, 1, 20, 12)):
+        out = run("run_payouts", "--date", "2027-01-15")
+        lines = {k.strip(): v for k, v in (line.rsplit("   ", 1) for line in out.splitlines() if "   " in line)}
+        assert lines["Payouts built"].strip() == "2"
+        assert lines["Total USD"].strip() == "$270.00"
+        again = run("run_payouts", "--date", "2027-01-15")
+    assert "already done" in again
+    assert Payout.objects.count() == 2
+
+
+def test_run_payouts_dry_run_changes_nothing(payouts):
+    payouts.complete(at=utc(2027, 1, 5, 10))
+    with time_machine.travel(utc(2027, 1, 20, 12)):
+        out = run("run_payouts", "--date", "2027-01-15", "--dry-run")
+    assert "Dry run for 2027-01-15" in out and "$90.00" in out
+    assert Payout.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("2027-13-01", "is not a date"),
+        ("yesterday", "is not a date"),
+        ("2027-01-14", "is not a payout date"),
+        ("2027-02-01", "is in the future"),
+    ],
+)
+def test_run_payouts_refuses_a_bad_date_and_changes_nothing(payouts, value, message):
+    payouts.complete(at=utc(2027, 1, 5, 10))
+    with time_machine.travel(utc(2027, 1, 20, 12)), pytest.raises(CommandError, match=message):
+        run("run_payouts", "--date", value)
+    assert Payout.objects.count() == 0
+
+
+def test_check_ledger_exits_0_when_it_holds_and_1_when_it_does_not(payouts):
+    order = payouts.complete(at=utc(2027, 1, 5, 10))
+    assert "Ledger OK" in run("check_ledger")
+    LedgerAccount.objects.filter(seller=order.seller).update(balance=5)
+    with pytest.raises(SystemExit) as exit_info:
+        run("check_ledger")
+    assert exit_info.value.code == 1
+
+
+def test_run_payouts_default_date_is_today_in_the_platform_timezone(payouts):
+    payouts.configure(timezone="Asia/Tokyo", schedule="daily")
+    payouts.complete(at=utc(2027, 1, 1, 10), amount=1_000)
+    with time_machine.travel(utc(2027, 1, 15, 20)):  # already the 16th in Tokyo
+        run("run_payouts")
+    assert Payout.objects.get().payout_date == date(2027, 1, 16)

@@ -63,7 +63,7 @@ class Transfer(StripeObject):
         self.reversed = False
         schedule_webhook(Event("transfer.created", self))
 
-    def reverse(self):
+    def _reverse(self):
         self.reversed = True
         self.amount_reversed = self.amount
         schedule_webhook(Event("transfer.reversed", self))
@@ -74,7 +74,7 @@ async def _reverse(request):
     transfer = Transfer._api_retrieve(request.match_info["id"])
     if transfer.reversed:
         raise UserError(400, "This transfer has already been fully reversed.")
-    transfer.reverse()
+    transfer._reverse()
     return json_response(
         {
             "id": f"trr_{transfer.id[3:]}",

@@ -1,5 +1,4 @@
-from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
@@ -13,7 +12,7 @@ from payouts.models import Payout
 
 
 def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=dt_timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 class Payouts:
@@ -33,7 +32,9 @@ class Payouts:
 
     def complete(self, *, at: datetime, seller=None, amount: int = 10_000, currency: str = "USD"):
         """An order the buyer confirms at `at`; returns the order."""
-        order = OrderFactory(awaiting_buyer=True, seller=seller or self.seller(), total_amount=amount, currency=currency)
+        order = OrderFactory(
+            awaiting_buyer=True, seller=seller or self.seller(), total_amount=amount, currency=currency
+        )
         with time_machine.travel(at, tick=False):
             orders.order_confirm_received(order_id=order.pk, by=order.buyer)
         return order
@@ -43,7 +44,9 @@ class Payouts:
             return orders.order_refund(order_id=order.pk, by=order.seller, reason=reason)
 
     def run(self, day: date, **kwargs):
-        with time_machine.travel(datetime.combine(day, datetime.min.time(), dt_timezone.utc) + timedelta(hours=1)):
+        with time_machine.travel(
+            datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=1)
+        ):
             return services.payout_run_create(payout_date=day, **kwargs)
 
     def payouts(self, **filters):

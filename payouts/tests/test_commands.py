@@ -45,7 +45,9 @@ def test_run_payouts_prints_a_summary_and_a_second_run_builds_nothing(payouts):
         payouts.complete(at=utc(2027, 1, 5, 10), amount=amount)
     with time_machine.travel(utc(2027, 1, 20, 12)):
         out = run("run_payouts", "--date", "2027-01-15")
-        lines = {k.strip(): v for k, v in (line.rsplit("   ", 1) for line in out.splitlines() if "   " in line)}
+        lines = {
+            k.strip(): v for k, v in (line.rsplit("   ", 1) for line in out.splitlines() if "   " in line)
+        }
         assert lines["Payouts built"].strip() == "2"
         assert lines["Total USD"].strip() == "$270.00"
         again = run("run_payouts", "--date", "2027-01-15")

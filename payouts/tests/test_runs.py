@@ -25,7 +25,11 @@ def test_completing_an_order_earns_the_seller_gross_minus_the_fee_available_t_pl
     payouts.configure(platform_fee_bps=1000, delay_days=7)
     order = payouts.complete(at=utc(2027, 1, 5, 10), amount=12_345)
     earning = Earning.objects.get(order=order)
-    assert (earning.gross_amount, earning.fee_amount, earning.amount) == (12_345, 1_235, 11_110)  # 1234.5 rounds up
+    assert (earning.gross_amount, earning.fee_amount, earning.amount) == (
+        12_345,
+        1_235,
+        11_110,
+    )  # 1234.5 rounds up
     assert earning.available_on == date(2027, 1, 12)
     assert seller_balance(order.seller) == 11_110
     assert ledger_check() == []
@@ -51,7 +55,12 @@ def test_the_seed_example_end_to_end_paid_on_jan_15_not_before(payouts):
     assert payouts.run(date(2027, 1, 1)).payouts == 0
     report = payouts.run(date(2027, 1, 15))
     [payout] = payouts.payouts()
-    assert (report.payouts, payout.payout_date, payout.amount, payout.seller_id) == (1, date(2027, 1, 15), 9_000, order.seller_id)
+    assert (report.payouts, payout.payout_date, payout.amount, payout.seller_id) == (
+        1,
+        date(2027, 1, 15),
+        9_000,
+        order.seller_id,
+    )
     assert payout.status == Payout.Status.SCHEDULED
     assert seller_balance(order.seller) == 0
     assert ledger_check() == []

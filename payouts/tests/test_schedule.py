@@ -54,19 +54,25 @@ def test_days_29_and_31_in_february_make_one_payout_not_two():
 
 
 def test_n_zero_makes_money_available_the_day_the_order_completed():
-    assert available_on(completed_at=utc(2027, 1, 15, 9), timezone_name="UTC", delay_days=0) == date(2027, 1, 15)
+    assert available_on(completed_at=utc(2027, 1, 15, 9), timezone_name="UTC", delay_days=0) == date(
+        2027, 1, 15
+    )
 
 
 def test_a_completion_at_23_30_utc_counts_on_the_next_day_for_a_platform_east_of_utc():
     # 23:30 UTC on Jan 5 is 08:30 on Jan 6 in Tokyo: the platform's day is the 6th.
     avail = available_on(completed_at=utc(2027, 1, 5, 23, 30), timezone_name="Asia/Tokyo", delay_days=7)
     assert avail == date(2027, 1, 13)
-    assert available_on(completed_at=utc(2027, 1, 5, 23, 30), timezone_name="UTC", delay_days=7) == date(2027, 1, 12)
+    assert available_on(completed_at=utc(2027, 1, 5, 23, 30), timezone_name="UTC", delay_days=7) == date(
+        2027, 1, 12
+    )
 
 
 def test_a_payout_date_on_a_public_holiday_rolls_to_the_next_business_day():
     # 1 January 2027 is a Friday and New Year's Day in the US: the payout goes out Monday the 4th.
-    schedule = PayoutSchedule(kind=MONTHLY, month_days=(1, 15), roll_to_business_day=True, holiday_country="US")
+    schedule = PayoutSchedule(
+        kind=MONTHLY, month_days=(1, 15), roll_to_business_day=True, holiday_country="US"
+    )
     assert schedule.next_payout_date(date(2026, 12, 20)) == date(2027, 1, 4)
     assert not schedule.is_payout_date(date(2027, 1, 1))
     # Money available on Saturday the 2nd still makes the rolled payout of Monday the 4th.
@@ -80,5 +86,9 @@ def test_a_weekend_payout_date_rolls_to_monday_without_a_holiday_country():
 
 def test_weekly_and_daily_schedules():
     weekly = PayoutSchedule(kind=WEEKLY, weekdays=(0, 3))  # Monday and Thursday
-    assert weekly.payout_dates(start=date(2027, 1, 12), count=3) == [date(2027, 1, 14), date(2027, 1, 18), date(2027, 1, 21)]
+    assert weekly.payout_dates(start=date(2027, 1, 12), count=3) == [
+        date(2027, 1, 14),
+        date(2027, 1, 18),
+        date(2027, 1, 21),
+    ]
     assert PayoutSchedule(kind=DAILY).next_payout_date(date(2027, 1, 12)) == date(2027, 1, 12)

@@ -12,7 +12,9 @@ from .conftest import utc
 pytestmark = pytest.mark.django_db
 
 
-def test_the_seller_sees_balances_next_payout_upcoming_earnings_adjustments_and_history(client, payouts, admin_user):
+def test_the_seller_sees_balances_next_payout_upcoming_earnings_adjustments_and_history(
+    client, payouts, admin_user
+):
     seller = payouts.seller()
     paid_then_refunded = payouts.complete(at=utc(2027, 1, 1, 10), seller=seller, amount=10_000)
     payouts.run(date(2027, 1, 15))

@@ -35,7 +35,9 @@ def _transfer(transfer_id):
     return stripe.Transfer.retrieve(transfer_id, api_key="sk_test_localstripe").to_dict()
 
 
-def test_a_run_sends_one_transfer_per_payout_with_its_group_and_marks_it_paid(payouts, connect, django_capture_on_commit_callbacks):
+def test_a_run_sends_one_transfer_per_payout_with_its_group_and_marks_it_paid(
+    payouts, connect, django_capture_on_commit_callbacks
+):
     seller = connect()
     payouts.complete(at=utc(2027, 1, 5, 10), seller=seller, amount=10_000)
     with django_capture_on_commit_callbacks(execute=True):
@@ -49,7 +51,9 @@ def test_a_run_sends_one_transfer_per_payout_with_its_group_and_marks_it_paid(pa
     assert ledger_check() == []
 
 
-def test_a_resend_after_stripe_did_not_answer_uses_the_same_key_and_pays_once(payouts, connect, stripe_server):
+def test_a_resend_after_stripe_did_not_answer_uses_the_same_key_and_pays_once(
+    payouts, connect, stripe_server
+):
     seller = connect()
     payouts.complete(at=utc(2027, 1, 5, 10), seller=seller)
     payouts.run(date(2027, 1, 15))
@@ -73,7 +77,9 @@ def test_a_resend_after_stripe_did_not_answer_uses_the_same_key_and_pays_once(pa
     assert payout.status == Payout.Status.PAID and payout.provider_reference == first["id"]
 
 
-def test_a_seller_without_a_connected_account_is_not_paid_and_is_told(payouts, stripe_server, django_capture_on_commit_callbacks):
+def test_a_seller_without_a_connected_account_is_not_paid_and_is_told(
+    payouts, stripe_server, django_capture_on_commit_callbacks
+):
     payouts.configure(provider="stripe_connect")
     order = payouts.complete(at=utc(2027, 1, 5, 10))
     payouts.run(date(2027, 1, 15))

@@ -88,7 +88,10 @@ def mark_paid(payout, request, text):
 @_text_action(
     "Mark failed",
     field_label="Reason",
-    explain="The money goes back to the seller's balance and out again on the next payout date; the seller is emailed the reason.",
+    explain=(
+        "The money goes back to the seller's balance and out again on the next payout date; "
+        "the seller is emailed the reason."
+    ),
     required=True,
 )
 def mark_failed(payout, request, text):

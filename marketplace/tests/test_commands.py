@@ -49,6 +49,14 @@ def test_seed_demo_twice_duplicates_nothing_and_prints_working_logins(db, client
     assert set(Invoice.objects.values_list("status", flat=True)) == set(Invoice.Status.values) - {"refunding"}
     assert Invoice.objects.filter(status="settled", amount_refunded__gt=0).exists()
     assert set(Subscription.objects.values_list("status", flat=True)) == {"active", "past_due"}
+    # Payouts: one paid, one failed, one waiting to be sent; a seller below zero after a
+    # refund after payout; and the ledger holds.
+    from payouts.ledger import ledger_check
+    from payouts.models import LedgerAccount, Payout
+
+    assert {"paid", "failed", "scheduled"} <= set(Payout.objects.values_list("status", flat=True))
+    assert LedgerAccount.objects.filter(kind="seller_balance", balance__lt=0).exists()
+    assert ledger_check() == []
     for login in DEMO_LOGINS:
         line = next(line for line in out.getvalue().splitlines() if login.email in line)
         assert line.endswith(f"password: {login.password}")

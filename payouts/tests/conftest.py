@@ -44,9 +44,7 @@ class Payouts:
             return orders.order_refund(order_id=order.pk, by=order.seller, reason=reason)
 
     def run(self, day: date, **kwargs):
-        with time_machine.travel(
-            datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=1)
-        ):
+        with time_machine.travel(datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=1)):
             return services.payout_run_create(payout_date=day, **kwargs)
 
     def payouts(self, **filters):

@@ -125,17 +125,16 @@ def payout_postings(payouts: list[Payout], kind: str) -> list[dict]:
     reversed, from the funds held)."""
     specs = []
     for p in payouts:
-        specs += [
-            (K.SELLER_BALANCE, p.currency, p.seller_id),
-            (K.PAYOUTS_IN_TRANSIT, p.currency, None),
-            (K.PLATFORM_CASH, p.currency, None),
-        ]
+        specs.append((K.SELLER_BALANCE, p.currency, p.seller_id))
+        specs.append((K.PAYOUTS_IN_TRANSIT, p.currency, None))
+        if kind != Journal.Kind.PAYOUT:
+            specs.append((K.PLATFORM_CASH, p.currency, None))
     found = accounts_get(list(set(specs)))
     postings = []
     for p in payouts:
         seller = found[account_key(K.SELLER_BALANCE, p.currency, p.seller_id)]
         transit = found[account_key(K.PAYOUTS_IN_TRANSIT, p.currency)]
-        cash = found[account_key(K.PLATFORM_CASH, p.currency)]
+        cash = found.get(account_key(K.PLATFORM_CASH, p.currency))
         if kind == Journal.Kind.PAYOUT:
             lines = [(seller, -p.amount), (transit, p.amount)]
         elif kind == Journal.Kind.PAYOUT_PAID:

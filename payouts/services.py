@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 from django_fsm import can_proceed
 
@@ -263,40 +262,29 @@ def _run_chunk(
                     amount=row["total"],
                     run=run,
                     provider=config.provider,
+                    # One payout per seller, currency and date (a unique key), so this
+                    # key names exactly one transfer, however often it is resent.
+                    idempotency_key=(
+                        f"{settings.STRIPE_IDEMPOTENCY_NAMESPACE}:payout-{row['seller_id']}-{row['currency']}-{D}"
+                    ),
+                    transfer_group=f"payout-{D:%Y-%m-%d}-{row['seller_id']}",
                 )
                 for row in chosen
             ],
             batch_size=2_000,
         )
-        mine = Payout.objects.filter(
-            run=run, payout_date=D, seller_id__gt=low, seller_id__lte=high, status=Payout.Status.SCHEDULED
+        mine = Payout.objects.filter(run=run, seller_id__gt=low, seller_id__lte=high)
+        lines = _take_lines(run=run, low=low, high=high)
+        # Payouts left with no line, or under the minimum (refunds that committed between
+        # the sums and the update), are not made; their lines stay unpaid.
+        short = mine.filter(
+            Q(amount__lt=max(config.minimum_payout_amount, 1))
+            | ~Exists(Earning.objects.filter(payout_id=OuterRef("pk")))
         )
-        same_payout = Payout.objects.filter(
-            run=run, payout_date=D, seller_id=OuterRef("seller_id"), currency=OuterRef("currency")
-        )
-        lines = in_range.filter(Exists(same_payout)).update(payout_id=Subquery(same_payout.values("pk")[:1]))
-        # The amounts come from the lines actually taken: a refund that committed between
-        # the sums and the update is not in them.
-        mine.update(
-            amount=Coalesce(
-                Subquery(
-                    Earning.objects.filter(payout_id=OuterRef("pk"))
-                    .values("payout_id")
-                    .annotate(s=Sum("amount"))
-                    .values("s")[:1]
-                ),
-                0,
-            )
-        )
-        short = mine.filter(amount__lt=max(config.minimum_payout_amount, 1))
         if short.exists():
             Earning.objects.filter(payout__in=short).update(payout=None)
             short.delete()
         payouts = list(mine.only("pk", "seller_id", "currency", "amount", "payout_date", "paid_at"))
-        for p in payouts:
-            p.idempotency_key = f"{settings.STRIPE_IDEMPOTENCY_NAMESPACE}:payout-{p.pk}"
-            p.transfer_group = f"payout-{D:%Y-%m-%d}-{p.seller_id}"
-        Payout.objects.bulk_update(payouts, ["idempotency_key", "transfer_group"], batch_size=2_000)
         ledger.journals_post(ledger.payout_postings(payouts, Journal.Kind.PAYOUT))
         report.payouts += len(payouts)
         report.lines += lines
@@ -307,6 +295,38 @@ def _run_chunk(
     for name in ("below_minimum", "on_hold", "not_positive"):
         setattr(report, name, getattr(report, name) + getattr(chunk_report, name))
         setattr(run, name, getattr(run, name) + getattr(chunk_report, name))
+
+
+def _take_lines(*, run: PayoutRun, low: int, high: int) -> int:
+    """Give every unpaid line available by the date, of the sellers in (low, high], to its
+    payout, then set each payout's amount to the lines it actually took. Two statements
+    (UPDATE … FROM, which PostgreSQL and SQLite 3.33+ both run); returns the lines taken."""
+    e, p = Earning._meta.db_table, Payout._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {e} SET payout_id = p.id
+            FROM {p} p
+            WHERE p.run_id = %s AND p.seller_id = {e}.seller_id AND p.currency = {e}.currency
+              AND {e}.seller_id > %s AND {e}.seller_id <= %s
+              AND {e}.payout_id IS NULL AND {e}.reversed_at IS NULL AND {e}.available_on <= %s
+            """,
+            [run.pk, low, high, run.payout_date],
+        )
+        taken = cursor.rowcount
+        cursor.execute(
+            f"""
+            UPDATE {p} SET amount = s.total
+            FROM (
+                SELECT payout_id, SUM(amount) AS total FROM {e}
+                WHERE payout_id IN (SELECT id FROM {p} WHERE run_id = %s AND seller_id > %s AND seller_id <= %s)
+                GROUP BY payout_id
+            ) s
+            WHERE {p}.id = s.payout_id AND {p}.amount <> s.total
+            """,
+            [run.pk, low, high],
+        )
+    return taken
 
 
 def payout_dates_due(*, now=None) -> list[date]:

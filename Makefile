@@ -33,8 +33,8 @@ test: setup
 # Benchmarks print figures; set DATABASE_URL to run them on PostgreSQL.
 bench: setup
 	cd benchmarks && ../$(PY) orders_page.py
-	@case "$$DATABASE_URL" in postgres*) cd benchmarks && ../$(PY) billing_charges.py ;; \
-	  *) echo "billing_charges.py skipped: it needs PostgreSQL (set DATABASE_URL)" ;; esac
+	@case "$$DATABASE_URL" in postgres*) cd benchmarks && ../$(PY) billing_charges.py && ../$(PY) payouts_run.py ;; \
+	  *) echo "billing_charges.py and payouts_run.py skipped: they need PostgreSQL (set DATABASE_URL)" ;; esac
 
 lint: setup
 	$(VENV)/bin/ruff check .

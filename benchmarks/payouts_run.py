@@ -50,7 +50,7 @@ def load(cursor, *, sellers: int, earnings: int):
         INSERT INTO orders_order (total_amount, currency, status, status_changed_at, confirmation_round,
             buyer_reminded_round, seller_reminded_round, carrier, tracking_number, refund_reason, created_at,
             completed_at, buyer_id, seller_id)
-        SELECT 1000 + (g * 7919) %% 20000, CASE WHEN g %% 10 = 0 THEN 'EUR' ELSE 'USD' END, 'completed', now(),
+        SELECT 1000 + (g::bigint * 7919) %% 20000, CASE WHEN g %% 10 = 0 THEN 'EUR' ELSE 'USD' END, 'completed', now(),
             1, 0, 0, '', '', '', now(), now() - (((g / %s) %% 40) || ' days')::interval - ((g %% 1440) || ' minutes')::interval,
             %s, %s + (g %% %s)
         FROM generate_series(1, %s) g
@@ -163,7 +163,8 @@ RAW_SQL = [
 def fingerprint(cursor, d) -> dict:
     queries = {
         "payouts": """SELECT count(*), md5(string_agg(seller_id || ':' || currency || ':' || amount || ':' || status
-                        || ':' || transfer_group || ':' || idempotency_key, ',' ORDER BY seller_id, currency)) FROM payouts_payout""",
+                        || ':' || transfer_group || ':' || idempotency_key, ',' ORDER BY seller_id, currency))
+                      FROM payouts_payout""",
         "earnings paid": """SELECT count(*), md5(string_agg(e.id || ':' || p.seller_id || ':' || p.currency, ','
                         ORDER BY e.id)) FROM payouts_earning e JOIN payouts_payout p ON p.id = e.payout_id""",
         "balances": """SELECT count(*), md5(string_agg(key || '=' || balance, ',' ORDER BY key)) FROM payouts_ledgeraccount""",
@@ -182,7 +183,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--earnings", type=int, default=1_000_000)
     parser.add_argument("--sellers", type=int, default=10_000)
-    parser.add_argument("--profile", action="store_true", help="Print where the product's run spends its time.")
+    parser.add_argument(
+        "--profile", action="store_true", help="Print where the product's run spends its time."
+    )
     args = parser.parse_args()
 
     with benchmark_database() as connection:
@@ -242,7 +245,9 @@ def main():
         print(f"Payouts built: {report.payouts:,}; earnings paid: {report.lines:,}")
         print(f"run_payouts (product):  {product_seconds:7.2f} s   target < 60 s")
         print(f"peak memory (max RSS):  {peak_mb:7.1f} MB  target < 300 MB")
-        print(f"raw SQL, same result:   {raw_seconds:7.2f} s   product is {product_seconds / raw_seconds:.2f}x (target <= 3x)")
+        print(
+            f"raw SQL, same result:   {raw_seconds:7.2f} s   product is {product_seconds / raw_seconds:.2f}x (target <= 3x)"
+        )
         print(f"same rows written: {'yes' if same else 'NO'}")
         if not same:
             for key in product:

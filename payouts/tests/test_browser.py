@@ -1,0 +1,33 @@
+import pytest
+
+from finance.models import PayoutCycleSettings, PayoutSettingsChange
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_settings_preview_follows_the_form_as_the_admin_edits_it(live_server, browser, demo_people):
+    PayoutCycleSettings.load()
+    page = browser.new_context().new_page()
+    page.goto(f"{live_server.url}/admin/login/")
+    page.get_by_label("Email address").fill("admin@demo.test")
+    page.get_by_label("Password").fill("demo-admin-2026")
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{live_server.url}/admin/finance/payoutcyclesettings/")
+    preview = page.locator("#payout-preview")
+    before = preview.locator(".dates").inner_text()
+
+    page.locator("#id_schedule").select_option("daily")
+    page.locator("#id_delay_days").fill("0")
+    page.wait_for_function(
+        "before => document.querySelector('#payout-preview .dates').innerText !== before", arg=before
+    )
+    dates = preview.locator(".dates li").all_inner_texts()
+    assert len(dates) == 6 and dates[0] != dates[1]
+    sentence = preview.locator(".sentence").inner_text()
+    available, paid = sentence.split("becomes available on ")[1].split(" and is paid on ")
+    assert available == paid.rstrip(".")  # daily, N = 0: paid the day it completes
+
+    page.locator("#id_month_days").fill("32")  # still previewed, still refused
+    page.locator("#id_schedule").select_option("monthly")
+    page.get_by_text("“32” is not a day of the month").wait_for()
+    assert PayoutCycleSettings.load().schedule == "monthly" and not PayoutSettingsChange.objects.exists()

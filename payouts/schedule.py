@@ -108,10 +108,18 @@ class PayoutSchedule:
         if self.kind == DAILY:
             text = "every day"
         elif self.kind == WEEKLY:
-            text = "every " + ", ".join(WEEKDAY_NAMES[d] for d in sorted(self.weekdays))
+            names = [WEEKDAY_NAMES[d] for d in sorted(self.weekdays)]
+            text = "every " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1])
         else:
-            text = "on day " + ", ".join(str(d) for d in sorted(self.month_days)) + " of each month"
+            days = [_ordinal(d) for d in sorted(self.month_days)]
+            listed = days[0] if len(days) == 1 else ", ".join(days[:-1]) + " and " + days[-1]
+            text = f"on the {listed} of each month"
         if self.roll_to_business_day:
             where = f" and {self.holiday_country} public holidays" if self.holiday_country else ""
             text += f", moved to the next business day on weekends{where}"
         return text
+
+
+def _ordinal(day: int) -> str:
+    suffix = "th" if 11 <= day % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{suffix}"

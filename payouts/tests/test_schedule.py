@@ -92,3 +92,13 @@ def test_weekly_and_daily_schedules():
         date(2027, 1, 21),
     ]
     assert PayoutSchedule(kind=DAILY).next_payout_date(date(2027, 1, 12)) == date(2027, 1, 12)
+
+
+def test_the_schedule_reads_like_a_sentence():
+    assert BIMONTHLY.describe() == "on the 1st and 15th of each month"
+    assert PayoutSchedule(kind=WEEKLY, weekdays=(3, 0)).describe() == "every Monday and Thursday"
+    rolled = PayoutSchedule(kind=MONTHLY, month_days=(31,), roll_to_business_day=True, holiday_country="DE")
+    assert (
+        rolled.describe()
+        == "on the 31st of each month, moved to the next business day on weekends and DE public holidays"
+    )

@@ -59,11 +59,6 @@ class PayoutSchedule:
             return False
         return not (self.holiday_country and day in _country_holidays(self.holiday_country))
 
-    def holiday_name(self, day: date) -> str:
-        if self.holiday_country:
-            return _country_holidays(self.holiday_country).get(day) or ""
-        return ""
-
     def rolled(self, day: date) -> date:
         if not self.roll_to_business_day:
             return day

@@ -45,7 +45,6 @@ def payout_preview(*, completed_at: datetime, config: PayoutCycleSettings | None
         "available_on": available.isoformat(),
         "payout_on": payout_on.isoformat(),
         "schedule": schedule.describe(),
-        "rolled_from_holiday": schedule.holiday_name(available) if schedule.roll_to_business_day else "",
     }
 
 

@@ -94,3 +94,11 @@ def test_run_payouts_default_date_is_today_in_the_platform_timezone(payouts):
     with time_machine.travel(utc(2027, 1, 15, 20)):  # already the 16th in Tokyo
         run("run_payouts")
     assert Payout.objects.get().payout_date == date(2027, 1, 16)
+
+
+def test_run_payouts_without_a_date_on_a_day_without_payouts_does_nothing_and_says_so(payouts):
+    payouts.complete(at=utc(2027, 1, 1, 10))
+    with time_machine.travel(utc(2027, 1, 20, 12)):
+        out = run("run_payouts")
+    assert "not a payout date; the next one is 2027-02-01. Nothing to do." in out
+    assert Payout.objects.count() == 0

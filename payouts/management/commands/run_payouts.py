@@ -29,6 +29,13 @@ class Command(BaseCommand):
                 "a payout run only pays money that is available by its date."
             )
         schedule = config.payout_schedule()
+        if not date and not schedule.is_payout_date(payout_date):
+            # A daily cron calling it without a date is fine: most days have nothing to do.
+            self.stdout.write(
+                f"Today ({today}, {config.timezone}) is not a payout date; the next one is "
+                f"{schedule.next_payout_date(today)}. Nothing to do."
+            )
+            return
         if not schedule.is_payout_date(payout_date):
             raise CommandError(
                 f"{payout_date} is not a payout date under the current schedule ({schedule.describe()}); "

@@ -1,10 +1,10 @@
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import admin, messages
-from django.template.response import TemplateResponse
 from django.utils.html import format_html_join
 from django_fsm_log.admin import StateLogInline
 
+from marketplace.admin_parts import ReadOnlyInline, text_action
 from marketplace.exceptions import ApplicationError
 from marketplace.money import currency_exponent, format_money
 
@@ -21,17 +21,6 @@ from .models import (
     Transaction,
     WebhookEvent,
 )
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class InvoiceLineInline(ReadOnlyInline):
@@ -94,43 +83,12 @@ def _parse_amount(text: str, currency: str) -> int | None:
 
 def _form_action(label, *, needs_amount=False):
     """Asks for a reason (and an amount) on an intermediate page, then calls `apply`."""
-
-    def decorator(apply):
-        def action(modeladmin, request, queryset):
-            if "apply" not in request.POST:
-                return TemplateResponse(
-                    request,
-                    "admin/billing/invoice/action_form.html",
-                    {
-                        **modeladmin.admin_site.each_context(request),
-                        "title": label,
-                        "label": label,
-                        "invoices": queryset,
-                        "needs_amount": needs_amount,
-                        "action_name": request.POST["action"],
-                        "opts": modeladmin.model._meta,
-                        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-                    },
-                )
-            reason = request.POST.get("reason", "").strip()
-            if not reason:
-                modeladmin.message_user(
-                    request, "Give a reason: it goes on the invoice's history.", messages.ERROR
-                )
-                return None
-            for invoice in queryset:
-                try:
-                    apply(invoice, request, reason)
-                    modeladmin.message_user(request, f"{label}: {invoice} done.", messages.SUCCESS)
-                except (ApplicationError, ValueError) as exc:
-                    modeladmin.message_user(request, f"{invoice}: {exc}", messages.WARNING)
-            return None
-
-        action.__name__ = apply.__name__
-        action.short_description = label
-        return action
-
-    return decorator
+    return text_action(
+        label,
+        template="admin/billing/invoice/action_form.html",
+        missing_text="Give a reason: it goes on the invoice's history.",
+        needs_amount=needs_amount,
+    )
 
 
 @_form_action("Cancel the invoice")

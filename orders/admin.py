@@ -2,11 +2,11 @@ from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django_fsm_log.admin import StateLogInline
 
+from marketplace.admin_parts import action_form_page
 from marketplace.exceptions import ApplicationError
 from marketplace.money import format_money
 
@@ -64,18 +64,13 @@ def _transition_action(service, label, *, on_behalf_of=None, needs_reason=True):
     def action(modeladmin, request, queryset):
         reason = request.POST.get("reason", "").strip()
         if needs_reason and "apply" not in request.POST:
-            return TemplateResponse(
+            return action_form_page(
+                modeladmin,
                 request,
-                "admin/orders/order/transition_reason.html",
-                {
-                    **modeladmin.admin_site.each_context(request),
-                    "title": label,
-                    "label": label,
-                    "orders": queryset,
-                    "action_name": request.POST["action"],
-                    "opts": modeladmin.model._meta,
-                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-                },
+                queryset,
+                template="admin/orders/order/transition_reason.html",
+                label=label,
+                text_required=True,
             )
         if needs_reason and not reason:
             modeladmin.message_user(request, services.MSG_REASON_REQUIRED, messages.ERROR)

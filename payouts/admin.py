@@ -1,10 +1,9 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.http import HttpResponse
-from django.template.response import TemplateResponse
 from django.utils import timezone
 from django_fsm_log.admin import StateLogInline
 
-from marketplace.exceptions import ApplicationError
+from marketplace.admin_parts import ReadOnlyInline, text_action
 from marketplace.money import format_money
 
 from . import services
@@ -25,44 +24,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 def _text_action(label, *, field_label, explain, required):
-    """Asks for a reason (or a reference) on an intermediate page, then calls `apply`."""
-
-    def decorator(apply):
-        def action(modeladmin, request, queryset):
-            if "apply" not in request.POST:
-                return TemplateResponse(
-                    request,
-                    "admin/payouts/payout/action_form.html",
-                    {
-                        **modeladmin.admin_site.each_context(request),
-                        "title": label,
-                        "label": label,
-                        "field_label": field_label,
-                        "explain": explain,
-                        "required": required,
-                        "payouts": queryset,
-                        "action_name": request.POST["action"],
-                        "opts": modeladmin.model._meta,
-                        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-                    },
-                )
-            text = request.POST.get("reason", "").strip()
-            if required and not text:
-                modeladmin.message_user(request, f"Give the {field_label.lower()}.", messages.ERROR)
-                return None
-            for payout in queryset:
-                try:
-                    apply(payout, request, text)
-                    modeladmin.message_user(request, f"{label}: {payout} done.", messages.SUCCESS)
-                except ApplicationError as exc:
-                    modeladmin.message_user(request, f"{payout}: {exc}", messages.WARNING)
-            return None
-
-        action.__name__ = apply.__name__
-        action.short_description = label
-        return action
-
-    return decorator
+    return text_action(
+        label,
+        template="admin/payouts/payout/action_form.html",
+        missing_text=f"Give the {field_label.lower()}." if required else None,
+        field_label=field_label,
+        explain=explain,
+    )
 
 
 @admin.action(description="Export for the bank (CSV); marks scheduled payouts as sent to the bank")
@@ -108,16 +76,11 @@ def cancel(payout, request, text):
     services.payout_cancel(payout_id=payout.pk, by=request.user, reason=text)
 
 
-class EarningInline(admin.TabularInline):
+class EarningInline(ReadOnlyInline):
     model = Earning
     fields = ["kind", "order", "amount", "available_on", "description"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Payout)
@@ -208,15 +171,10 @@ class PayoutAccountAdmin(admin.ModelAdmin):
     autocomplete_fields = ["seller"]
 
 
-class EntryInline(admin.TabularInline):
+class EntryInline(ReadOnlyInline):
     model = Entry
     fields = ["account", "amount"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Journal)

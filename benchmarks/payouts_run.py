@@ -160,7 +160,7 @@ RAW_SQL = [
 ]
 
 
-def fingerprint(cursor, d) -> dict:
+def fingerprint(cursor) -> dict:
     queries = {
         "payouts": """SELECT count(*), md5(string_agg(seller_id || ':' || currency || ':' || amount || ':' || status
                         || ':' || transfer_group || ':' || idempotency_key, ',' ORDER BY seller_id, currency))
@@ -222,7 +222,7 @@ def main():
         product_seconds = time.perf_counter() - started
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         with connection.cursor() as cursor:
-            product = fingerprint(cursor, payout_date)
+            product = fingerprint(cursor)
             reset(cursor)
         vacuum(connection)
 
@@ -239,7 +239,7 @@ def main():
                 cursor.execute(sql, params)
         raw_seconds = time.perf_counter() - started
         with connection.cursor() as cursor:
-            raw = fingerprint(cursor, payout_date)
+            raw = fingerprint(cursor)
 
         same = product == raw
         print(f"Payouts built: {report.payouts:,}; earnings paid: {report.lines:,}")

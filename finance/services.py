@@ -3,6 +3,8 @@ from datetime import date
 from django.db import transaction
 from django.utils import timezone
 
+from payouts.selectors import payout_preview
+
 from .models import PayoutCycleSettings, PayoutSettingsChange
 
 
@@ -24,8 +26,6 @@ def payout_settings_update(*, edited: PayoutCycleSettings, by) -> PayoutSettings
 
 def payout_preview_lines(*, config: PayoutCycleSettings, now=None, count: int = 6) -> dict:
     """What the change form shows: where an order completed now lands, and the next dates."""
-    from payouts.selectors import payout_preview
-
     now = now or timezone.now()
     preview = payout_preview(completed_at=now, config=config)
     dates = config.payout_schedule().payout_dates(start=config.today(now), count=count)

@@ -1,7 +1,7 @@
 """Reads: the payout preview and what a seller sees on their payouts page."""
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db.models import Sum
@@ -70,7 +70,6 @@ class SellerPayouts:
     paused: bool = False
     schedule: str = ""
     delay_days: int = 0
-    by_payout_date: dict = field(default_factory=dict)
 
 
 def seller_payouts(*, seller, now=None, upcoming_limit: int = 100, history_limit: int = 24) -> SellerPayouts:

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import stripe
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q, Sum
@@ -21,9 +22,10 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from accounts.models import User
+from billing import gateway
 from finance.models import PayoutCycleSettings
 from marketplace.exceptions import ApplicationError
-from marketplace.money import amount_plain, format_money
+from marketplace.money import amount_plain
 
 from . import ledger
 from .models import Earning, Journal, Payout, PayoutAccount, PayoutRun
@@ -136,9 +138,6 @@ class RunReport:
     below_minimum: int = 0
     on_hold: int = 0
     not_positive: int = 0
-
-    def totals(self) -> list[tuple[str, str]]:
-        return [(c, format_money(a, c)) for c, a in sorted(self.amounts.items())]
 
 
 def _unpaid(payout_date: date):
@@ -465,10 +464,6 @@ def payout_submit_to_stripe(*, payout_id: int) -> Payout:
     payout's idempotency key (so a resend after a crash cannot pay twice) and its transfer
     group. Stripe answering with an error fails the payout; Stripe not answering leaves it
     processing, to be sent again with the same key."""
-    import stripe
-
-    from billing import gateway
-
     with transaction.atomic():
         payout = _locked(payout_id)
         if payout.status == Payout.Status.SCHEDULED:

@@ -15,9 +15,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--completed-at", required=True, help="ISO 8601, e.g. 2027-01-05T10:00:00Z.")
-        parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+        parser.add_argument("--json", action="store_true", dest="as_json", help="Print one JSON object.")
 
-    def handle(self, *args, completed_at, json=False, **options):
+    def handle(self, *args, completed_at, as_json=False, **options):
         config = PayoutCycleSettings.load()
         try:
             moment = datetime.fromisoformat(completed_at.replace("Z", "+00:00"))
@@ -28,15 +28,11 @@ class Command(BaseCommand):
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=config.tz)
         preview = payout_preview(completed_at=moment, config=config)
-        if json:
-            self.stdout.write(_json_dumps(preview))
+        if as_json:
+            self.stdout.write(json.dumps(preview, sort_keys=True))
             return
         self.stdout.write(
             f"Completed {preview['completed_on']} ({preview['timezone']}), T+{preview['delay_days']}:\n"
             f"  available on {preview['available_on']}\n"
             f"  paid on      {preview['payout_on']}  ({preview['schedule']})"
         )
-
-
-def _json_dumps(value) -> str:
-    return json.dumps(value, sort_keys=True)

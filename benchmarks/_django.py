@@ -20,7 +20,7 @@ def benchmark_database():
     from django.db import connection
     from django.test.utils import setup_test_environment
 
-    setup_test_environment()
+    setup_test_environment(debug=False)  # as in production: no query log
     if connection.vendor == "sqlite":
         connection.settings_dict["TEST"]["NAME"] = tempfile.mktemp(suffix=".sqlite3")
     connection.creation.create_test_db(verbosity=0, autoclobber=True)

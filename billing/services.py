@@ -6,7 +6,8 @@ thinks and no answer is ever lost:
 
 1. In a short database transaction: lock the transaction row, check it is still due and
    that nothing else is collecting the invoice, and write an Attempt row with its
-   idempotency key (outcome `unknown`). Commit.
+   idempotency key (outcome `unknown`). Commit. The loop does this for a batch of
+   transactions at once; a single transaction is a batch of one.
 2. Call Stripe with that key (billing.gateway), outside any database transaction.
 3. In a second short database transaction: record the raw answer on the attempt, classify
    it (billing.declines) and move the transaction, the invoice and whatever hangs on the
@@ -28,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from marketplace.exceptions import ApplicationError
@@ -376,45 +377,96 @@ def _key(txn: Transaction, number: int) -> str:
 
 
 def _claim(txn_id: int, now) -> tuple[Transaction, Attempt] | str:
-    """Step 1. Returns (transaction, attempt) to send, or why not."""
+    """Step 1 for one transaction. Returns (transaction, attempt) to send, or why not."""
+    claimed, why = _claim_many([txn_id], now)
+    return claimed[0] if claimed else why[txn_id]
+
+
+def _claim_many(ids: list[int], now) -> tuple[list[tuple[Transaction, Attempt]], dict[int, str]]:
+    """Step 1 for several transactions in one database transaction: lock them (in id
+    order, so two claimers wait for each other instead of deadlocking), read what else is
+    going on with their invoices, and insert the new attempts together. Returns the
+    (transaction, attempt) pairs to send and, for the others, why not."""
+    claimed, why, new = [], {}, []
     with transaction.atomic():
-        txn = (
+        locked = list(
             Transaction.objects.select_for_update(of=("self",))
             .select_related("invoice__customer", "payment_method", "refund_of")
-            .filter(pk=txn_id)
-            .first()
+            .filter(pk__in=ids)
+            .order_by("pk")
         )
-        if txn is None or txn.status not in Transaction.OPEN_STATUSES:
-            return "skipped"
-        if txn.next_attempt_at > now:
-            return "skipped"
-        last = txn.attempts.order_by("-number").first()
-        if last is not None and last.outcome == Attempt.Outcome.UNKNOWN:
-            if last.started_at > now - IN_FLIGHT_GRACE and last.calls == 0:
-                return "waiting"  # another worker is sending it right now
-            attempt = last  # resend the same request with the same key
-        else:
-            if txn.kind == Transaction.Kind.CHARGE:
-                siblings = Transaction.objects.filter(
-                    invoice_id=txn.invoice_id, kind=Transaction.Kind.CHARGE
-                ).exclude(pk=txn.pk)
-                if siblings.filter(status=TS.DONE).exists():
-                    txn.cancel(description="The invoice was already paid by another charge")
-                    txn.save()
-                    return "skipped"
-                if Attempt.objects.filter(transaction__in=siblings, outcome=Attempt.Outcome.UNKNOWN).exists():
-                    txn.next_attempt_at = now + timedelta(minutes=1)
-                    txn.save(update_fields=["next_attempt_at"])
-                    return "waiting"
-                if txn.payment_method is None or not txn.payment_method.usable:
-                    _charge_failed_without_card(txn)
-                    return "failed"
-            number = (last.number if last else 0) + 1
-            return txn, Attempt.objects.create(
-                transaction=txn, number=number, idempotency_key=_key(txn, number), started_at=now
-            )
+        due = [t for t in locked if t.status in Transaction.OPEN_STATUSES and t.next_attempt_at <= now]
+        why.update(dict.fromkeys(set(ids) - {t.pk for t in due}, "skipped"))
+        facts = _claim_facts([t.pk for t in due])
+        charging: set[int] = set()  # invoices this batch is charging
+        for txn in due:
+            decided = _claim_decide(txn, facts[txn.pk], now, charging)
+            if isinstance(decided, str):
+                why[txn.pk] = decided
+                continue
+            if decided.pk is None:
+                new.append(decided)
+            claimed.append((txn, decided))
+        Attempt.objects.bulk_create(new)
+    return claimed, why
+
+
+def _claim_decide(txn: Transaction, facts: dict, now, charging: set[int]) -> Attempt | str:
+    """The attempt to send for a locked, due transaction (a new one is not saved yet), or
+    why there is none."""
+    is_charge = txn.kind == Transaction.Kind.CHARGE
+    if facts["last_outcome"] == Attempt.Outcome.UNKNOWN:
+        attempt = Attempt.objects.get(pk=facts["last_id"])
+        if attempt.started_at > now - IN_FLIGHT_GRACE and attempt.calls == 0:
+            return "waiting"  # another worker is sending it right now
+        # Resend the same request with the same key.
         Attempt.objects.filter(pk=attempt.pk).update(started_at=now)
-        return txn, attempt
+        if is_charge:
+            charging.add(txn.invoice_id)
+        return attempt
+    if is_charge:
+        if facts["sibling_done"]:
+            txn.cancel(description="The invoice was already paid by another charge")
+            txn.save()
+            return "skipped"
+        if facts["sibling_unknown"] or txn.invoice_id in charging:
+            txn.next_attempt_at = now + timedelta(minutes=1)
+            txn.save(update_fields=["next_attempt_at"])
+            return "waiting"
+        if txn.payment_method is None or not txn.payment_method.usable:
+            _charge_failed_without_card(txn)
+            return "failed"
+        charging.add(txn.invoice_id)
+    number = (facts["last_number"] or 0) + 1
+    return Attempt(transaction=txn, number=number, idempotency_key=_key(txn, number), started_at=now)
+
+
+def _claim_facts(ids: list[int]) -> dict[int, dict]:
+    """What the claim needs to know besides the locked rows, read in one query. It runs
+    after the lock is taken: a statement sees what was committed when it started, so
+    reading these together with the lock could miss the attempt of a claim that held the
+    lock while this one waited for it."""
+    if not ids:
+        return {}
+    last = Attempt.objects.filter(transaction_id=OuterRef("pk")).order_by("-number")
+    other_charges = Transaction.objects.filter(
+        invoice_id=OuterRef("invoice_id"), kind=Transaction.Kind.CHARGE
+    ).exclude(pk=OuterRef("pk"))
+    rows = Transaction.objects.filter(pk__in=ids).values(
+        "pk",
+        last_id=Subquery(last.values("pk")[:1]),
+        last_number=Subquery(last.values("number")[:1]),
+        last_outcome=Subquery(last.values("outcome")[:1]),
+        sibling_done=Exists(other_charges.filter(status=TS.DONE)),
+        sibling_unknown=Exists(
+            Attempt.objects.filter(
+                transaction__invoice_id=OuterRef("invoice_id"),
+                transaction__kind=Transaction.Kind.CHARGE,
+                outcome=Attempt.Outcome.UNKNOWN,
+            ).exclude(transaction_id=OuterRef("pk"))
+        ),
+    )
+    return {row["pk"]: row for row in rows}
 
 
 def _charge_failed_without_card(txn: Transaction) -> None:
@@ -458,13 +510,17 @@ def transaction_attempt(*, transaction_id: int, now=None) -> AttemptReport:
     claimed = _claim(transaction_id, now)
     if isinstance(claimed, str):
         return AttemptReport(transaction_id, claimed)
-    txn, attempt = claimed
+    return AttemptReport(transaction_id, _send_and_record(*claimed, now))
+
+
+def _send_and_record(txn: Transaction, attempt: Attempt, now) -> str:
+    """Steps 2 and 3 for a claimed attempt."""
     try:
         result = _send(txn, attempt)
     except gateway.GatewayUnavailable as exc:
         _record_transport_trouble(txn.pk, attempt.pk, exc, now)
-        return AttemptReport(transaction_id, "gateway")
-    return AttemptReport(transaction_id, attempt_record(attempt_id=attempt.pk, result=result, now=now))
+        return "gateway"
+    return attempt_record(attempt_id=attempt.pk, result=result, now=now)
 
 
 def _record_transport_trouble(txn_id, attempt_id, exc, now) -> None:
@@ -519,9 +575,14 @@ def attempt_record(*, attempt_id: int, result: gateway.GatewayResult, now=None) 
     by webhooks and reconciliation; an attempt whose outcome is known is left alone."""
     now = now or timezone.now()
     with transaction.atomic():
-        attempt = Attempt.objects.select_for_update().get(pk=attempt_id)
-        txn = Transaction.objects.select_for_update().get(pk=attempt.transaction_id)
-        invoice = Invoice.objects.select_for_update().select_related("customer").get(pk=txn.invoice_id)
+        # The attempt, its transaction and its invoice, locked in one query.
+        attempt = (
+            Attempt.objects.select_for_update(of=("self", "transaction", "transaction__invoice"))
+            .select_related("transaction__invoice__customer")
+            .get(pk=attempt_id)
+        )
+        txn = attempt.transaction
+        invoice = txn.invoice
         if attempt.outcome != Attempt.Outcome.UNKNOWN:
             return "skipped"
         decline = _store_raw(attempt, result, now)
@@ -906,33 +967,44 @@ def transactions_process_due(
 
 
 def _run_all(ids, now, concurrency, report) -> None:
+    """This thread claims the transactions a batch at a time (step 1, one database
+    transaction per batch); `concurrency` sender threads call Stripe and record the
+    answers (steps 2 and 3). The hand-over queue is short, so an attempt waits a moment
+    between its claim and its call, never a whole backlog."""
     if concurrency <= 1:
         for txn_id in ids:
             report.count(_attempt_safely(txn_id, now))
         return
-    work: queue.Queue = queue.Queue()
-    for txn_id in ids:
-        work.put(txn_id)
+    claimed: queue.Queue = queue.Queue(maxsize=max(1, concurrency // 2))
     lock = threading.Lock()
 
-    def worker():
+    def count(result):
+        with lock:
+            report.count(result)
+
+    def sender():
         try:
-            while True:
-                try:
-                    txn_id = work.get_nowait()
-                except queue.Empty:
-                    return
-                result = _attempt_safely(txn_id, now)
-                with lock:
-                    report.count(result)
+            while (item := claimed.get()) is not None:
+                count(_send_and_record_safely(*item, now))
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(concurrency, len(ids)))]
+    threads = [threading.Thread(target=sender, daemon=True) for _ in range(min(concurrency, len(ids)))]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        size = max(1, concurrency // 2)
+        for offset in range(0, len(ids), size):
+            pairs, why = _claim_batch_safely(ids[offset : offset + size], now)
+            for result in why.values():
+                count(result)
+            for pair in pairs:
+                claimed.put(pair)
+    finally:
+        for _ in threads:
+            claimed.put(None)
+        for thread in threads:
+            thread.join()
 
 
 def _run_in_processes(ids, now, concurrency, processes, report) -> None:
@@ -972,4 +1044,33 @@ def _attempt_safely(txn_id, now) -> str:
         return transaction_attempt(transaction_id=txn_id, now=now).result
     except Exception:
         logger.exception("Transaction %s could not be attempted", txn_id)
+        return "error"
+
+
+def _claim_batch_safely(ids, now) -> tuple[list, dict[int, str]]:
+    """Claim a batch; if that fails, claim its transactions one by one, so that one bad
+    transaction holds up only itself."""
+    try:
+        return _claim_many(ids, now)
+    except Exception:
+        logger.exception("Claiming transactions %s..%s together failed; one by one", ids[0], ids[-1])
+    pairs, why = [], {}
+    for txn_id in ids:
+        try:
+            claimed = _claim(txn_id, now)
+        except Exception:
+            logger.exception("Transaction %s could not be claimed", txn_id)
+            claimed = "error"
+        if isinstance(claimed, str):
+            why[txn_id] = claimed
+        else:
+            pairs.append(claimed)
+    return pairs, why
+
+
+def _send_and_record_safely(txn, attempt, now) -> str:
+    try:
+        return _send_and_record(txn, attempt, now)
+    except Exception:
+        logger.exception("Transaction %s could not be attempted", txn.pk)
         return "error"

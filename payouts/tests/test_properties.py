@@ -38,6 +38,7 @@ class SellerMoney(RuleBasedStateMachine):
         self.sellers = []
         self.last_run: date | None = None
         self.run_at: datetime | None = None
+        self.clock = datetime.combine(START, datetime.min.time(), UTC)
 
     @initialize(delay=st.integers(0, 10), fee_bps=st.sampled_from([0, 250, 1000, 1999]))
     def configure(self, delay, fee_bps):
@@ -46,7 +47,11 @@ class SellerMoney(RuleBasedStateMachine):
         self.p.run(date(2027, 1, 1))  # payouts have run before: beat catches up from here
 
     def _at(self, hour=12) -> datetime:
-        return datetime.combine(self.today, datetime.min.time(), UTC) + timedelta(hours=hour)
+        """The time of the next step: that hour of the day, but never before the step
+        before it (an order completed after a run on the same day is later than the run)."""
+        at = datetime.combine(self.today, datetime.min.time(), UTC) + timedelta(hours=hour)
+        self.clock = max(at, self.clock + timedelta(minutes=1))
+        return self.clock
 
     @rule(seller=st.integers(0, 2), amount=st.integers(1, 50_000), currency=st.sampled_from(["USD", "EUR"]))
     def complete_an_order(self, seller, amount, currency):

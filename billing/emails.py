@@ -81,6 +81,18 @@ def billing_email_send(
             "If you would rather use another card, add it with the button below and we will charge it right away.",
         ]
         action = "Use another card"
+    elif kind == "action_required" and context.get("authenticate"):
+        subject = f"Confirm the payment of {what} with your bank"
+        lines = [
+            f"Your bank wants you to confirm the payment of {what} to {card} before it goes through.",
+            "Open the page below and confirm it with your bank; it takes a minute. "
+            "You can add another card there instead.",
+        ]
+        if context.get("grace_ends_at"):
+            lines.append(
+                f"If it is still unpaid on {_when(context['grace_ends_at'])}, {_after_grace(invoice)}."
+            )
+        action = "Confirm the payment"
     elif kind == "action_required":
         subject = f"Action needed to pay {what}"
         lines = [reason or "We need a card to pay this invoice."]

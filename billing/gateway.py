@@ -240,6 +240,13 @@ def charge(
     return payment_intent_result(intent, calls)
 
 
+def payment_intent_client_secret(stripe_id: str) -> tuple[str, str]:
+    """A PaymentIntent's (status, client_secret), for the customer's browser to confirm it
+    with their bank (Stripe.js `confirmCardPayment`)."""
+    intent, _ = _call(stripe.PaymentIntent.retrieve, stripe_id)
+    return intent["status"], intent["client_secret"]
+
+
 def payment_intent_retrieve(stripe_id: str) -> GatewayResult:
     intent, calls = _call(stripe.PaymentIntent.retrieve, stripe_id)
     return payment_intent_result(intent, calls)

@@ -606,6 +606,40 @@ def attempt_record(*, attempt_id: int, result: gateway.GatewayResult, now=None) 
         return outcome
 
 
+AUTHENTICATION_REQUIRED = "authentication_required"
+
+
+def invoice_attempt_awaiting_authentication(invoice: Invoice) -> Attempt | None:
+    """The charge attempt of a failed invoice that the customer's bank wants them to
+    confirm (3-D Secure on an off-session payment), if that is why it failed."""
+    if invoice.status != IS.PROCESS_FAILED:
+        return None
+    last = (
+        Attempt.objects.filter(transaction__invoice=invoice, transaction__kind=Transaction.Kind.CHARGE)
+        .order_by("-started_at", "-pk")
+        .first()
+    )
+    if last is None or not last.stripe_id or last.outcome != Attempt.Outcome.DECLINED:
+        return None
+    return last if AUTHENTICATION_REQUIRED in (last.code, last.decline_code) else None
+
+
+def invoice_payment_authenticated(*, invoice_id: int, payment_intent_id: str) -> str:
+    """The customer confirmed the payment with their bank in the browser: read the
+    PaymentIntent back from Stripe and, if it went through, settle the invoice."""
+    invoice = Invoice.objects.get(pk=invoice_id)
+    attempt = invoice_attempt_awaiting_authentication(invoice)
+    if attempt is None or attempt.stripe_id != payment_intent_id:
+        raise ApplicationError("This payment is not waiting for your bank any more. Reload the page.")
+    result = gateway.payment_intent_retrieve(payment_intent_id)
+    if not result.ok:
+        raise ApplicationError(
+            "Your bank did not confirm the payment, so nothing was charged. "
+            "Try again, or add another card below."
+        )
+    return attempt_reconcile_success(attempt_id=attempt.pk, result=result)
+
+
 def attempt_reconcile_success(*, attempt_id: int, result: gateway.GatewayResult) -> str:
     """Stripe says a charge we had recorded as declined went through after all (the
     customer completed 3-D Secure later). Record the money; settle the invoice if it is
@@ -703,11 +737,16 @@ def _charge_answered(txn, invoice, attempt, decline, now) -> str:
         attempt.decision = f"customer action: {decline.message.rstrip('.').lower()}"
     txn.fail(description=attempt.decision[:300])
     txn.save()
-    _invoice_failed(invoice, reason=decline.message, category=decline.category)
+    _invoice_failed(
+        invoice,
+        reason=decline.message,
+        category=decline.category,
+        authenticate=decline.code == AUTHENTICATION_REQUIRED and bool(attempt.stripe_id),
+    )
     return "failed"
 
 
-def _invoice_failed(invoice: Invoice, *, reason: str, category: str) -> None:
+def _invoice_failed(invoice: Invoice, *, reason: str, category: str, authenticate: bool = False) -> None:
     policy = invoice.dunning or DunningPolicy.load().snapshot()
     grace_ends = timezone.now() + timedelta(days=policy["grace_period_days"])
     invoice.fail(description=reason[:300], grace_ends_at=grace_ends)
@@ -716,7 +755,13 @@ def _invoice_failed(invoice: Invoice, *, reason: str, category: str) -> None:
     if category == declines.SOFT:
         _email("final_notice", invoice_id=invoice.pk, reason=reason, grace_ends_at=grace_ends.isoformat())
     else:
-        _email("action_required", invoice_id=invoice.pk, reason=reason, grace_ends_at=grace_ends.isoformat())
+        _email(
+            "action_required",
+            invoice_id=invoice.pk,
+            reason=reason,
+            grace_ends_at=grace_ends.isoformat(),
+            authenticate=authenticate,
+        )
 
 
 def _refund_answered(txn, invoice, attempt, decline) -> str:

@@ -20,6 +20,7 @@ from .models import Invoice
 
 logger = logging.getLogger(__name__)
 OPEN = {Invoice.Status.INIT, Invoice.Status.PROCESSING, Invoice.Status.PROCESS_FAILED}
+NOT_ANSWERING = "The payment service is not answering right now. Reload this page in a minute."
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -30,7 +31,17 @@ def update_card(request, token):
         return render(request, "billing/link_problem.html", {"problem": problem}, status=problem.status)
     customer = invoice.customer
     context = {"invoice": invoice, "customer": customer, "token": token, "open": invoice.status in OPEN}
-    if request.method == "POST" and context["open"]:
+    if request.method == "POST" and context["open"] and "payment_intent" in request.POST:
+        try:
+            services.invoice_payment_authenticated(
+                invoice_id=invoice.pk, payment_intent_id=request.POST["payment_intent"]
+            )
+        except (ApplicationError, gateway.GatewayUnavailable, gateway.stripe.StripeError) as exc:
+            context["error"] = str(exc) if isinstance(exc, ApplicationError) else NOT_ANSWERING
+        else:
+            messages.success(request, "Your bank confirmed the payment. Thank you.")
+            return redirect("billing:update_card", token=token)
+    elif request.method == "POST" and context["open"]:
         try:
             pm_id = gateway.setup_intent_payment_method(
                 setup_intent_id=request.POST.get("setup_intent", ""),
@@ -48,14 +59,35 @@ def update_card(request, token):
             messages.success(request, f"{pm} saved. We are charging it now.")
             return redirect("billing:update_card", token=token)
     if context["open"] and request.method != "HEAD":
+        _offer_authentication(invoice, context)
+    if context["open"] and request.method != "HEAD":  # still open: it may have just settled
         try:
             _, context["client_secret"] = gateway.setup_intent_create(
                 customer_id=services.customer_stripe_id(customer=customer)
             )
         except (gateway.GatewayUnavailable, gateway.stripe.StripeError):
             logger.exception("Could not start a card setup for %s", customer)
-            context["error"] = "The payment service is not answering right now. Reload this page in a minute."
+            context["error"] = NOT_ANSWERING
     context["stripe_js"] = settings.STRIPE_JS_URL
     context["publishable_key"] = settings.STRIPE_PUBLISHABLE_KEY
     context["last_attempt"] = invoice.transactions.filter(kind="charge").order_by("-created_at").first()
     return render(request, "billing/update_card.html", context, status=400 if context.get("error") else 200)
+
+
+def _offer_authentication(invoice: Invoice, context: dict) -> None:
+    """When the invoice failed because the bank wants the customer to confirm the payment,
+    hand the page that PaymentIntent's client secret for Stripe.js. If the customer already
+    confirmed it (and the webhook has not come yet), settle the invoice now."""
+    attempt = services.invoice_attempt_awaiting_authentication(invoice)
+    if attempt is None:
+        return
+    try:
+        status, secret = gateway.payment_intent_client_secret(attempt.stripe_id)
+        if status == "succeeded":
+            services.invoice_payment_authenticated(invoice_id=invoice.pk, payment_intent_id=attempt.stripe_id)
+            context["invoice"] = Invoice.objects.get(pk=invoice.pk)  # FSM fields cannot be refreshed
+            context["open"] = context["invoice"].status in OPEN
+        elif status == "requires_action":
+            context["authenticate"] = {"payment_intent": attempt.stripe_id, "client_secret": secret}
+    except (ApplicationError, gateway.GatewayUnavailable, gateway.stripe.StripeError):
+        logger.exception("Could not read %s for %s", attempt.stripe_id, invoice)

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from billing import gateway
 from billing.links import card_update_token
-from billing.models import Invoice
+from billing.models import Attempt, Invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -89,3 +89,80 @@ def test_tampered_and_expired_links_get_their_own_page(client, billing):
     with time_machine.travel(timezone.now() + timezone.timedelta(days=15)):
         expired = client.get(url)
     assert expired.status_code == 410 and "This link has expired" in expired.content.decode()
+
+
+def _bank_answers(client_secret, *, confirmed):
+    """What Stripe.js's confirmCardPayment does when the customer passes or fails their
+    bank's 3-D Secure check (localstripe's test endpoint for it)."""
+    import requests
+
+    gateway._configure()
+    pi = client_secret.split("_secret_")[0]
+    response = requests.post(
+        f"{stripe.api_base}/v1/payment_intents/{pi}/_authenticate?success={'true' if confirmed else 'false'}",
+        json={"key": "pk_test_localstripe", "client_secret": client_secret},
+        timeout=5,
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_a_payment_the_bank_wants_confirmed_is_confirmed_on_the_page_and_settles(client, billing, mailoutbox):
+    invoice = billing.invoice(billing.customer(card="4000002500003155"))
+    assert invoice.status == "process_failed"
+    email = mailoutbox[-1]
+    assert email.subject == f"Confirm the payment of $10.00 for invoice #{invoice.pk} with your bank"
+    assert "Confirm the payment: http" in email.body and "/billing/card/" in email.body
+
+    page = client.get(_url(invoice))
+    offer = page.context["authenticate"]
+    assert (
+        offer["payment_intent"].startswith("pi_") and "Confirm the payment of $10.00" in page.content.decode()
+    )
+    _bank_answers(offer["client_secret"], confirmed=True)
+    with billing.capture(execute=True):
+        response = client.post(_url(invoice), {"payment_intent": offer["payment_intent"]}, follow=True)
+
+    assert "Your bank confirmed the payment. Thank you." in response.content.decode()
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert invoice.status == "settled"
+    (done,) = invoice.transactions.filter(status="done")
+    assert done.stripe_id == offer["payment_intent"]  # the same PaymentIntent, not a new charge
+    assert Attempt.objects.filter(transaction__invoice=invoice).count() == 1
+
+
+def test_a_payment_the_bank_refused_to_confirm_charges_nothing_and_can_be_tried_again(client, billing):
+    invoice = billing.invoice(billing.customer(card="4000002500003155"))
+    offer = client.get(_url(invoice)).context["authenticate"]
+    _bank_answers(offer["client_secret"], confirmed=False)
+
+    response = client.post(_url(invoice), {"payment_intent": offer["payment_intent"]})
+
+    assert response.status_code == 400
+    assert "Your bank did not confirm the payment, so nothing was charged." in response.content.decode()
+    assert Invoice.objects.get(pk=invoice.pk).status == "process_failed"
+
+
+def test_a_forged_payment_confirmation_is_refused_and_changes_nothing(client, billing):
+    mine = billing.invoice(billing.customer(card="4000002500003155"))
+    theirs = billing.invoice(billing.customer(card="4000002500003155"))
+    offer = client.get(_url(theirs)).context["authenticate"]
+    _bank_answers(offer["client_secret"], confirmed=True)
+
+    response = client.post(_url(mine), {"payment_intent": offer["payment_intent"]})
+
+    assert response.status_code == 400
+    assert "This payment is not waiting for your bank any more." in response.content.decode()
+    assert Invoice.objects.get(pk=mine.pk).status == "process_failed"
+    assert Invoice.objects.get(pk=theirs.pk).status == "process_failed"
+
+
+def test_a_payment_confirmed_before_the_page_is_reloaded_settles_on_the_next_visit(client, billing):
+    invoice = billing.invoice(billing.customer(card="4000002500003155"))
+    offer = client.get(_url(invoice)).context["authenticate"]
+    _bank_answers(offer["client_secret"], confirmed=True)  # and the browser was closed
+
+    with billing.capture(execute=True):
+        html = client.get(_url(invoice)).content.decode()
+
+    assert "This invoice is paid. Thank you." in html
+    assert Invoice.objects.get(pk=invoice.pk).status == "settled"

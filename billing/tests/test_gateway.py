@@ -54,7 +54,7 @@ def test_a_card_that_needs_authentication_asks_the_customer(billing, mailoutbox)
     assert attempt.code == "authentication_required"
     assert invoice.status == "process_failed"
     assert "authentication" not in PaymentMethod.objects.get().unusable_reason  # the card itself is fine
-    assert mailoutbox[-1].subject.startswith("Action needed to pay $10.00")
+    assert mailoutbox[-1].subject.startswith("Confirm the payment of $10.00")
     assert "/billing/card/" in mailoutbox[-1].body
 
 

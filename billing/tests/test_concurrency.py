@@ -35,11 +35,12 @@ def test_loops_and_workers_racing_for_the_same_charges_charge_each_invoice_once(
 
 
 def _charged_invoices() -> list[int]:
-    """The invoice of every PaymentIntent this test made, one entry per intent."""
+    """The invoice of every PaymentIntent this test made, one entry per intent (every page:
+    the suite's localstripe holds the whole session's intents)."""
     from django.conf import settings
 
     gateway._configure()
-    intents = stripe.PaymentIntent.list(api_key="sk_test_localstripe", limit=100).data
+    intents = stripe.PaymentIntent.list(api_key="sk_test_localstripe", limit=100).auto_paging_iter()
     return sorted(
         int(pi.to_dict()["metadata"]["invoice"])
         for pi in intents

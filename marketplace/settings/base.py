@@ -215,6 +215,8 @@ STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET or "whsec_localstripe"
 # Stripe's own limits (https://docs.stripe.com/rate-limits): 100 requests per second in
 # live mode, 25 in test mode. Stay under the test-mode figure unless told otherwise.
 STRIPE_MAX_REQUESTS_PER_SECOND = env.float("STRIPE_MAX_REQUESTS_PER_SECOND", default=20.0)
+# Redis holding the pacer every process shares; empty means the broker when it is Redis.
+STRIPE_PACER_URL = env.str("STRIPE_PACER_URL", default="")
 STRIPE_TIMEOUT_SECONDS = env.int("STRIPE_TIMEOUT_SECONDS", default=20)
 # Transport failures retried inside one call (same idempotency key), with backoff.
 STRIPE_TRANSPORT_RETRIES = env.int("STRIPE_TRANSPORT_RETRIES", default=2)

@@ -71,7 +71,6 @@ def test_workers_share_one_rate_through_redis(settings):
     assert {b - a for a, b in zip(slots, slots[1:], strict=False)} == {20_000}  # 1/50 s apart, in µs
 
 
-@pytest.mark.redis
 def test_calls_still_go_out_when_redis_is_down(caplog):
     pacer = gateway.SharedRatePacer(1000, "redis://127.0.0.1:1/0")  # nothing listens there
     before = pacer._fallback._next

@@ -1,6 +1,7 @@
 """
-Demo billing: a seller plan, a paying subscription, a subscription in dunning, and
-invoices in every status. Cards are Stripe's documented test cards, saved and charged
+Demo billing: a seller plan, a paying subscription, a subscription in dunning, an
+invoice waiting for the customer's bank, and invoices in every status but the passing
+`refunding`. Cards are Stripe's documented test cards, saved and charged
 through the Stripe-compatible server like real ones.
 """
 
@@ -12,11 +13,13 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from . import gateway, services
+from .links import card_update_url
 from .models import Invoice, Plan, Subscription, Transaction
 
 GOOD_CARD = "4242424242424242"
 INSUFFICIENT_FUNDS_CARD = "4000000000009995"
 LOST_CARD = "4000000000009987"
+BANK_CONFIRMS_CARD = "4000002500003155"  # 3-D Secure required: off-session charges need the customer
 
 
 def give_card(user, number: str):
@@ -93,6 +96,19 @@ def seed(*, people, stdout):
         currency="USD",
         lines=[services.Line("Seller Pro, trial of the admin's own shop", 1, 2900)],
     )
+    # An invoice whose charge the bank wants the customer to confirm (3-D Secure): its card
+    # link offers "Confirm the payment". The customer has no login; the link is all they need.
+    from accounts.models import User
+
+    member = User.objects.create_user(email="member@demo.test", role=User.Role.BUYER, password=None)
+    give_card(member, BANK_CONFIRMS_CARD)
+    confirm = services.invoice_create(
+        customer=services.customer_get_or_create(user=member),
+        currency="USD",
+        lines=[services.Line("Seller Pro, one year", 1, 29000)],
+    )
+    charge_now(confirm)
+
     counts = {status: Invoice.objects.filter(status=status).count() for status in Invoice.Status.values}
     stdout.write(
         "Billing: plan Seller Pro; "
@@ -100,3 +116,4 @@ def seed(*, people, stdout):
         f"{Subscription.objects.exclude(status='active').count()} in dunning; invoices "
         + ", ".join(f"{k} {v}" for k, v in counts.items() if v)
     )
+    stdout.write(f"Billing: invoice #{confirm.pk} waits for its customer's bank: {card_update_url(confirm)}")

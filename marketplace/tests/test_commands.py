@@ -37,7 +37,8 @@ def test_seed_demo_twice_duplicates_nothing_and_prints_working_logins(db, client
     from billing.models import Invoice, Subscription
     from orders.models import Order
 
-    call_command("seed_demo", stdout=StringIO())
+    first = StringIO()
+    call_command("seed_demo", stdout=first)
     users_after_first = User.objects.count()
     invoices_after_first = Invoice.objects.count()
     out = StringIO()
@@ -49,6 +50,10 @@ def test_seed_demo_twice_duplicates_nothing_and_prints_working_logins(db, client
     assert set(Invoice.objects.values_list("status", flat=True)) == set(Invoice.Status.values) - {"refunding"}
     assert Invoice.objects.filter(status="settled", amount_refunded__gt=0).exists()
     assert set(Subscription.objects.values_list("status", flat=True)) == {"active", "past_due"}
+    from billing.services import invoice_attempt_awaiting_authentication
+
+    waiting = [i for i in Invoice.objects.all() if invoice_attempt_awaiting_authentication(i)]
+    assert len(waiting) == 1 and f"invoice #{waiting[0].pk} waits for its customer's bank" in first.getvalue()
     # Payouts: one paid, one failed, one waiting to be sent; a seller below zero after a
     # refund after payout; and the ledger holds.
     from payouts.ledger import ledger_check

@@ -304,6 +304,13 @@ def payment_intent_client_secret(stripe_id: str) -> tuple[str, str]:
     return intent["status"], intent["client_secret"]
 
 
+def payment_intent_cancel(stripe_id: str) -> str:
+    """Cancel a PaymentIntent that nobody should confirm any more; returns its status.
+    Raises stripe.StripeError when Stripe refuses (it went through already, say)."""
+    intent, _ = _call(stripe.PaymentIntent.cancel, stripe_id)
+    return intent["status"]
+
+
 def payment_intent_retrieve(stripe_id: str) -> GatewayResult:
     intent, calls = _call(stripe.PaymentIntent.retrieve, stripe_id)
     return payment_intent_result(intent, calls)

@@ -74,6 +74,24 @@ def _email(kind: str, *, invoice_id: int | None = None, **context) -> None:
     transaction.on_commit(queue_it)
 
 
+def _withdraw_bank_confirmation(invoice: Invoice) -> None:
+    """The invoice stops waiting for the customer's bank (another card pays it, or it is
+    canceled): after commit, cancel that PaymentIntent at Stripe, so that a page left open
+    cannot confirm it and charge the customer a second time."""
+    attempt = invoice_attempt_awaiting_authentication(invoice)
+    if attempt is None:
+        return
+    from .tasks import withdraw_bank_confirmation
+
+    def queue_it():
+        try:
+            withdraw_bank_confirmation.delay(attempt.stripe_id, invoice.pk)
+        except Exception:
+            logger.exception("Could not queue the cancel of %s for %s", attempt.stripe_id, invoice)
+
+    transaction.on_commit(queue_it)
+
+
 def _attempt_soon(txn_id: int) -> None:
     """Charge a transaction as soon as this database transaction commits."""
     from .tasks import attempt_transaction
@@ -175,6 +193,7 @@ def _collect_with(*, invoice_id: int, payment_method: PaymentMethod, by=None) ->
         invoice.payment_method = payment_method
         invoice.save(update_fields=["payment_method"])
     else:
+        _withdraw_bank_confirmation(invoice)
         invoice.process(by=by, description=f"Paying with {payment_method}", payment_method=payment_method)
         if invoice.dunning is None:
             invoice.dunning = DunningPolicy.load().snapshot()
@@ -297,6 +316,7 @@ def _cancel_open_transactions(invoice: Invoice, *, by, reason: str) -> None:
         raise ApplicationError(
             f"A charge of {invoice} is still waiting for the payment service's answer. Try again in a few minutes."
         )
+    _withdraw_bank_confirmation(invoice)
     for txn in txns:
         txn.cancel(by=by, description=reason)
         txn.save()
@@ -909,6 +929,7 @@ def invoices_apply_grace(*, now=None) -> int:
                 from orders.models import Order
                 from orders.services import order_cancel
 
+                _withdraw_bank_confirmation(invoice)
                 invoice.cancel(description="Payment never settled")
                 invoice.save()
                 if Order.objects.filter(pk=invoice.order_id, status=Order.Status.PENDING_PAYMENT).exists():

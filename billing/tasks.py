@@ -31,3 +31,25 @@ def process_transactions() -> dict:
 
     report = transactions_process_due()
     return {"issued": report.invoices_issued, "results": report.results, "busy": report.skipped_busy}
+
+
+@shared_task(name="billing.withdraw_bank_confirmation", bind=True, max_retries=10)
+def withdraw_bank_confirmation(self, stripe_id: str, invoice_id: int) -> str:
+    """Cancel, at Stripe, a payment that waited for the customer's bank and is no longer
+    wanted. Retried while Stripe does not answer."""
+    import logging
+
+    from .gateway import GatewayUnavailable, payment_intent_cancel, stripe
+
+    try:
+        return payment_intent_cancel(stripe_id)
+    except GatewayUnavailable as exc:
+        raise self.retry(exc=exc, countdown=min(60 * 2**self.request.retries, 3600)) from exc
+    except stripe.StripeError as exc:
+        logging.getLogger(__name__).error(
+            "Stripe would not cancel %s of invoice %s (%s); if it was confirmed, refund it",
+            stripe_id,
+            invoice_id,
+            exc,
+        )
+        return f"refused: {exc.user_message or exc}"

@@ -166,3 +166,45 @@ def test_a_payment_confirmed_before_the_page_is_reloaded_settles_on_the_next_vis
 
     assert "This invoice is paid. Thank you." in html
     assert Invoice.objects.get(pk=invoice.pk).status == "settled"
+
+
+def _status_at_stripe(payment_intent_id):
+    gateway._configure()
+    return stripe.PaymentIntent.retrieve(payment_intent_id, api_key="sk_test_localstripe")["status"]
+
+
+def test_paying_with_another_card_withdraws_the_payment_waiting_for_the_bank(client, billing):
+    invoice = billing.invoice(billing.customer(card="4000002500003155"))
+    page = client.get(_url(invoice)).context
+    offer, secret = page["authenticate"], page["client_secret"]
+    setup = _confirm_setup(secret, "4242424242424242")
+
+    with billing.capture(execute=True):
+        client.post(_url(invoice), {"setup_intent": setup["id"]})
+
+    assert Invoice.objects.get(pk=invoice.pk).status == "settled"
+    assert _status_at_stripe(offer["payment_intent"]) == "canceled"
+    # A tab left open on the old page cannot confirm it any more: one charge, not two.
+    import requests
+
+    pi = offer["client_secret"].split("_secret_")[0]
+    answer = requests.post(
+        f"{stripe.api_base}/v1/payment_intents/{pi}/_authenticate?success=true",
+        json={"key": "pk_test_localstripe", "client_secret": offer["client_secret"]},
+        timeout=5,
+    )
+    assert answer.status_code == 400
+    assert _status_at_stripe(offer["payment_intent"]) == "canceled"
+
+
+def test_canceling_the_invoice_withdraws_the_payment_waiting_for_the_bank(client, billing):
+    from billing import services
+
+    invoice = billing.invoice(billing.customer(card="4000002500003155"))
+    offer = client.get(_url(invoice)).context["authenticate"]
+
+    with billing.capture(execute=True):
+        services.invoice_cancel(invoice_id=invoice.pk, reason="Ordered by mistake")
+
+    assert _status_at_stripe(offer["payment_intent"]) == "canceled"
+    assert "authenticate" not in client.get(_url(invoice)).context

@@ -62,16 +62,30 @@ IN_FLIGHT_GRACE = timedelta(seconds=120)
 TRANSPORT_BACKOFF_MAX = timedelta(hours=1)
 
 
-def _email(kind: str, *, invoice_id: int | None = None, **context) -> None:
-    from .tasks import send_billing_email
+def _queue_after_commit(task, *args, trouble: str, **kwargs) -> None:
+    """Queue a Celery task once this database transaction commits (never for a change
+    that rolls back). If the broker cannot take it, log `trouble` and go on: the change
+    itself stands."""
 
     def queue_it():
         try:
-            send_billing_email.delay(kind, invoice_id=invoice_id, **context)
+            task.delay(*args, **kwargs)
         except Exception:
-            logger.exception("Could not queue the %s email for invoice %s", kind, invoice_id)
+            logger.exception("%s", trouble)
 
     transaction.on_commit(queue_it)
+
+
+def _email(kind: str, *, invoice_id: int | None = None, **context) -> None:
+    from .tasks import send_billing_email
+
+    _queue_after_commit(
+        send_billing_email,
+        kind,
+        invoice_id=invoice_id,
+        **context,
+        trouble=f"Could not queue the {kind} email for invoice {invoice_id}",
+    )
 
 
 def _withdraw_bank_confirmation(invoice: Invoice) -> None:
@@ -83,26 +97,24 @@ def _withdraw_bank_confirmation(invoice: Invoice) -> None:
         return
     from .tasks import withdraw_bank_confirmation
 
-    def queue_it():
-        try:
-            withdraw_bank_confirmation.delay(attempt.stripe_id, invoice.pk)
-        except Exception:
-            logger.exception("Could not queue the cancel of %s for %s", attempt.stripe_id, invoice)
-
-    transaction.on_commit(queue_it)
+    _queue_after_commit(
+        withdraw_bank_confirmation,
+        attempt.stripe_id,
+        invoice.pk,
+        trouble=f"Could not queue the cancel of {attempt.stripe_id} for {invoice}",
+    )
 
 
 def _attempt_soon(txn_id: int) -> None:
-    """Charge a transaction as soon as this database transaction commits."""
+    """Charge a transaction as soon as this database transaction commits (if it cannot be
+    queued, the every-minute loop picks it up anyway)."""
     from .tasks import attempt_transaction
 
-    def queue_it():
-        try:
-            attempt_transaction.delay(txn_id)
-        except Exception:  # the every-minute loop picks it up anyway
-            logger.exception("Could not queue transaction %s; process_transactions will.", txn_id)
-
-    transaction.on_commit(queue_it)
+    _queue_after_commit(
+        attempt_transaction,
+        txn_id,
+        trouble=f"Could not queue transaction {txn_id}; process_transactions will.",
+    )
 
 
 # --- customers and payment methods -----------------------------------------------------
@@ -1036,28 +1048,32 @@ def _run_all(ids, now, concurrency, report) -> None:
     """This thread claims the transactions a batch at a time (step 1, one database
     transaction per batch); `concurrency` sender threads call Stripe and record the
     answers (steps 2 and 3). The hand-over queue is short, so an attempt waits a moment
-    between its claim and its call, never a whole backlog."""
-    if concurrency <= 1:
-        for txn_id in ids:
-            report.count(_attempt_safely(txn_id, now))
-        return
-    claimed: queue.Queue = queue.Queue(maxsize=max(1, concurrency // 2))
+    between its claim and its call, never a whole backlog. With a concurrency of 1 this
+    thread sends each claim itself, in batches of one."""
     lock = threading.Lock()
 
     def count(result):
         with lock:
             report.count(result)
 
-    def sender():
-        try:
-            while (item := claimed.get()) is not None:
-                count(_send_and_record_safely(*item, now))
-        finally:
-            connection.close()
+    def send(pair):
+        count(_send_and_record_safely(*pair, now))
 
-    threads = [threading.Thread(target=sender, daemon=True) for _ in range(min(concurrency, len(ids)))]
-    for thread in threads:
-        thread.start()
+    threads = []
+    if concurrency > 1:
+        claimed: queue.Queue = queue.Queue(maxsize=max(1, concurrency // 2))
+
+        def sender():
+            try:
+                while (pair := claimed.get()) is not None:
+                    send(pair)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=sender, daemon=True) for _ in range(min(concurrency, len(ids)))]
+        for thread in threads:
+            thread.start()
+    hand_over = claimed.put if threads else send
     try:
         size = max(1, concurrency // 2)
         for offset in range(0, len(ids), size):
@@ -1065,7 +1081,7 @@ def _run_all(ids, now, concurrency, report) -> None:
             for result in why.values():
                 count(result)
             for pair in pairs:
-                claimed.put(pair)
+                hand_over(pair)
     finally:
         for _ in threads:
             claimed.put(None)
@@ -1103,14 +1119,6 @@ def _run_in_processes(ids, now, concurrency, processes, report) -> None:
             report.results[result] = report.results.get(result, 0) + count
     for proc in children:
         proc.join()
-
-
-def _attempt_safely(txn_id, now) -> str:
-    try:
-        return transaction_attempt(transaction_id=txn_id, now=now).result
-    except Exception:
-        logger.exception("Transaction %s could not be attempted", txn_id)
-        return "error"
 
 
 def _claim_batch_safely(ids, now) -> tuple[list, dict[int, str]]:

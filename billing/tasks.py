@@ -1,6 +1,9 @@
+import logging
 from smtplib import SMTPException
 
 from celery import shared_task
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -37,8 +40,6 @@ def process_transactions() -> dict:
 def withdraw_bank_confirmation(self, stripe_id: str, invoice_id: int) -> str:
     """Cancel, at Stripe, a payment that waited for the customer's bank and is no longer
     wanted. Retried while Stripe does not answer."""
-    import logging
-
     from .gateway import GatewayUnavailable, payment_intent_cancel, stripe
 
     try:
@@ -46,7 +47,7 @@ def withdraw_bank_confirmation(self, stripe_id: str, invoice_id: int) -> str:
     except GatewayUnavailable as exc:
         raise self.retry(exc=exc, countdown=min(60 * 2**self.request.retries, 3600)) from exc
     except stripe.StripeError as exc:
-        logging.getLogger(__name__).error(
+        logger.error(
             "Stripe would not cancel %s of invoice %s (%s); if it was confirmed, refund it",
             stripe_id,
             invoice_id,

@@ -60,14 +60,8 @@ def update_card(request, token):
             return redirect("billing:update_card", token=token)
     if context["open"] and request.method != "HEAD":
         _offer_authentication(invoice, context)
-    if context["open"] and request.method != "HEAD":  # still open: it may have just settled
-        try:
-            _, context["client_secret"] = gateway.setup_intent_create(
-                customer_id=services.customer_stripe_id(customer=customer)
-            )
-        except (gateway.GatewayUnavailable, gateway.stripe.StripeError):
-            logger.exception("Could not start a card setup for %s", customer)
-            context["error"] = NOT_ANSWERING
+    if context["open"] and request.method != "HEAD":  # asked again: it may have just settled
+        _offer_new_card(customer, context)
     context["stripe_js"] = settings.STRIPE_JS_URL
     context["publishable_key"] = settings.STRIPE_PUBLISHABLE_KEY
     context["last_attempt"] = invoice.transactions.filter(kind="charge").order_by("-created_at").first()
@@ -91,3 +85,14 @@ def _offer_authentication(invoice: Invoice, context: dict) -> None:
             context["authenticate"] = {"payment_intent": attempt.stripe_id, "client_secret": secret}
     except (ApplicationError, gateway.GatewayUnavailable, gateway.stripe.StripeError):
         logger.exception("Could not read %s for %s", attempt.stripe_id, invoice)
+
+
+def _offer_new_card(customer, context: dict) -> None:
+    """A SetupIntent for the card form (Stripe.js `confirmCardSetup`)."""
+    try:
+        _, context["client_secret"] = gateway.setup_intent_create(
+            customer_id=services.customer_stripe_id(customer=customer)
+        )
+    except (gateway.GatewayUnavailable, gateway.stripe.StripeError):
+        logger.exception("Could not start a card setup for %s", customer)
+        context["error"] = NOT_ANSWERING

@@ -209,6 +209,16 @@ class Invoice(models.Model):
         REFUNDED = "refunded", "Refunded"
         CANCELED = "canceled", "Canceled"
 
+    # Statuses in which the invoice is still being collected.
+    OPEN_STATUSES = (Status.INIT, Status.PROCESSING, Status.PROCESS_FAILED)
+
+    class Purpose(models.TextChoices):
+        """What an invoice is for; each purpose has one owner (billing.invoice_owners)."""
+
+        ORDER = "order", "Order"
+        SUBSCRIPTION = "subscription", "Subscription"
+        ONE_OFF = "one_off", "One-off charge"
+
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
     subscription = models.ForeignKey(
         Subscription, on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
@@ -254,6 +264,14 @@ class Invoice(models.Model):
 
     def __str__(self):
         return f"Invoice #{self.pk}"
+
+    @property
+    def purpose(self) -> str:
+        if self.order_id:
+            return self.Purpose.ORDER
+        if self.subscription_id:
+            return self.Purpose.SUBSCRIPTION
+        return self.Purpose.ONE_OFF
 
     @property
     def refundable_amount(self) -> int:

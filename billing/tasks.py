@@ -3,6 +3,11 @@ from smtplib import SMTPException
 
 from celery import shared_task
 
+from .emails import billing_email_send
+from .gateway import GatewayUnavailable, payment_intent_cancel, stripe
+from .processing import transactions_process_due
+from .services import transaction_attempt
+
 logger = logging.getLogger(__name__)
 
 
@@ -14,24 +19,18 @@ logger = logging.getLogger(__name__)
     max_retries=8,
 )
 def send_billing_email(kind: str, **context) -> bool:
-    from .emails import billing_email_send
-
     return billing_email_send(kind=kind, **context)
 
 
 @shared_task(name="billing.attempt_transaction")
 def attempt_transaction(transaction_id: int) -> str:
     """Charge or refund one transaction now (queued when it is created)."""
-    from .services import transaction_attempt
-
     return transaction_attempt(transaction_id=transaction_id).result
 
 
 @shared_task(name="billing.process_transactions")
 def process_transactions() -> dict:
     """Beat runs this every minute: the same loop as `manage.py process_transactions`."""
-    from .services import transactions_process_due
-
     report = transactions_process_due()
     return {"issued": report.invoices_issued, "results": report.results, "busy": report.skipped_busy}
 
@@ -40,8 +39,6 @@ def process_transactions() -> dict:
 def withdraw_bank_confirmation(self, stripe_id: str, invoice_id: int) -> str:
     """Cancel, at Stripe, a payment that waited for the customer's bank and is no longer
     wanted. Retried while Stripe does not answer."""
-    from .gateway import GatewayUnavailable, payment_intent_cancel, stripe
-
     try:
         return payment_intent_cancel(stripe_id)
     except GatewayUnavailable as exc:

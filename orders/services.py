@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed
 
 from billing import services as billing
+from billing.selectors import invoice_for_order
 from marketplace.exceptions import ApplicationError
 
 from .models import Order, OrderEvent, OrderItem, OrderSettings
@@ -191,12 +192,6 @@ def _after_commit_email(order_id: int, kind: str, **kwargs) -> None:
     transaction.on_commit(queue)
 
 
-def _invoice_of(order: Order):
-    from billing.models import Invoice
-
-    return Invoice.objects.select_for_update().filter(order=order).first()
-
-
 # --- placing an order ------------------------------------------------------------------
 
 
@@ -260,7 +255,7 @@ def order_cancel(
             expected_status=expected_status,
             on_behalf_of=on_behalf_of,
         )
-        invoice = _invoice_of(order)
+        invoice = invoice_for_order(order_id=order.pk)
         if invoice is not None and invoice.status in billing.INVOICE_OPEN:
             # Refuses (and rolls the cancel back) while a charge's answer is outstanding.
             billing.invoice_cancel(invoice_id=invoice.pk, by=by, reason="Order canceled")
@@ -392,7 +387,7 @@ def order_refund(*, order_id: int, by, reason: str, expected_status=None, on_beh
             on_behalf_of=on_behalf_of,
         )
         earning_reverse_for_refunded_order(order=order)
-        invoice = _invoice_of(order)
+        invoice = invoice_for_order(order_id=order.pk)
         if invoice is not None and invoice.refundable_amount > 0:
             # The buyer's money goes back through the invoice (retried while Stripe is down).
             billing.invoice_refund(invoice_id=invoice.pk, by=by, reason=reason.strip())

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from billing import gateway, services
 from billing.models import Attempt, Invoice, Transaction
+from billing.services import charging
 from billing.tests.factories import CustomerFactory
 from marketplace.tests.races import race
 
@@ -17,7 +18,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def test_loops_and_workers_racing_for_the_same_charges_charge_each_invoice_once(stripe_server, monkeypatch):
-    monkeypatch.setattr(services, "_attempt_soon", lambda txn_id: None)  # the queued tasks are "late"
+    monkeypatch.setattr(charging, "attempt_soon", lambda txn_id: None)  # the queued tasks are "late"
     invoices = _backlog(stripe_server, 6)
     txn_ids = list(Transaction.objects.values_list("pk", flat=True))
 
@@ -71,7 +72,7 @@ def _second_open_charge(invoice) -> Transaction:
 
 
 def test_a_claimed_batch_never_sends_two_charges_of_one_invoice(stripe_server, monkeypatch):
-    monkeypatch.setattr(services, "_attempt_soon", lambda txn_id: None)
+    monkeypatch.setattr(charging, "attempt_soon", lambda txn_id: None)
     invoices = _backlog(stripe_server, 5)
     twin = _second_open_charge(invoices[0])
     started = timezone.now()
@@ -90,17 +91,17 @@ def test_a_claimed_batch_never_sends_two_charges_of_one_invoice(stripe_server, m
 
 
 def test_a_transaction_that_cannot_be_claimed_holds_up_only_itself(stripe_server, monkeypatch):
-    monkeypatch.setattr(services, "_attempt_soon", lambda txn_id: None)
+    monkeypatch.setattr(charging, "attempt_soon", lambda txn_id: None)
     invoices = _backlog(stripe_server, 6)
     bad = Transaction.objects.get(invoice=invoices[2])
-    claim_decide = services._claim_decide
+    claim_decide = charging._claim_decide
 
     def broken(txn, *args):
         if txn.pk == bad.pk:
             raise RuntimeError("this row cannot be read")
         return claim_decide(txn, *args)
 
-    monkeypatch.setattr(services, "_claim_decide", broken)
+    monkeypatch.setattr(charging, "_claim_decide", broken)
     report = services.transactions_process_due(concurrency=20)
 
     assert report.results == {"done": 5, "error": 1}
@@ -108,7 +109,7 @@ def test_a_transaction_that_cannot_be_claimed_holds_up_only_itself(stripe_server
     assert not bad.attempts.exists()
     assert _charged_invoices() == sorted(i.pk for i in invoices if i != invoices[2])
     # Once it can be read again, the next run charges it.
-    monkeypatch.setattr(services, "_claim_decide", claim_decide)
+    monkeypatch.setattr(charging, "_claim_decide", claim_decide)
     assert services.transactions_process_due(concurrency=20).results == {"done": 1}
     assert set(Invoice.objects.values_list("status", flat=True)) == {"settled"}
     assert _charged_invoices() == sorted(i.pk for i in invoices)

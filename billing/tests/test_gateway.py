@@ -5,6 +5,7 @@ import stripe
 
 from billing import gateway, services
 from billing.models import Attempt, PaymentMethod, Transaction
+from billing.services import charging
 
 pytestmark = pytest.mark.django_db
 
@@ -119,15 +120,15 @@ def test_a_429_is_retried_inside_the_call(billing):
 def test_a_crash_after_the_call_resends_the_same_key_and_charges_once(billing, monkeypatch):
     """The process dies after Stripe charged the card but before the answer was saved."""
     customer = billing.customer(card="4242424242424242")
-    real_record = services.attempt_record
+    real_record = charging.attempt_record
 
     def crash(**kwargs):
         raise SystemExit("worker killed")
 
-    monkeypatch.setattr(services, "attempt_record", crash)
+    monkeypatch.setattr(charging, "attempt_record", crash)
     with pytest.raises(SystemExit):
         billing.invoice(customer)
-    monkeypatch.setattr(services, "attempt_record", real_record)
+    monkeypatch.setattr(charging, "attempt_record", real_record)
     (attempt,) = Attempt.objects.all()
     assert attempt.outcome == "unknown"
 

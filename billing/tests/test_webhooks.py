@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from billing import services
 from billing.models import Attempt, Invoice, WebhookEvent
+from billing.services import charging
 
 pytestmark = pytest.mark.django_db
 URL = "/webhooks/stripe/"
@@ -32,11 +32,11 @@ def _event(event_id, kind, obj):
 def lost_answer(billing, monkeypatch):
     """A charge that went through at Stripe whose answer never reached us."""
     customer = billing.customer(card="4242424242424242")
-    real = services.attempt_record
-    monkeypatch.setattr(services, "attempt_record", lambda **kw: (_ for _ in ()).throw(SystemExit("killed")))
+    real = charging.attempt_record
+    monkeypatch.setattr(charging, "attempt_record", lambda **kw: (_ for _ in ()).throw(SystemExit("killed")))
     with pytest.raises(SystemExit):
         billing.invoice(customer)
-    monkeypatch.setattr(services, "attempt_record", real)
+    monkeypatch.setattr(charging, "attempt_record", real)
     attempt = Attempt.objects.get()
     # The PaymentIntent Stripe made, found the way the event carries it: by our metadata.
     import stripe

@@ -1,0 +1,184 @@
+"""Issuing, canceling, retrying and refunding invoices."""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from marketplace.exceptions import ApplicationError
+from marketplace.money import format_money
+
+from ..invoice_owners import InvoiceEvent, invoice_lock, invoice_owner_notify
+from ..models import Attempt, Customer, DunningPolicy, Invoice, InvoiceLine, Transaction
+from .charging import charge_soon
+from .effects import attempt_soon, email, withdraw_bank_confirmation_later
+from .payment_methods import collect_with
+
+IS = Invoice.Status
+TS = Transaction.Status
+INVOICE_OPEN = Invoice.OPEN_STATUSES
+
+
+@dataclass(frozen=True)
+class Line:
+    description: str
+    quantity: int
+    unit_amount: int
+
+
+def invoice_create(
+    *,
+    customer: Customer,
+    currency: str,
+    lines: list[Line],
+    order=None,
+    subscription=None,
+    period_index=None,
+    period_start_at=None,
+    period_end_at=None,
+) -> Invoice:
+    """Issue an invoice and start collecting it: a zero total settles at once; with a
+    usable saved card it is charged as soon as this transaction commits; without one the
+    customer is asked for a card."""
+    if not lines:
+        raise ApplicationError("An invoice needs at least one line.")
+    if any(line.quantity < 1 or line.unit_amount < 0 for line in lines):
+        raise ApplicationError(
+            "Each invoice line needs a quantity of at least 1 and an amount of zero or more."
+        )
+    with transaction.atomic():
+        invoice = Invoice.objects.create(
+            customer=customer,
+            currency=currency.upper(),
+            total_amount=sum(line.quantity * line.unit_amount for line in lines),
+            order=order,
+            subscription=subscription,
+            period_index=period_index,
+            period_start=period_start_at,
+            period_end=period_end_at,
+        )
+        InvoiceLine.objects.bulk_create(
+            InvoiceLine(
+                invoice=invoice,
+                description=line.description[:300],
+                quantity=line.quantity,
+                unit_amount=line.unit_amount,
+                amount=line.quantity * line.unit_amount,
+            )
+            for line in lines
+        )
+        _invoice_start(invoice)
+    return invoice
+
+
+def _invoice_start(invoice: Invoice) -> None:
+    if invoice.is_zero():
+        invoice.settle_zero(description="Nothing to pay")
+        invoice.save()
+        invoice_owner_notify(invoice, InvoiceEvent.SETTLED)
+        return
+    pm = (
+        Customer.objects.select_related("default_payment_method")
+        .get(pk=invoice.customer_id)
+        .default_payment_method
+    )
+    if pm is not None and pm.usable:
+        invoice.dunning = DunningPolicy.load().snapshot()
+        invoice.process(description=f"Paying with {pm}", payment_method=pm)
+        invoice.save()
+        charge_soon(invoice, pm)
+    else:
+        email(
+            "action_required", invoice_id=invoice.pk, reason="There is no card on file to pay this invoice."
+        )
+
+
+def invoice_cancel(*, invoice_id: int, by=None, reason: str = "") -> Invoice:
+    """Cancel an unpaid invoice and its open charges. A charge whose outcome is still
+    unknown blocks this: it may have gone through."""
+    with transaction.atomic():
+        invoice = invoice_lock(invoice_id=invoice_id)
+        if invoice.status not in Invoice.OPEN_STATUSES:
+            raise ApplicationError(
+                f"{invoice} is {invoice.get_status_display().lower()}: it cannot be canceled."
+            )
+        cancel_open_transactions(invoice, by=by, reason=reason or "Invoice canceled")
+        invoice.cancel(by=by, description=reason or None)
+        invoice.save()
+        invoice_owner_notify(invoice, InvoiceEvent.CANCELED, by=by, reason=reason)
+    return invoice
+
+
+def cancel_open_transactions(invoice: Invoice, *, by, reason: str) -> None:
+    txns = list(
+        Transaction.objects.select_for_update().filter(invoice=invoice, status__in=Transaction.OPEN_STATUSES)
+    )
+    if Attempt.objects.filter(transaction__in=txns, outcome=Attempt.Outcome.UNKNOWN).exists():
+        raise ApplicationError(
+            f"A charge of {invoice} is still waiting for the payment service's answer. Try again in a few minutes."
+        )
+    withdraw_bank_confirmation_later(invoice)
+    for txn in txns:
+        txn.cancel(by=by, description=reason)
+        txn.save()
+
+
+def invoice_retry_now(*, invoice_id: int, by=None) -> Invoice:
+    """Admin: charge a failing invoice now instead of on its schedule."""
+    with transaction.atomic():
+        invoice = invoice_lock(invoice_id=invoice_id)
+        txn = (
+            Transaction.objects.select_for_update()
+            .filter(invoice=invoice, kind=Transaction.Kind.CHARGE, status__in=Transaction.OPEN_STATUSES)
+            .first()
+        )
+        if txn is not None:
+            txn.next_attempt_at = timezone.now()
+            txn.save(update_fields=["next_attempt_at"])
+            attempt_soon(txn.pk)
+            return invoice
+        if invoice.status == IS.PROCESS_FAILED and invoice.payment_method and invoice.payment_method.usable:
+            collect_with(invoice_id=invoice.pk, payment_method=invoice.payment_method, by=by)
+            return invoice
+        raise ApplicationError(
+            f"{invoice} has nothing to retry: it is {invoice.get_status_display().lower()}"
+            + (" and its card may not be charged again." if invoice.status == IS.PROCESS_FAILED else ".")
+        )
+
+
+def invoice_refund(*, invoice_id: int, amount: int | None = None, by=None, reason: str = "") -> Transaction:
+    """Refund a settled invoice, in full (amount None) or in part. The refund is retried
+    while Stripe is unreachable until it goes through."""
+    with transaction.atomic():
+        invoice = invoice_lock(invoice_id=invoice_id)
+        if invoice.status != IS.SETTLED:
+            raise ApplicationError(
+                f"{invoice} is {invoice.get_status_display().lower()}: only a settled invoice can be refunded."
+            )
+        amount = invoice.refundable_amount if amount is None else amount
+        if not isinstance(amount, int) or amount <= 0:
+            raise ApplicationError("The refund amount must be more than zero.")
+        if amount > invoice.refundable_amount:
+            raise ApplicationError(
+                f"At most {format_money(invoice.refundable_amount, invoice.currency)} of {invoice} can still be refunded."
+            )
+        charge = invoice.transactions.filter(kind=Transaction.Kind.CHARGE, status=TS.DONE).first()
+        invoice.start_refund(by=by, description=reason or None)
+        invoice.save()
+        if charge is None:  # a zero invoice: nothing went through Stripe, nothing to send back
+            full = amount == invoice.refundable_amount
+            (invoice.finish_full_refund if full else invoice.finish_partial_refund)(
+                by=by, description=reason or None, amount=amount
+            )
+            invoice.save()
+            return None
+        txn = Transaction.objects.create(
+            invoice=invoice,
+            kind=Transaction.Kind.REFUND,
+            amount=amount,
+            currency=invoice.currency,
+            refund_of=charge,
+            reason=reason[:300],
+        )
+        attempt_soon(txn.pk)
+    return txn

@@ -25,7 +25,9 @@ def test_canceling_a_subscription_while_its_charge_is_recorded_never_deadlocks(m
     plan = PlanFactory()
     for n in range(20):
         customer = CustomerFactory()
-        card = PaymentMethod.objects.create(customer=customer, stripe_id=f"pm_sub_{n}", brand="visa", last4="4242")
+        card = PaymentMethod.objects.create(
+            customer=customer, stripe_id=f"pm_sub_{n}", brand="visa", last4="4242"
+        )
         customer.default_payment_method = card
         customer.save()
         sub = subscription_create(customer=customer, plan=plan, started_at=timezone.now())

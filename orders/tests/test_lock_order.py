@@ -37,7 +37,9 @@ def claimed_order(monkeypatch):
     def make():
         buyer = BuyerFactory()
         customer = customer_get_or_create(user=buyer)
-        card = PaymentMethod.objects.create(customer=customer, stripe_id=f"pm_{buyer.pk}", brand="visa", last4="4242")
+        card = PaymentMethod.objects.create(
+            customer=customer, stripe_id=f"pm_{buyer.pk}", brand="visa", last4="4242"
+        )
         customer.default_payment_method = card
         customer.save()
         order = services.order_place(
@@ -56,7 +58,9 @@ def _succeeded(attempt):
 
 def _declined_for_good(attempt):
     error = {"error": {"type": "card_error", "code": "card_declined", "decline_code": "stolen_card"}}
-    return gateway.GatewayResult(ok=False, stripe_id=f"pi_{attempt.pk}", status="", http_status=402, error=error)
+    return gateway.GatewayResult(
+        ok=False, stripe_id=f"pi_{attempt.pk}", status="", http_status=402, error=error
+    )
 
 
 def _no_deadlock(results):

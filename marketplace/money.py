@@ -1,40 +1,116 @@
 """
 Money is an integer count of the currency's minor unit plus an ISO-4217 code, never a
-float. This module only formats it for people; arithmetic stays in integers.
+float. This module validates currency codes, formats amounts for people, and converts
+them to and from Stripe's units at the Stripe boundary; arithmetic stays in integers.
 """
 
-# ISO 4217 minor-unit exponents that differ from the usual 2 (source: ISO 4217 list of
-# currency codes, as published by SIX, the maintenance agency).
+# Every active ISO 4217 currency with a minor unit, and its exponent (source: ISO 4217
+# list one, as published by SIX, the maintenance agency). Funds codes with no minor unit
+# (precious metals, XDR, test codes) are not money here and are refused.
+_TWO = (
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP "
+    "BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD "
+    "FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD "
+    "KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD "
+    "NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP "
+    "SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED "
+    "VES WST XCD XCG YER ZAR ZMW ZWG"
+).split()
 _EXPONENTS = {
-    "BIF": 0,
-    "CLP": 0,
-    "DJF": 0,
-    "GNF": 0,
-    "ISK": 0,
-    "JPY": 0,
-    "KMF": 0,
-    "KRW": 0,
-    "PYG": 0,
-    "RWF": 0,
-    "UGX": 0,
-    "UYI": 0,
-    "VND": 0,
-    "VUV": 0,
-    "XAF": 0,
-    "XOF": 0,
-    "XPF": 0,
-    "BHD": 3,
-    "IQD": 3,
-    "JOD": 3,
-    "KWD": 3,
-    "LYD": 3,
-    "OMR": 3,
-    "TND": 3,
+    **dict.fromkeys(_TWO, 2),
+    **dict.fromkeys("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+    **dict.fromkeys("CLF UYW".split(), 4),
 }
+
+# Stripe's API units differ from ISO's for some currencies (source:
+# https://docs.stripe.com/currencies, "Zero-decimal currencies", "Three-decimal
+# currencies" and "Special cases"; and Stripe's note on ISK of April 2023).
+_STRIPE_ZERO_DECIMAL = frozenset("BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split())
+# Three-decimal at Stripe, and the last digit must be 0 (Stripe's payment partners).
+_STRIPE_THREE_DECIMAL = frozenset("BHD JOD KWD OMR TND".split())
+# ISK is zero-decimal in ISO 4217 but stays two-decimal in Stripe's API: 1 krona is 100.
+_STRIPE_TWO_DECIMAL_SPECIAL = frozenset({"ISK"})
+# ISO codes Stripe does not take: funds codes (units of account, not money a card pays),
+# currencies under sanctions, and the two three-decimal currencies missing from Stripe's
+# lists of presentment currencies.
+_STRIPE_UNSUPPORTED = frozenset("BOV CHE CHW CLF COU MXV USN UYI UYW CUP IRR KPW SDG SYP IQD LYD".split())
+
+
+def currency_is_valid(currency: str) -> bool:
+    """True for an active ISO 4217 code with a minor unit (upper case, as stored)."""
+    return isinstance(currency, str) and currency in _EXPONENTS
+
+
+def currency_clean(currency: str) -> str:
+    """The stored form of a currency code a person or a webhook typed: upper case, and an
+    active ISO 4217 code, or ValueError with a message meant for people."""
+    code = (currency or "").strip().upper()
+    if not currency_is_valid(code):
+        raise ValueError(f"“{currency}” is not an ISO 4217 currency code (such as USD, EUR or JPY).")
+    return code
+
+
+def _stripe_exponent(currency: str) -> int:
+    if currency in _STRIPE_ZERO_DECIMAL:
+        return 0
+    if currency in _STRIPE_THREE_DECIMAL:
+        return 3
+    return 2
+
+
+def to_stripe_amount(amount: int, currency: str) -> int:
+    """An amount in ISO 4217 minor units as Stripe's API wants it.
+
+    `to_stripe_amount(1000, "ISK")` → 100000 (1,000 krónur; Stripe keeps ISK two-decimal);
+    `to_stripe_amount(5000, "MGA")` → 50 (50 ariary; Stripe's MGA is zero-decimal);
+    `to_stripe_amount(1000, "USD")` → 1000. Raises ValueError for an unknown currency, one
+    Stripe does not take, a negative or non-integer amount, and an amount Stripe cannot
+    represent (a fraction of an MGA, a three-decimal amount not ending in 0)."""
+    code = currency_clean(currency)
+    if code in _STRIPE_UNSUPPORTED:
+        raise ValueError(f"Stripe does not take payments in {code}.")
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+        raise ValueError(f"An amount must be a whole number of minor units, zero or more; got {amount!r}.")
+    shift = _stripe_exponent(code) - _EXPONENTS[code]
+    if shift >= 0:
+        stripe_amount = amount * 10**shift
+    else:
+        unit = 10**-shift
+        if amount % unit:
+            raise ValueError(
+                f"Stripe takes {code} in whole units only; {format_money(amount, code)} has a fraction."
+            )
+        stripe_amount = amount // unit
+    if code in _STRIPE_THREE_DECIMAL and stripe_amount % 10:
+        raise ValueError(
+            f"Stripe takes {code} amounts whose last digit is 0; {format_money(amount, code)} is not one."
+        )
+    return stripe_amount
+
+
+def from_stripe_amount(stripe_amount: int, currency: str) -> int:
+    """An amount in Stripe's API units back in ISO 4217 minor units: the inverse of
+    `to_stripe_amount`. Raises ValueError for an unknown currency and for an amount with
+    no exact ISO value (an ISK amount that is not whole krónur)."""
+    code = currency_clean(currency)
+    if isinstance(stripe_amount, bool) or not isinstance(stripe_amount, int):
+        raise ValueError(f"A Stripe amount must be a whole number; got {stripe_amount!r}.")
+    shift = _stripe_exponent(code) - _EXPONENTS[code]
+    if shift <= 0:
+        return stripe_amount * 10**-shift
+    unit = 10**shift
+    if stripe_amount % unit:
+        raise ValueError(f"Stripe's {stripe_amount} {code} is not a whole number of {code} minor units.")
+    return stripe_amount // unit
+
+
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
 
 def currency_exponent(currency: str) -> int:
+    """The ISO 4217 minor-unit exponent (2 for a code this module does not know, so that
+    formatting never fails on old data)."""
     return _EXPONENTS.get(currency.upper(), 2)
 
 

@@ -150,6 +150,13 @@ class StripeTestServer:
         """The next `count` API calls under `path` answer `status` (gateway trouble)."""
         self._post("/_config/faults", {"count": count, "status": status, "path": path})
 
+    def dispute(self, payment_intent, amount=None, reason="fraudulent"):
+        """The customer's bank disputes the PaymentIntent's charge (`charge.dispute.created`)."""
+        data = {"payment_intent": payment_intent, "reason": reason}
+        if amount is not None:
+            data["amount"] = amount
+        return self._post("/_config/disputes", data)
+
     def card(self, number="4242424242424242", exp_year=2034):
         """A Stripe PaymentMethod for a test card number (as Elements would make)."""
         import stripe

@@ -110,10 +110,12 @@ def billing_email_send(
         subject = f"Final notice: {what} is unpaid"
         lines = [
             f"We have tried to charge {what} to {card} several times, and the bank declined each time: {reason}",
-            "We will not try that card again.",
+            "We will not try that card again for this invoice.",
             f"If it is still unpaid on {_when(context.get('grace_ends_at'))}, {_after_grace(invoice)}.",
             "Add a card with the button below and we will charge it right away.",
         ]
+        if invoice.subscription_id:
+            lines.append(f"Until you add another card, your next invoices will still be charged to {card}.")
         action = "Add a card"
     else:
         raise ValueError(f"Unknown billing email {kind!r}")

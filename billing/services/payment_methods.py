@@ -12,6 +12,7 @@ from .customers import customer_stripe_id
 from .effects import withdraw_bank_confirmation_later
 
 IS = Invoice.Status
+MSG_CARD_OF_ANOTHER_CUSTOMER = "That card is saved to another account. Enter a card of your own."
 
 
 def payment_method_add(*, customer: Customer, stripe_payment_method_id: str, by=None) -> PaymentMethod:
@@ -20,6 +21,10 @@ def payment_method_add(*, customer: Customer, stripe_payment_method_id: str, by=
     stripe_payment_method_id = (stripe_payment_method_id or "").strip()
     if not stripe_payment_method_id.startswith("pm_"):
         raise ApplicationError("The card could not be read. Enter it again.")
+    # Stripe refuses to attach a PaymentMethod that belongs to another customer; the app
+    # does not rely on that alone: a card saved here for one customer never moves to another.
+    if PaymentMethod.objects.filter(stripe_id=stripe_payment_method_id).exclude(customer=customer).exists():
+        raise ApplicationError(MSG_CARD_OF_ANOTHER_CUSTOMER)
     try:
         card = gateway.payment_method_attach(
             payment_method_id=stripe_payment_method_id, customer_id=customer_stripe_id(customer=customer)

@@ -153,3 +153,30 @@ def test_paying_brings_a_past_due_subscription_back_to_active(billing):
     assert Subscription.objects.get(pk=sub.pk).status == "past_due"
     billing.add_card(customer, "4242424242424242")
     assert Subscription.objects.get(pk=sub.pk).status == "active"
+
+
+def test_the_final_notice_says_what_happens_to_the_card_and_the_next_invoice_does_it(billing, mailoutbox):
+    """Retries used up on a subscription invoice: the card is not tried again for that
+    invoice, and, as the email says, the next period's invoice is charged to it."""
+    DunningPolicy.objects.update_or_create(pk=1, defaults={"final_action": "past_due", "retry_delays": "1"})
+    customer = billing.customer(card="4000000000009995")
+    with time_machine.travel(T0, tick=False):
+        sub = services.subscription_create(customer=customer, plan=PlanFactory(), started_at=T0)
+        billing.run(now=T0)
+    with time_machine.travel(T0 + timedelta(days=1), tick=False):
+        billing.run(now=T0 + timedelta(days=1))
+
+    final = mailoutbox[-1]
+    assert final.subject.startswith("Final notice:")
+    assert "We will not try that card again for this invoice." in final.body
+    assert "your next invoices will still be charged to Visa •••• 9995" in final.body
+    first = sub.invoices.get()
+    assert first.status == "process_failed"
+    assert PaymentMethod.objects.get().usable  # a soft decline: the card stays usable
+
+    next_period = T0 + timedelta(days=31)
+    with time_machine.travel(next_period, tick=False):
+        billing.run(now=next_period)
+    second = sub.invoices.exclude(pk=first.pk).get()
+    (charge,) = billing.charges(second)
+    assert charge.payment_method == PaymentMethod.objects.get() and charge.attempts.count() == 1

@@ -19,6 +19,7 @@ from django_fsm import ConcurrentTransition, can_proceed
 from billing import services as billing
 from billing.selectors import invoice_for_order
 from marketplace.exceptions import ApplicationError
+from marketplace.money import currency_clean
 
 from .models import Order, OrderEvent, OrderItem, OrderSettings
 
@@ -211,11 +212,13 @@ def order_place(*, buyer, seller, currency: str, items: list[ItemLine]) -> Order
     for line in items:
         if line.quantity < 1 or line.unit_amount < 0:
             raise ApplicationError("Each item needs a quantity of at least 1 and a price of zero or more.")
+    try:
+        currency = currency_clean(currency)
+    except ValueError as exc:
+        raise ApplicationError(str(exc)) from exc
     total = sum(line.quantity * line.unit_amount for line in items)
     with transaction.atomic():
-        order = Order.objects.create(
-            buyer=buyer, seller=seller, currency=currency.upper(), total_amount=total
-        )
+        order = Order.objects.create(buyer=buyer, seller=seller, currency=currency, total_amount=total)
         OrderItem.objects.bulk_create(
             OrderItem(order=order, title=line.title, quantity=line.quantity, unit_amount=line.unit_amount)
             for line in items

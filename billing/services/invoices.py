@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketplace.exceptions import ApplicationError
-from marketplace.money import format_money
+from marketplace.money import currency_clean, format_money, to_stripe_amount
 
 from ..invoice_owners import InvoiceEvent, invoice_lock, invoice_owner_notify
 from ..models import Attempt, Customer, DunningPolicy, Invoice, InvoiceLine, Transaction
@@ -46,11 +46,13 @@ def invoice_create(
         raise ApplicationError(
             "Each invoice line needs a quantity of at least 1 and an amount of zero or more."
         )
+    total = sum(line.quantity * line.unit_amount for line in lines)
+    currency = _chargeable(total, currency)
     with transaction.atomic():
         invoice = Invoice.objects.create(
             customer=customer,
-            currency=currency.upper(),
-            total_amount=sum(line.quantity * line.unit_amount for line in lines),
+            currency=currency,
+            total_amount=total,
             order=order,
             subscription=subscription,
             period_index=period_index,
@@ -69,6 +71,17 @@ def invoice_create(
         )
         _invoice_start(invoice)
     return invoice
+
+
+def _chargeable(amount: int, currency: str) -> str:
+    """The currency code as stored, if Stripe can take `amount` in it; refused up front
+    otherwise, so no invoice is issued that could never be charged."""
+    try:
+        code = currency_clean(currency)
+        to_stripe_amount(amount, code)
+    except ValueError as exc:
+        raise ApplicationError(str(exc)) from exc
+    return code
 
 
 def _invoice_start(invoice: Invoice) -> None:
@@ -162,6 +175,7 @@ def invoice_refund(*, invoice_id: int, amount: int | None = None, by=None, reaso
             raise ApplicationError(
                 f"At most {format_money(invoice.refundable_amount, invoice.currency)} of {invoice} can still be refunded."
             )
+        _chargeable(amount, invoice.currency)
         charge = invoice.transactions.filter(kind=Transaction.Kind.CHARGE, status=TS.DONE).first()
         invoice.start_refund(by=by, description=reason or None)
         invoice.save()

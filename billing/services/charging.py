@@ -174,7 +174,13 @@ def _charge_failed_without_card(txn_id: int, now) -> str:
     with transaction.atomic():
         unlocked = Transaction.objects.only("invoice_id").get(pk=txn_id)
         invoice = invoice_lock(invoice_id=unlocked.invoice_id)
-        txn = Transaction.objects.select_for_update().select_related("payment_method").get(pk=txn_id)
+        # Lock only the transaction: PostgreSQL refuses FOR UPDATE on the nullable side of
+        # the outer join to payment_method.
+        txn = (
+            Transaction.objects.select_for_update(of=("self",))
+            .select_related("payment_method")
+            .get(pk=txn_id)
+        )
         if txn.status not in Transaction.OPEN_STATUSES or txn.next_attempt_at > now:
             return "skipped"
         if txn.payment_method is not None and txn.payment_method.usable:

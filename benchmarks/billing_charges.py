@@ -144,7 +144,8 @@ def scenario(name, *, count, rate_limit, concurrency, processes):
         f"  throughput     {count / elapsed:8.1f} charges/s   ({stats['requests'] / elapsed:.1f} requests/s)"
     )
     print(f"  429 answers    {stats['rate_limited']:8d}")
-    print(f"  settled        {settled:8,d} of {count:,}   (loop results {report.results})")
+    results = ", ".join(f"{result} {n:,}" for result, n in sorted(report.results.items()))
+    print(f"  settled        {settled:8,d} of {count:,}   (loop results: {results})")
     print(f"  attempts       {attempts.count():8,d}   double-charged invoices {stats['double_charged']}")
     print(
         f"  peak memory    {peak_mb:8.0f} MB (max RSS of this process so far; "

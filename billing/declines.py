@@ -33,16 +33,29 @@ Sources:
 from dataclasses import dataclass
 from datetime import timedelta
 
-HARD = "hard"
-CUSTOMER_ACTION = "customer_action"
-SOFT = "soft"
-GATEWAY = "gateway"
-CATEGORIES = (HARD, CUSTOMER_ACTION, SOFT, GATEWAY)
+from django.db import models
+
+
+class DeclineCategory(models.TextChoices):
+    """What a decline means for what we do next (the values are DESIGN.md section 5's)."""
+
+    HARD = "hard", "Hard decline"
+    CUSTOMER_ACTION = "customer_action", "Customer action needed"
+    SOFT = "soft", "Soft decline"
+    GATEWAY = "gateway", "Gateway trouble"
+
+
+# The names callers have always used (declines.HARD, ...).
+HARD = DeclineCategory.HARD
+CUSTOMER_ACTION = DeclineCategory.CUSTOMER_ACTION
+SOFT = DeclineCategory.SOFT
+GATEWAY = DeclineCategory.GATEWAY
+CATEGORIES = tuple(DeclineCategory)
 
 
 @dataclass(frozen=True)
 class Decline:
-    category: str
+    category: DeclineCategory
     # Which field decided, and its value, e.g. ("decline_code", "insufficient_funds").
     source: str
     code: str

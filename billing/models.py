@@ -15,6 +15,8 @@ from django.utils import timezone
 from django_fsm import FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 
+from .declines import DeclineCategory
+
 
 def parse_retry_delays(text: str) -> list[int]:
     """'1, 3, 5, 7' -> [1, 3, 5, 7]. Raises ValidationError with a message for people."""
@@ -382,7 +384,7 @@ class Transaction(models.Model):
     # Gateway trouble in a row on the current attempt (for backoff).
     transport_failures = models.PositiveIntegerField(default=0)
     stripe_id = models.CharField(max_length=255, blank=True, db_index=True)
-    last_category = models.CharField(max_length=20, blank=True)
+    last_category = models.CharField(max_length=20, choices=DeclineCategory.choices, blank=True)
     last_message = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     done_at = models.DateTimeField(null=True, blank=True)
@@ -468,7 +470,7 @@ class Attempt(models.Model):
     network_decline_code = models.CharField(max_length=20, blank=True)
     message = models.TextField(blank=True)
     # Our reading of them (billing.declines).
-    category = models.CharField(max_length=20, blank=True)
+    category = models.CharField(max_length=20, choices=DeclineCategory.choices, blank=True)
     decision = models.CharField(max_length=300, blank=True)
 
     class Meta:

@@ -20,7 +20,7 @@ from django.utils import timezone
 from . import gateway
 from .models import ProcessingLease
 from .selectors import transactions_due_ids
-from .services.charging import claim, claim_many, send_and_record
+from .services.charging import AttemptResult, claim, claim_many, send_and_record
 from .services.dunning import invoices_apply_grace
 from .services.subscriptions import subscriptions_yield_invoices
 
@@ -31,15 +31,16 @@ logger = logging.getLogger(__name__)
 class ProcessReport:
     invoices_issued: int = 0
     final_actions: int = 0
-    results: dict = field(default_factory=dict)
+    results: dict[AttemptResult, int] = field(default_factory=dict)
     skipped_busy: bool = False
 
-    def count(self, result: str) -> None:
+    def count(self, result: AttemptResult) -> None:
         self.results[result] = self.results.get(result, 0) + 1
 
     @property
     def attempted(self) -> int:
-        return sum(v for k, v in self.results.items() if k not in ("skipped", "waiting"))
+        not_tried = (AttemptResult.SKIPPED, AttemptResult.WAITING)
+        return sum(v for k, v in self.results.items() if k not in not_tried)
 
 
 LEASE_FREE = datetime(2000, 1, 1, tzinfo=UTC)
@@ -171,7 +172,7 @@ def _run_in_processes(ids, now, concurrency, processes, report) -> None:
         proc.join()
 
 
-def _claim_batch_safely(ids, now) -> tuple[list, dict[int, str]]:
+def _claim_batch_safely(ids, now) -> tuple[list, dict[int, AttemptResult]]:
     """Claim a batch; if that fails, claim its transactions one by one, so that one bad
     transaction holds up only itself."""
     try:
@@ -184,17 +185,17 @@ def _claim_batch_safely(ids, now) -> tuple[list, dict[int, str]]:
             claimed = claim(txn_id, now)
         except Exception:
             logger.exception("Transaction %s could not be claimed", txn_id)
-            claimed = "error"
-        if isinstance(claimed, str):
+            claimed = AttemptResult.ERROR
+        if isinstance(claimed, AttemptResult):
             why[txn_id] = claimed
         else:
             pairs.append(claimed)
     return pairs, why
 
 
-def _send_and_record_safely(txn, attempt, now) -> str:
+def _send_and_record_safely(txn, attempt, now) -> AttemptResult:
     try:
         return send_and_record(txn, attempt, now)
     except Exception:
         logger.exception("Transaction %s could not be attempted", txn.pk)
-        return "error"
+        return AttemptResult.ERROR

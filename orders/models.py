@@ -79,24 +79,41 @@ class Order(ConcurrentTransitionMixin, models.Model):
         self.status_changed_at = timezone.now()
 
     # --- transitions (DESIGN.md 3.1). `by` and `description` go to the audit log. ---
+    # `custom` holds what people are told: "Only the seller can {verb} this order", "it
+    # cannot be {past} now" (orders.services reads them through marketplace.fsm).
 
     @fsm_log_by
     @fsm_log_description
-    @transition(field=status, source=Status.PENDING_PAYMENT, target=Status.PAID)
+    @transition(
+        field=status,
+        source=Status.PENDING_PAYMENT,
+        target=Status.PAID,
+        custom={"verb": "mark as paid", "past": "paid"},
+    )
     def pay(self, *, by=None, description=None):
         self.paid_at = timezone.now()
         self._moved()
 
     @fsm_log_by
     @fsm_log_description
-    @transition(field=status, source=Status.PENDING_PAYMENT, target=Status.CANCELED)
+    @transition(
+        field=status,
+        source=Status.PENDING_PAYMENT,
+        target=Status.CANCELED,
+        custom={"verb": "cancel", "past": "canceled"},
+    )
     def cancel(self, *, by=None, description=None):
         self.canceled_at = timezone.now()
         self._moved()
 
     @fsm_log_by
     @fsm_log_description
-    @transition(field=status, source=Status.PAID, target=Status.SHIPPED)
+    @transition(
+        field=status,
+        source=Status.PAID,
+        target=Status.SHIPPED,
+        custom={"verb": "mark as shipped", "past": "marked as shipped"},
+    )
     def mark_shipped(self, *, by=None, description=None, carrier="", tracking_number=""):
         self.carrier = carrier
         self.tracking_number = tracking_number
@@ -106,7 +123,10 @@ class Order(ConcurrentTransitionMixin, models.Model):
     @fsm_log_by
     @fsm_log_description
     @transition(
-        field=status, source=[Status.PAID, Status.SHIPPED], target=Status.PENDING_CUSTOMER_CONFIRMATION
+        field=status,
+        source=[Status.PAID, Status.SHIPPED],
+        target=Status.PENDING_CUSTOMER_CONFIRMATION,
+        custom={"verb": "mark as delivered", "past": "marked as delivered"},
     )
     def mark_delivered(self, *, by=None, description=None):
         self.confirmation_round += 1
@@ -114,7 +134,12 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     @fsm_log_by
     @fsm_log_description
-    @transition(field=status, source=Status.PENDING_CUSTOMER_CONFIRMATION, target=Status.COMPLETED)
+    @transition(
+        field=status,
+        source=Status.PENDING_CUSTOMER_CONFIRMATION,
+        target=Status.COMPLETED,
+        custom={"verb": "confirm receipt of", "past": "confirmed as received"},
+    )
     def confirm_received(self, *, by=None, description=None):
         self.completed_at = timezone.now()
         self._moved()
@@ -122,7 +147,10 @@ class Order(ConcurrentTransitionMixin, models.Model):
     @fsm_log_by
     @fsm_log_description
     @transition(
-        field=status, source=Status.PENDING_CUSTOMER_CONFIRMATION, target=Status.PENDING_SELLER_ACTION
+        field=status,
+        source=Status.PENDING_CUSTOMER_CONFIRMATION,
+        target=Status.PENDING_SELLER_ACTION,
+        custom={"verb": "report as not received", "past": "reported as not received"},
     )
     def report_not_received(self, *, by=None, description=None):
         self._moved()
@@ -130,7 +158,10 @@ class Order(ConcurrentTransitionMixin, models.Model):
     @fsm_log_by
     @fsm_log_description
     @transition(
-        field=status, source=Status.PENDING_SELLER_ACTION, target=Status.PENDING_CUSTOMER_CONFIRMATION
+        field=status,
+        source=Status.PENDING_SELLER_ACTION,
+        target=Status.PENDING_CUSTOMER_CONFIRMATION,
+        custom={"verb": "mark as resolved", "past": "marked as resolved"},
     )
     def resolve_and_confirm_delivery(self, *, by=None, description=None):
         self.confirmation_round += 1
@@ -148,6 +179,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
             Status.COMPLETED,
         ],
         target=Status.REFUNDED,
+        custom={"verb": "refund", "past": "refunded"},
     )
     def refund(self, *, by=None, description=None):
         self.refund_reason = description or ""

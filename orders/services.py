@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed
@@ -19,6 +19,7 @@ from django_fsm import ConcurrentTransition, can_proceed
 from billing import services as billing
 from billing.selectors import invoice_for_order
 from marketplace.exceptions import ApplicationError
+from marketplace.fsm import transition_custom
 from marketplace.money import currency_clean
 
 from .models import Order, OrderEvent, OrderItem, OrderSettings
@@ -27,15 +28,19 @@ logger = logging.getLogger(__name__)
 S = Order.Status
 
 
-class Actor:
-    BUYER = "buyer"
-    SELLER = "seller"
-    ADMIN = "admin"
-    SYSTEM = "system"
+class Actor(models.TextChoices):
+    """The part someone plays in an order; the label is how messages name them."""
+
+    BUYER = "buyer", "the buyer"
+    SELLER = "seller", "the seller"
+    ADMIN = "admin", "platform staff"
+    SYSTEM = "system", "the system"
 
 
 # Who may take each transition (DESIGN.md 3.1). An admin may also act on behalf of the
-# buyer or the seller, with a reason, from the Django admin.
+# buyer or the seller, with a reason, from the Django admin. This policy stays here, beside
+# `actor_of` and `_acting`, rather than in the transitions' `custom` (which holds only
+# their words): the model knows nothing of buyers and sellers acting.
 WHO_MAY = {
     "pay": {Actor.SYSTEM},
     "cancel": {Actor.BUYER, Actor.ADMIN, Actor.SYSTEM},
@@ -46,24 +51,6 @@ WHO_MAY = {
     "report_not_received": {Actor.BUYER},
     "resolve_and_confirm_delivery": {Actor.SELLER},
     "refund": {Actor.SELLER, Actor.ADMIN},
-}
-
-ACTION_WORDS = {
-    "pay": "mark as paid",
-    "cancel": "cancel",
-    "mark_shipped": "mark as shipped",
-    "mark_delivered": "mark as delivered",
-    "confirm_received": "confirm receipt of",
-    "report_not_received": "report as not received",
-    "resolve_and_confirm_delivery": "mark as resolved",
-    "refund": "refund",
-}
-
-ACTOR_WORDS = {
-    Actor.BUYER: "the buyer",
-    Actor.SELLER: "the seller",
-    Actor.ADMIN: "platform staff",
-    Actor.SYSTEM: "the system",
 }
 
 MSG_NOT_YOURS = "Only {who} can {action} this order."
@@ -89,7 +76,7 @@ class OrderChanged(ApplicationError):
         self.order = order
 
 
-def actor_of(*, order: Order, user) -> str | None:
+def actor_of(*, order: Order, user) -> Actor | None:
     """The part `user` plays in `order`, or None for a stranger. `user=None` is the system."""
     if user is None:
         return Actor.SYSTEM
@@ -116,25 +103,25 @@ def order_allowed_transitions(*, order: Order, user) -> list[str]:
 
 @dataclass(frozen=True)
 class _Acting:
-    role: str
+    role: Actor
     description: str
 
 
 def _acting(*, order, name, by, on_behalf_of, reason) -> _Acting:
     role = actor_of(order=order, user=by)
-    action = ACTION_WORDS[name]
+    action = _words(name)["verb"]
     if on_behalf_of:
         if role != Actor.ADMIN:
             raise ApplicationError(MSG_ON_BEHALF_ONLY_STAFF)
         if not reason.strip():
             raise ApplicationError(MSG_REASON_REQUIRED)
         role = on_behalf_of
-        reason = f"By {by.email} on behalf of {ACTOR_WORDS[on_behalf_of]}: {reason.strip()}"
+        reason = f"By {by.email} on behalf of {Actor(on_behalf_of).label}: {reason.strip()}"
     elif role == Actor.ADMIN and not reason.strip():
         raise ApplicationError(MSG_REASON_REQUIRED)
     if role not in WHO_MAY[name]:
         allowed = sorted(WHO_MAY[name] - {Actor.SYSTEM})
-        who = " or ".join(ACTOR_WORDS[r] for r in allowed) or ACTOR_WORDS[Actor.SYSTEM]
+        who = " or ".join(Actor(r).label for r in allowed) or Actor.SYSTEM.label
         raise ApplicationError(MSG_NOT_YOURS.format(who=who, action=action))
     return _Acting(role=role, description=reason.strip())
 
@@ -156,7 +143,7 @@ def _apply(
     transition = getattr(order, name)
     if not can_proceed(transition):
         raise ApplicationError(
-            MSG_WRONG_STATE.format(status=order.get_status_display().lower(), action=_past(name))
+            MSG_WRONG_STATE.format(status=order.get_status_display().lower(), action=_words(name)["past"])
         )
     transition(by=by, description=acting.description or None, **kwargs)
     try:
@@ -166,17 +153,9 @@ def _apply(
     return order
 
 
-def _past(name):
-    return {
-        "pay": "paid",
-        "cancel": "canceled",
-        "mark_shipped": "marked as shipped",
-        "mark_delivered": "marked as delivered",
-        "confirm_received": "confirmed as received",
-        "report_not_received": "reported as not received",
-        "resolve_and_confirm_delivery": "marked as resolved",
-        "refund": "refunded",
-    }[name]
+def _words(name: str) -> dict:
+    """The verb and past tense of transition `name`, from its `@transition(custom=...)`."""
+    return transition_custom(Order)[name]
 
 
 def _after_commit_email(order_id: int, kind: str, **kwargs) -> None:

@@ -153,15 +153,16 @@ class Payout(models.Model):
     def __str__(self):
         return f"Payout #{self.pk}"
 
+    # `custom` holds the past tense for "it cannot be {past}" (payouts.services).
     @fsm_log_by
     @fsm_log_description
-    @transition(field=status, source=Status.SCHEDULED, target=Status.PROCESSING)
+    @transition(field=status, source=Status.SCHEDULED, target=Status.PROCESSING, custom={"past": "submitted"})
     def submit(self, *, by=None, description=None):
         self.submitted_at = timezone.now()
 
     @fsm_log_by
     @fsm_log_description
-    @transition(field=status, source=Status.PROCESSING, target=Status.PAID)
+    @transition(field=status, source=Status.PROCESSING, target=Status.PAID, custom={"past": "marked as paid"})
     def mark_paid(self, *, by=None, description=None, reference=""):
         self.paid_at = timezone.now()
         if reference:
@@ -169,7 +170,12 @@ class Payout(models.Model):
 
     @fsm_log_by
     @fsm_log_description
-    @transition(field=status, source=[Status.PROCESSING, Status.PAID], target=Status.FAILED)
+    @transition(
+        field=status,
+        source=[Status.PROCESSING, Status.PAID],
+        target=Status.FAILED,
+        custom={"past": "marked as failed"},
+    )
     def fail(self, *, by=None, description=None):
         # A reversed Stripe transfer fails a payout that had been paid.
         self.failed_at = timezone.now()
@@ -177,7 +183,7 @@ class Payout(models.Model):
 
     @fsm_log_by
     @fsm_log_description
-    @transition(field=status, source=Status.SCHEDULED, target=Status.CANCELED)
+    @transition(field=status, source=Status.SCHEDULED, target=Status.CANCELED, custom={"past": "canceled"})
     def cancel(self, *, by=None, description=None):
         self.failed_at = timezone.now()
         self.failure_reason = (description or "")[:500]

@@ -25,6 +25,7 @@ from accounts.models import User
 from billing import gateway
 from finance.models import PayoutCycleSettings
 from marketplace.exceptions import ApplicationError
+from marketplace.fsm import transition_custom
 from marketplace.money import amount_plain
 
 from . import ledger
@@ -368,7 +369,8 @@ def _transition(payout: Payout, name: str, **kwargs) -> None:
     method = getattr(payout, name)
     if not can_proceed(method):
         raise ApplicationError(
-            f"Payout #{payout.pk} is {payout.get_status_display().lower()}: it cannot be {name.replace('_', ' ')}."
+            f"Payout #{payout.pk} is {payout.get_status_display().lower()}: "
+            f"it cannot be {transition_custom(Payout)[name]['past']}."
         )
     method(**kwargs)
     payout.save()

@@ -26,6 +26,7 @@ from .charging import (
     IN_FLIGHT_GRACE,
     TRANSPORT_BACKOFF_MAX,
     AttemptReport,
+    AttemptResult,
     attempt_record,
     transaction_attempt,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "INVOICE_OPEN",
     "TRANSPORT_BACKOFF_MAX",
     "AttemptReport",
+    "AttemptResult",
     "Line",
     "ProcessReport",
     "attempt_reconcile_success",

@@ -11,13 +11,14 @@ from .. import gateway
 from ..invoice_owners import InvoiceEvent, invoice_lock, invoice_owner_notify
 from ..models import Attempt, Invoice, Transaction
 from ..selectors import invoice_attempt_awaiting_authentication
+from .charging import AttemptResult
 
 logger = logging.getLogger(__name__)
 IS = Invoice.Status
 TS = Transaction.Status
 
 
-def invoice_payment_authenticated(*, invoice_id: int, payment_intent_id: str) -> str:
+def invoice_payment_authenticated(*, invoice_id: int, payment_intent_id: str) -> AttemptResult | str:
     """The customer confirmed the payment with their bank in the browser: read the
     PaymentIntent back from Stripe and, if it went through, settle the invoice."""
     invoice = Invoice.objects.get(pk=invoice_id)
@@ -33,7 +34,7 @@ def invoice_payment_authenticated(*, invoice_id: int, payment_intent_id: str) ->
     return attempt_reconcile_success(attempt_id=attempt.pk, result=result)
 
 
-def attempt_reconcile_success(*, attempt_id: int, result: gateway.GatewayResult) -> str:
+def attempt_reconcile_success(*, attempt_id: int, result: gateway.GatewayResult) -> AttemptResult | str:
     """Stripe says a charge we had recorded as declined went through after all (the
     customer completed 3-D Secure later). Record the money; settle the invoice if it is
     still waiting for it; otherwise leave it for ops, loudly."""
@@ -46,7 +47,7 @@ def attempt_reconcile_success(*, attempt_id: int, result: gateway.GatewayResult)
         old = Transaction.objects.select_for_update().get(pk=txn_id)
         attempt = Attempt.objects.select_for_update().get(pk=attempt_id)
         if attempt.outcome == Attempt.Outcome.SUCCEEDED:
-            return "skipped"
+            return AttemptResult.SKIPPED
         attempt.outcome = Attempt.Outcome.SUCCEEDED
         attempt.decision = "succeeded later (the customer completed the bank's check)"
         attempt.save()
@@ -75,4 +76,4 @@ def attempt_reconcile_success(*, attempt_id: int, result: gateway.GatewayResult)
         invoice.settle(description=f"Charged {result.stripe_id}")
         invoice.save()
         invoice_owner_notify(invoice, InvoiceEvent.SETTLED)
-        return "done"
+        return AttemptResult.DONE

@@ -21,6 +21,7 @@ instead of charging twice. While an attempt is `unknown`, nothing starts another
 for its invoice.
 """
 
+import enum
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -46,10 +47,18 @@ IN_FLIGHT_GRACE = timedelta(seconds=120)
 # Backoff for gateway trouble between runs: 1, 2, 4 ... minutes, at most an hour.
 TRANSPORT_BACKOFF_MAX = timedelta(hours=1)
 AUTHENTICATION_REQUIRED = "authentication_required"
-# A claim decision: the charge has no card it may use. It is failed right after the
-# claim commits, in a transaction of its own that can lock the invoice before the
-# transaction as the lock order wants (the claim holds transaction locks only).
-_NO_CARD = "no usable card"
+
+
+class AttemptResult(enum.StrEnum):
+    """What happened to one transaction in one try; the loop counts these."""
+
+    DONE = "done"  # charged or refunded
+    RETRYING = "retrying"  # a soft decline: tried again on the dunning schedule
+    FAILED = "failed"  # declined for good, or no usable card
+    GATEWAY = "gateway"  # no proper answer: the same request is sent again later
+    SKIPPED = "skipped"  # not due any more, or already recorded
+    WAITING = "waiting"  # another attempt for its invoice is in flight
+    ERROR = "error"  # a bug or a database error; logged
 
 
 def charge_soon(invoice: Invoice, payment_method: PaymentMethod) -> Transaction:
@@ -68,20 +77,20 @@ def charge_soon(invoice: Invoice, payment_method: PaymentMethod) -> Transaction:
 @dataclass
 class AttemptReport:
     transaction_id: int
-    result: str  # done, retrying, failed, gateway, skipped, waiting
+    result: AttemptResult
 
 
 def _key(txn: Transaction, number: int) -> str:
     return f"{settings.STRIPE_IDEMPOTENCY_NAMESPACE}:txn-{txn.pk}:attempt-{number}"
 
 
-def claim(txn_id: int, now) -> tuple[Transaction, Attempt] | str:
+def claim(txn_id: int, now) -> tuple[Transaction, Attempt] | AttemptResult:
     """Step 1 for one transaction. Returns (transaction, attempt) to send, or why not."""
     claimed, why = claim_many([txn_id], now)
     return claimed[0] if claimed else why[txn_id]
 
 
-def claim_many(ids: list[int], now) -> tuple[list[tuple[Transaction, Attempt]], dict[int, str]]:
+def claim_many(ids: list[int], now) -> tuple[list[tuple[Transaction, Attempt]], dict[int, AttemptResult]]:
     """Step 1 for several transactions in one database transaction: lock them (in id
     order, so two claimers wait for each other instead of deadlocking), read what else is
     going on with their invoices, and insert the new attempts together. Returns the
@@ -95,31 +104,35 @@ def claim_many(ids: list[int], now) -> tuple[list[tuple[Transaction, Attempt]], 
             .order_by("pk")
         )
         due = [t for t in locked if t.status in Transaction.OPEN_STATUSES and t.next_attempt_at <= now]
-        why.update(dict.fromkeys(set(ids) - {t.pk for t in due}, "skipped"))
+        why.update(dict.fromkeys(set(ids) - {t.pk for t in due}, AttemptResult.SKIPPED))
         facts = _claim_facts([t.pk for t in due])
         charging: set[int] = set()  # invoices this batch is charging
         for txn in due:
             decided = _claim_decide(txn, facts[txn.pk], now, charging)
-            if isinstance(decided, str):
+            if isinstance(decided, AttemptResult):
                 why[txn.pk] = decided
                 continue
             if decided.pk is None:
                 new.append(decided)
             claimed.append((txn, decided))
         Attempt.objects.bulk_create(new)
-    for txn_id in [txn_id for txn_id, decided in why.items() if decided == _NO_CARD]:
+    # A claim's FAILED is a charge with no card it may use. It is failed now, in a
+    # transaction of its own that can lock the invoice before the transaction as the lock
+    # order wants (the claim holds transaction locks only).
+    for txn_id in [txn_id for txn_id, decided in why.items() if decided == AttemptResult.FAILED]:
         why[txn_id] = _charge_failed_without_card(txn_id, now)
     return claimed, why
 
 
-def _claim_decide(txn: Transaction, facts: dict, now, charging: set[int]) -> Attempt | str:
+def _claim_decide(txn: Transaction, facts: dict, now, charging: set[int]) -> Attempt | AttemptResult:
     """The attempt to send for a locked, due transaction (a new one is not saved yet), or
-    why there is none."""
+    why there is none. FAILED means no usable card: claim_many fails the charge after
+    the claim commits."""
     is_charge = txn.kind == Transaction.Kind.CHARGE
     if facts["last_outcome"] == Attempt.Outcome.UNKNOWN:
         attempt = Attempt.objects.get(pk=facts["last_id"])
         if attempt.started_at > now - IN_FLIGHT_GRACE and attempt.calls == 0:
-            return "waiting"  # another worker is sending it right now
+            return AttemptResult.WAITING  # another worker is sending it right now
         # Resend the same request with the same key.
         Attempt.objects.filter(pk=attempt.pk).update(started_at=now)
         if is_charge:
@@ -129,13 +142,13 @@ def _claim_decide(txn: Transaction, facts: dict, now, charging: set[int]) -> Att
         if facts["sibling_done"]:
             txn.cancel(description="The invoice was already paid by another charge")
             txn.save()
-            return "skipped"
+            return AttemptResult.SKIPPED
         if facts["sibling_unknown"] or txn.invoice_id in charging:
             txn.next_attempt_at = now + timedelta(minutes=1)
             txn.save(update_fields=["next_attempt_at"])
-            return "waiting"
+            return AttemptResult.WAITING
         if txn.payment_method is None or not txn.payment_method.usable:
-            return _NO_CARD
+            return AttemptResult.FAILED
         charging.add(txn.invoice_id)
     number = (facts["last_number"] or 0) + 1
     return Attempt(transaction=txn, number=number, idempotency_key=_key(txn, number), started_at=now)
@@ -169,23 +182,29 @@ def _claim_facts(ids: list[int]) -> dict[int, dict]:
     return {row["pk"]: row for row in rows}
 
 
-def _charge_failed_without_card(txn_id: int, now) -> str:
+def _charge_failed_without_card(txn_id: int, now) -> AttemptResult:
     """Fail a due charge whose card may not be charged (lost, stolen, removed)."""
     with transaction.atomic():
         unlocked = Transaction.objects.only("invoice_id").get(pk=txn_id)
         invoice = invoice_lock(invoice_id=unlocked.invoice_id)
-        txn = Transaction.objects.select_for_update().select_related("payment_method").get(pk=txn_id)
+        # Lock only the transaction: PostgreSQL refuses FOR UPDATE on the nullable side of
+        # the outer join to payment_method.
+        txn = (
+            Transaction.objects.select_for_update(of=("self",))
+            .select_related("payment_method")
+            .get(pk=txn_id)
+        )
         if txn.status not in Transaction.OPEN_STATUSES or txn.next_attempt_at > now:
-            return "skipped"
+            return AttemptResult.SKIPPED
         if txn.payment_method is not None and txn.payment_method.usable:
-            return "waiting"  # a usable card again: the next run charges it
+            return AttemptResult.WAITING  # a usable card again: the next run charges it
         txn.fail(description="No usable card", counted=False)
         txn.save()
         if invoice.status == IS.PROCESSING:
             invoice_failed(
                 invoice, reason="The card on file may not be charged again.", category=declines.HARD
             )
-    return "failed"
+    return AttemptResult.FAILED
 
 
 def _send(txn: Transaction, attempt: Attempt) -> gateway.GatewayResult:
@@ -220,18 +239,18 @@ def transaction_attempt(*, transaction_id: int, now=None) -> AttemptReport:
     """Attempt one due transaction (charge or refund): claim, call Stripe, record."""
     now = now or timezone.now()
     claimed = claim(transaction_id, now)
-    if isinstance(claimed, str):
+    if isinstance(claimed, AttemptResult):
         return AttemptReport(transaction_id, claimed)
     return AttemptReport(transaction_id, send_and_record(*claimed, now))
 
 
-def send_and_record(txn: Transaction, attempt: Attempt, now) -> str:
+def send_and_record(txn: Transaction, attempt: Attempt, now) -> AttemptResult:
     """Steps 2 and 3 for a claimed attempt."""
     try:
         result = _send(txn, attempt)
     except gateway.GatewayUnavailable as exc:
         _record_transport_trouble(txn.pk, attempt.pk, exc, now)
-        return "gateway"
+        return AttemptResult.GATEWAY
     return attempt_record(attempt_id=attempt.pk, result=result, now=now)
 
 
@@ -282,7 +301,7 @@ def _store_raw(attempt: Attempt, result: gateway.GatewayResult, now) -> declines
     return decline
 
 
-def attempt_record(*, attempt_id: int, result: gateway.GatewayResult, now=None) -> str:
+def attempt_record(*, attempt_id: int, result: gateway.GatewayResult, now=None) -> AttemptResult:
     """Step 3: record Stripe's answer and move the transaction and its invoice. Also used
     by webhooks and reconciliation; an attempt whose outcome is known is left alone."""
     now = now or timezone.now()
@@ -297,7 +316,7 @@ def attempt_record(*, attempt_id: int, result: gateway.GatewayResult, now=None) 
         txn.invoice = invoice
         attempt.transaction = txn
         if attempt.outcome != Attempt.Outcome.UNKNOWN:
-            return "skipped"
+            return AttemptResult.SKIPPED
         decline = _store_raw(attempt, result, now)
         if decline is not None and decline.category == declines.GATEWAY:
             # Stripe answered but not with a decision (e.g. our key was refused): same attempt later.
@@ -310,7 +329,7 @@ def attempt_record(*, attempt_id: int, result: gateway.GatewayResult, now=None) 
             )
             txn.last_category, txn.last_message = declines.GATEWAY, decline.message[:500]
             txn.save()
-            return "gateway"
+            return AttemptResult.GATEWAY
         if txn.kind == Transaction.Kind.CHARGE:
             outcome = _charge_answered(txn, invoice, attempt, decline, now)
         else:
@@ -319,7 +338,7 @@ def attempt_record(*, attempt_id: int, result: gateway.GatewayResult, now=None) 
         return outcome
 
 
-def _charge_answered(txn, invoice, attempt, decline, now) -> str:
+def _charge_answered(txn, invoice, attempt, decline, now) -> AttemptResult:
     txn.transport_failures = 0
     if decline is None:
         (txn.succeed if txn.status == TS.RETRYING else txn.succeed_first_time)(stripe_id=attempt.stripe_id)
@@ -332,7 +351,7 @@ def _charge_answered(txn, invoice, attempt, decline, now) -> str:
             # Settled after the invoice was given up on (an answer that came late): keep
             # the money on record and tell ops; never charge again.
             logger.error("%s was charged (%s) while %s", invoice, attempt.stripe_id, invoice.status)
-        return "done"
+        return AttemptResult.DONE
 
     txn.last_category, txn.last_message = decline.category, decline.message[:500]
     if txn.payment_method_id != invoice.payment_method_id and invoice.status == IS.PROCESSING:
@@ -341,7 +360,7 @@ def _charge_answered(txn, invoice, attempt, decline, now) -> str:
         txn.fail(description=attempt.decision[:300])
         txn.save()
         charge_soon(invoice, invoice.payment_method)
-        return "failed"
+        return AttemptResult.FAILED
 
     policy = invoice.dunning or DunningPolicy.load().snapshot()
     if decline.category == declines.SOFT:
@@ -363,7 +382,7 @@ def _charge_answered(txn, invoice, attempt, decline, now) -> str:
                 next_attempt_at=next_at.isoformat(),
                 retries_left=limit - txn.failure_count,
             )
-            return "retrying"
+            return AttemptResult.RETRYING
         attempt.decision = f"soft: {decline.message.rstrip('.').lower()}; retries used up"
     elif decline.category == declines.HARD:
         attempt.decision = f"hard: {decline.message.rstrip('.').lower()}; this card is never tried again"
@@ -381,10 +400,10 @@ def _charge_answered(txn, invoice, attempt, decline, now) -> str:
         category=decline.category,
         authenticate=decline.code == AUTHENTICATION_REQUIRED and bool(attempt.stripe_id),
     )
-    return "failed"
+    return AttemptResult.FAILED
 
 
-def _refund_answered(txn, invoice, attempt, decline) -> str:
+def _refund_answered(txn, invoice, attempt, decline) -> AttemptResult:
     txn.transport_failures = 0
     if decline is None:
         (txn.succeed if txn.status == TS.RETRYING else txn.succeed_first_time)(stripe_id=attempt.stripe_id)
@@ -396,7 +415,7 @@ def _refund_answered(txn, invoice, attempt, decline) -> str:
                 description=f"Partly refunded {attempt.stripe_id}", amount=txn.amount
             )
         invoice.save()
-        return "done"
+        return AttemptResult.DONE
     attempt.decision = f"refund refused: {attempt.message or decline.message}"[:300]
     txn.last_category, txn.last_message = decline.category, attempt.decision
     txn.fail(description=attempt.decision)
@@ -404,4 +423,4 @@ def _refund_answered(txn, invoice, attempt, decline) -> str:
     invoice.finish_partial_refund(description=attempt.decision, amount=0)
     invoice.save()
     logger.error("Refund %s of %s refused by Stripe: %s", txn.pk, invoice, attempt.message)
-    return "failed"
+    return AttemptResult.FAILED

@@ -5,7 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from billing.declines import CATEGORIES, classify_stripe_error
+from billing import declines
+from billing.declines import CATEGORIES, DeclineCategory, classify_stripe_error
+from billing.models import Attempt, Transaction
 
 
 def card_error(
@@ -150,3 +152,16 @@ def test_every_answer_has_one_of_the_four_categories_and_a_message_for_people():
     for body in [card_error("lost_card"), card_error("expired_card"), card_error("insufficient_funds"), {}]:
         decline = classify_stripe_error(body)
         assert decline.category in CATEGORIES and decline.message.endswith(".")
+
+
+def test_a_stolen_card_is_hard_under_the_names_old_and_new():
+    body = {"error": {"type": "card_error", "code": "card_declined", "decline_code": "stolen_card"}}
+    category = classify_stripe_error(body).category
+    assert category == "hard"
+    assert category is DeclineCategory.HARD is declines.HARD
+    assert category.label == "Hard decline"
+
+
+def test_the_recorded_categories_are_the_classifier_s_choices():
+    for field in (Attempt._meta.get_field("category"), Transaction._meta.get_field("last_category")):
+        assert [value for value, _ in field.choices] == ["hard", "customer_action", "soft", "gateway"]

@@ -9,6 +9,7 @@ from django_fsm_log.models import StateLog
 
 from accounts.tests.factories import BuyerFactory, SellerFactory, StaffFactory
 from marketplace.exceptions import ApplicationError
+from marketplace.fsm import transition_custom
 from orders import services
 from orders.models import Order
 from orders.services import ItemLine
@@ -291,3 +292,24 @@ def test_place_order_refuses_bad_lines_and_creates_nothing(items, message):
     with pytest.raises(ApplicationError, match=message):
         services.order_place(buyer=BuyerFactory(), seller=SellerFactory(), currency="USD", items=items)
     assert not Order.objects.exists()
+
+
+def test_every_order_transition_carries_its_verb_and_past_tense_and_who_may_take_it():
+    words = transition_custom(Order)
+    assert set(words) == set(services.WHO_MAY)
+    for name, custom in words.items():
+        assert custom.get("verb") and custom.get("past"), name
+
+
+def test_refusals_name_the_parties_and_the_action_in_words():
+    order = OrderFactory(status=S.PENDING_PAYMENT)
+    with pytest.raises(ApplicationError) as refused:
+        services.order_cancel(order_id=order.pk, by=order.seller)
+    assert str(refused.value) == "Only platform staff or the buyer can cancel this order."
+    order = OrderFactory(status=S.PAID)
+    with pytest.raises(ApplicationError) as refused:
+        services.order_mark_shipped(order_id=order.pk, by=order.buyer)
+    assert str(refused.value) == "Only the seller can mark as shipped this order."
+    with pytest.raises(ApplicationError) as refused:
+        services.order_confirm_received(order_id=order.pk, by=order.buyer)
+    assert str(refused.value) == "This order is paid, so it cannot be confirmed as received now."

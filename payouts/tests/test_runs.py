@@ -7,6 +7,7 @@ from django.core import mail
 from django_fsm import TransitionNotAllowed
 
 from marketplace.exceptions import ApplicationError
+from marketplace.fsm import transition_custom
 from payouts import services
 from payouts.ledger import ledger_check
 from payouts.models import Earning, LedgerAccount, Payout, PayoutAccount, PayoutRun
@@ -215,3 +216,17 @@ def test_check_ledger_notices_a_tampered_balance(payouts):
     LedgerAccount.objects.filter(kind="seller_balance", seller=order.seller).update(balance=1)
     problems = [p.what for p in ledger_check()]
     assert "cached balance differs from its entries" in problems
+
+
+def test_a_refused_payout_change_says_what_cannot_be_done_in_words(payouts, admin_user):
+    payouts.complete(at=utc(2027, 1, 5, 10))
+    payouts.run(date(2027, 1, 15))
+    [payout] = payouts.payouts()
+    services.payout_cancel(payout_id=payout.pk, by=admin_user, reason="Seller asked to wait")
+    with pytest.raises(ApplicationError) as refused:
+        services.payout_mark_paid(payout_id=payout.pk, by=admin_user)
+    assert str(refused.value) == f"Payout #{payout.pk} is canceled: it cannot be marked as paid."
+    with pytest.raises(ApplicationError) as refused:
+        services.payout_cancel(payout_id=payout.pk, by=admin_user, reason="Twice")
+    assert str(refused.value) == f"Payout #{payout.pk} is canceled: it cannot be canceled."
+    assert all(words.get("past") for words in transition_custom(Payout).values())

@@ -1,7 +1,8 @@
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import admin, messages
-from django.utils.html import format_html_join
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django_fsm_log.admin import StateLogInline
 
 from marketplace.admin_parts import ReadOnlyInline, text_action
@@ -112,8 +113,32 @@ def retry_now(modeladmin, request, queryset):
             modeladmin.message_user(request, str(exc), messages.WARNING)
 
 
+class HeldChargesAlert:
+    """Staff see, on the invoice and transaction lists, the charges Stripe refused because
+    of the platform's own request (declines.PLATFORM): they wait for staff, not for the
+    customer."""
+
+    def changelist_view(self, request, extra_context=None):
+        held = Transaction.objects.filter(
+            held_for_staff_at__isnull=False, status__in=Transaction.OPEN_STATUSES
+        )
+        count = held.count()
+        if count:
+            messages.warning(
+                request,
+                format_html(
+                    "{} waiting for staff: Stripe refused the platform's own request (see each one's last "
+                    'message). Fix the cause, then use "Retry now" on the invoice. '
+                    '<a href="{}?held_for_staff_at__isnull=False&status__in=init,retrying">Show them</a>',
+                    f"{count} charge{'s' if count != 1 else ''}",
+                    reverse("admin:billing_transaction_changelist"),
+                ),
+            )
+        return super().changelist_view(request, extra_context)
+
+
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(HeldChargesAlert, admin.ModelAdmin):
     list_display = ["id", "status", "customer", "total", "refunded", "what", "created_at", "grace_ends_at"]
     list_filter = [
         "status",
@@ -194,7 +219,7 @@ class InvoiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(admin.ModelAdmin):
+class TransactionAdmin(HeldChargesAlert, admin.ModelAdmin):
     list_display = [
         "id",
         "kind",
@@ -205,7 +230,7 @@ class TransactionAdmin(admin.ModelAdmin):
         "next_attempt_at",
         "last_message",
     ]
-    list_filter = ["status", "kind", "last_category"]
+    list_filter = ["status", "kind", "last_category", ("held_for_staff_at", admin.EmptyFieldListFilter)]
     search_fields = ["=id", "=invoice__id", "stripe_id", "invoice__customer__user__email"]
     list_select_related = ["invoice"]
     readonly_fields = [
@@ -219,6 +244,7 @@ class TransactionAdmin(admin.ModelAdmin):
         "reason",
         "failure_count",
         "next_attempt_at",
+        "held_for_staff_at",
         "transport_failures",
         "stripe_id",
         "last_category",

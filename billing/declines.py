@@ -10,6 +10,10 @@ a PaymentIntent's `last_payment_error` object. The answer's `category` is one of
 - "soft": retry on the dunning schedule.
 - "gateway": Stripe or the network did not answer properly; retry the *same* attempt with
   the *same* idempotency key, with backoff. Not a dunning attempt.
+- "platform": Stripe refused the platform's own request (an amount below Stripe's minimum,
+  a missing parameter, a refused or under-privileged API key, a reused idempotency key).
+  Never the customer's fault: the card stays usable, nothing is counted against the
+  customer, and the charge waits for staff.
 
 Precedence (DESIGN.md 3.2): the card network's advice code, then Stripe's `advice_code`,
 then `decline_code`, then the error's `code` and `type`. The network and the issuer know
@@ -43,6 +47,7 @@ class DeclineCategory(models.TextChoices):
     CUSTOMER_ACTION = "customer_action", "Customer action needed"
     SOFT = "soft", "Soft decline"
     GATEWAY = "gateway", "Gateway trouble"
+    PLATFORM = "platform", "Platform error: staff must act"
 
 
 # The names callers have always used (declines.HARD, ...).
@@ -50,6 +55,7 @@ HARD = DeclineCategory.HARD
 CUSTOMER_ACTION = DeclineCategory.CUSTOMER_ACTION
 SOFT = DeclineCategory.SOFT
 GATEWAY = DeclineCategory.GATEWAY
+PLATFORM = DeclineCategory.PLATFORM
 CATEGORIES = tuple(DeclineCategory)
 
 
@@ -170,14 +176,17 @@ _TYPES = {
     "api_connection_error": (GATEWAY, "Stripe could not be reached."),
     "api_error": (GATEWAY, "Stripe had a temporary problem."),
     "rate_limit_error": (GATEWAY, "Too many requests to Stripe; slowing down."),
-    # The platform's key was refused: not the customer's fault, and retrying after ops fix
-    # the key must reuse the same attempt.
-    "authentication_error": (GATEWAY, "Stripe refused the platform's API key."),
-    "idempotency_error": (HARD, "Stripe refused a reused idempotency key with different parameters."),
-    "invalid_request_error": (HARD, "Stripe refused the request as invalid."),
+    # The platform's own request was wrong: staff must act; never the customer's fault.
+    "authentication_error": (PLATFORM, "Stripe refused the platform's API key."),
+    "permission_error": (PLATFORM, "The platform's API key may not do this at Stripe."),
+    "idempotency_error": (PLATFORM, "Stripe refused a reused idempotency key with different parameters."),
+    "invalid_request_error": (PLATFORM, "Stripe refused the platform's request as invalid."),
 }
 _CODES = {
     "rate_limit": (GATEWAY, "Too many requests to Stripe; slowing down."),
+    "amount_too_small": (PLATFORM, "The amount is below Stripe's minimum charge for this currency."),
+    "amount_too_large": (PLATFORM, "The amount is above Stripe's maximum charge."),
+    "api_key_expired": (PLATFORM, "The platform's Stripe API key has expired."),
     "lock_timeout": (GATEWAY, "Stripe was busy with another request for the same object."),
     "payment_intent_authentication_failure": (CUSTOMER_ACTION, "The customer did not complete 3-D Secure."),
     "payment_method_unactivated": (CUSTOMER_ACTION, "The payment method is not activated."),

@@ -381,6 +381,9 @@ class Transaction(models.Model):
     # Declines counted for dunning (gateway trouble is not counted).
     failure_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
+    # Stripe refused the platform's own request (declines.PLATFORM): nothing is tried again
+    # until staff act ("Retry now" in the admin).
+    held_for_staff_at = models.DateTimeField(null=True, blank=True, db_index=True)
     # Gateway trouble in a row on the current attempt (for backoff).
     transport_failures = models.PositiveIntegerField(default=0)
     stripe_id = models.CharField(max_length=255, blank=True, db_index=True)

@@ -20,6 +20,9 @@ What this adds to localstripe 1.15, each as Stripe documents it:
 - Stripe Connect accounts and transfers (see `localstripe_connect`), which localstripe lacks.
 - Disputes (see `localstripe_disputes`): opened on a charge through a test hook, closed
   won or lost with Stripe's test-mode evidence strings, each with its webhook event.
+- Stripe's minimum charge amounts (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts):
+  a PaymentIntent below the minimum answers 400 `invalid_request_error`, code
+  `amount_too_small`, as Stripe does.
 - State is kept in memory; --keep-data restores and saves localstripe's file as before.
 """
 
@@ -50,6 +53,29 @@ DECLINED_WHEN_CHARGED = {
     ),
     "4100000000000019": ("card_declined", "fraudulent", "Your card was declined."),
 }
+
+
+# Stripe's minimum charge per currency, in its API units (the currencies the product and
+# its tests use; Stripe's table has more).
+MINIMUM_CHARGE = {"usd": 50, "eur": 50, "gbp": 30, "chf": 50, "cad": 50, "aud": 50, "jpy": 50, "isk": 10000}
+
+
+def _patch_minimum_charge():
+    create = resources.PaymentIntent._api_create.__func__
+
+    def api_create(cls, **data):
+        amount = resources.try_convert_to_int(data.get("amount"))
+        currency = str(data.get("currency") or "").lower()
+        minimum = MINIMUM_CHARGE.get(currency)
+        if type(amount) is int and minimum and 0 < amount < minimum:
+            raise UserError(
+                400,
+                f"Amount must be at least {minimum} {currency}",
+                {"code": "amount_too_small", "param": "amount"},
+            )
+        return create(cls, **data)
+
+    resources.PaymentIntent._api_create = classmethod(api_create)
 
 
 def _card_number(payment_method_id):
@@ -195,6 +221,7 @@ async def flush(request):
 
 def build_app(*, test_hooks: bool = False, keep_data: bool = False):
     _patch_declines()
+    _patch_minimum_charge()
     if keep_data:
         store.try_load_from_disk()
     else:

@@ -24,7 +24,7 @@ for its invoice.
 import enum
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -59,6 +59,7 @@ class AttemptResult(enum.StrEnum):
     SKIPPED = "skipped"  # not due any more, or already recorded
     WAITING = "waiting"  # another attempt for its invoice is in flight
     ERROR = "error"  # a bug or a database error; logged
+    HELD = "held"  # Stripe refused the platform's request: waits for staff
 
 
 def charge_soon(invoice: Invoice, payment_method: PaymentMethod) -> Transaction:
@@ -338,6 +339,31 @@ def attempt_record(*, attempt_id: int, result: gateway.GatewayResult, now=None) 
         return outcome
 
 
+# A charge held for staff is not due until staff act: the loop's due query never reaches it.
+HELD_UNTIL = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def _hold_for_staff(txn, invoice, attempt, decline, now) -> AttemptResult:
+    """Stripe refused the platform's own request: not the customer's fault. The card stays
+    usable, no failure is counted, the customer is not emailed, and the charge waits
+    (open) until staff fix the cause and press "Retry now", which sends a new attempt with
+    a new key (Stripe replays a refused request's answer for its key)."""
+    attempt.decision = f"platform: {decline.message.rstrip('.')}; waiting for staff"[:300]
+    txn.held_for_staff_at = now
+    txn.next_attempt_at = HELD_UNTIL
+    txn.save(
+        update_fields=[
+            "held_for_staff_at",
+            "next_attempt_at",
+            "last_category",
+            "last_message",
+            "transport_failures",
+        ]
+    )
+    logger.error("%s of %s needs staff: Stripe refused the request (%s)", txn, invoice, decline.message)
+    return AttemptResult.HELD
+
+
 def _charge_answered(txn, invoice, attempt, decline, now) -> AttemptResult:
     txn.transport_failures = 0
     if decline is None:
@@ -361,6 +387,9 @@ def _charge_answered(txn, invoice, attempt, decline, now) -> AttemptResult:
         txn.save()
         charge_soon(invoice, invoice.payment_method)
         return AttemptResult.FAILED
+
+    if decline.category == declines.PLATFORM:
+        return _hold_for_staff(txn, invoice, attempt, decline, now)
 
     policy = invoice.dunning or DunningPolicy.load().snapshot()
     if decline.category == declines.SOFT:

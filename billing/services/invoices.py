@@ -147,7 +147,8 @@ def invoice_retry_now(*, invoice_id: int, by=None) -> Invoice:
         )
         if txn is not None:
             txn.next_attempt_at = timezone.now()
-            txn.save(update_fields=["next_attempt_at"])
+            txn.held_for_staff_at = None
+            txn.save(update_fields=["next_attempt_at", "held_for_staff_at"])
             attempt_soon(txn.pk)
             return invoice
         if invoice.status == IS.PROCESS_FAILED and invoice.payment_method and invoice.payment_method.usable:

@@ -123,8 +123,12 @@ def test_authentication_required_without_a_decline_code_is_read_from_code():
         ({"error": {"type": "api_connection_error"}}, "gateway"),
         (
             {"error": {"type": "invalid_request_error", "code": "parameter_missing", "param": "amount"}},
-            "hard",
+            "platform",
         ),
+        ({"error": {"type": "invalid_request_error", "code": "amount_too_small"}}, "platform"),
+        ({"error": {"type": "authentication_error", "message": "Invalid API Key"}}, "platform"),
+        ({"error": {"type": "permission_error"}}, "platform"),
+        ({"error": {"type": "idempotency_error"}}, "platform"),
         (
             {
                 "error": {
@@ -164,4 +168,10 @@ def test_a_stolen_card_is_hard_under_the_names_old_and_new():
 
 def test_the_recorded_categories_are_the_classifier_s_choices():
     for field in (Attempt._meta.get_field("category"), Transaction._meta.get_field("last_category")):
-        assert [value for value, _ in field.choices] == ["hard", "customer_action", "soft", "gateway"]
+        assert [value for value, _ in field.choices] == [
+            "hard",
+            "customer_action",
+            "soft",
+            "gateway",
+            "platform",
+        ]

@@ -504,9 +504,10 @@ class WebhookEvent(models.Model):
 
 
 class ProcessingLease(models.Model):
-    """One row per loop that must not run twice at once (process_transactions). A run
-    takes the lease with a conditional UPDATE, which works the same on SQLite and
-    PostgreSQL, and it expires on its own if a worker dies holding it."""
+    """One row per loop that must not run twice at once (process_transactions), on
+    SQLite only: a run takes the lease with a conditional UPDATE, and it expires on its
+    own if a worker dies holding it. PostgreSQL uses a session advisory lock instead,
+    which dies with its holder at once (billing.single_runner)."""
 
     name = models.CharField(max_length=50, primary_key=True)
     held_until = models.DateTimeField(default=timezone.now)

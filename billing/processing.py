@@ -6,23 +6,19 @@ sender threads and, for a big backlog on PostgreSQL, forked processes.
 
 import logging
 import queue
-import socket
 import threading
-import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
 from django.utils import timezone
 
 from . import gateway
-from .models import ProcessingLease
 from .selectors import transactions_due_ids
 from .services.charging import AttemptResult, claim, claim_many, send_and_record
 from .services.dunning import invoices_apply_grace
 from .services.subscriptions import subscriptions_yield_invoices
+from .single_runner import single_runner
 
 logger = logging.getLogger(__name__)
 
@@ -43,35 +39,18 @@ class ProcessReport:
         return sum(v for k, v in self.results.items() if k not in not_tried)
 
 
-LEASE_FREE = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-def _lease_take(name: str, holder: str, seconds: int) -> bool:
-    now = timezone.now()
-    ProcessingLease.objects.get_or_create(name=name, defaults={"held_until": LEASE_FREE})
-    return bool(
-        ProcessingLease.objects.filter(Q(held_until__lt=now) | Q(holder=holder), name=name).update(
-            held_until=now + timedelta(seconds=seconds), holder=holder
-        )
-    )
-
-
-def _lease_release(name: str, holder: str) -> None:
-    ProcessingLease.objects.filter(name=name, holder=holder).update(held_until=LEASE_FREE, holder="")
-
-
 def transactions_process_due(
     *, now=None, concurrency: int | None = None, processes: int | None = None, batch: int = 10_000
 ) -> ProcessReport:
     """The first seed's processing loop: yield due subscription invoices, apply ended
-    grace periods, then attempt every due transaction. One loop runs at a time."""
+    grace periods, then attempt every due transaction. One loop runs at a time
+    (billing.single_runner); a second one reports `skipped_busy` and does nothing."""
     now = now or timezone.now()
     report = ProcessReport()
-    holder = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
-    if not _lease_take("process_transactions", holder, 600):
-        report.skipped_busy = True
-        return report
-    try:
+    with single_runner("process_transactions") as guard:
+        if guard is None:
+            report.skipped_busy = True
+            return report
         report.invoices_issued = subscriptions_yield_invoices(now=now)
         report.final_actions = invoices_apply_grace(now=now)
         if concurrency is None:
@@ -89,9 +68,11 @@ def transactions_process_due(
                 _run_in_processes(ids, now, concurrency, processes, report)
             else:
                 _run_all(ids, now, concurrency, report)
-            _lease_take("process_transactions", holder, 600)
-    finally:
-        _lease_release("process_transactions", holder)
+            if not guard.still_held():
+                # Another run may have started; it carries on from here (claims never
+                # send a charge twice, but two loops would only get in each other's way).
+                logger.warning("process_transactions lost its single-runner guard; stopping after this batch")
+                break
     return report
 
 
@@ -148,7 +129,9 @@ def _run_in_processes(ids, now, concurrency, processes, report) -> None:
 
     from django.db import connections
 
-    connections.close_all()  # a forked child must never reuse the parent's socket
+    # A forked child must never reuse the parent's socket. The single-runner lock's
+    # connection is not among these: it stays open, and the children leave it alone.
+    connections.close_all()
     ctx = multiprocessing.get_context("fork")
     results = ctx.Queue()
     shards = [ids[k::processes] for k in range(processes)]

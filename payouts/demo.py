@@ -20,7 +20,7 @@ from orders.services import ItemLine
 
 from . import services
 from .models import Earning, Payout, PayoutAccount
-from .schedule import available_on
+from .schedule import available_on, schedule_for
 
 
 def _completed_order(*, buyer, seller, items, currency="USD") -> Order:
@@ -52,7 +52,7 @@ def seed(*, people, stdout):
         stdout.write("Payouts: demo payouts already exist.")
         return
     config = PayoutCycleSettings.load()
-    schedule = config.payout_schedule()
+    schedule = schedule_for(config)
     today = config.today()
     past = schedule.payout_dates_between(first=today - timedelta(days=70), last=today - timedelta(days=1))[
         -3:

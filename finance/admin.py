@@ -1,142 +1,15 @@
 """
-Admin → Finance Settings → Payout Cycle Settings: one record, a live preview of what the
-values mean, and the log of every change (who, when, before and after).
+Admin → Finance Settings → payout settings changes: the log of every saved change to the
+Payout Cycle Settings (who, when, before and after), read only.
+
+The Payout Cycle Settings page itself is registered by `payouts.admin_settings`: its
+live preview is payouts' schedule logic, and finance imports nothing from payouts. The
+model is finance's, so the admin still lists it here under "Finance Settings".
 """
 
-from django import forms
 from django.contrib import admin
-from django.http import JsonResponse
-from django.shortcuts import redirect
-from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
 
-from payouts.schedule import WEEKDAY_NAMES
-
-from .models import PayoutCycleSettings, PayoutSettingsChange
-from .services import payout_preview_lines, payout_settings_update
-
-
-class PayoutCycleSettingsForm(forms.ModelForm):
-    weekdays = forms.TypedMultipleChoiceField(
-        choices=list(enumerate(WEEKDAY_NAMES)),
-        coerce=int,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="For a weekly schedule: the weekdays payouts go out.",
-    )
-
-    class Meta:
-        model = PayoutCycleSettings
-        fields = [
-            "delay_days",
-            "schedule",
-            "weekdays",
-            "month_days",
-            "timezone",
-            "roll_to_business_day",
-            "holiday_country",
-            "minimum_payout_amount",
-            "platform_fee_bps",
-            "payouts_paused",
-            "provider",
-        ]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance and self.instance.weekdays and not self.is_bound:
-            self.initial["weekdays"] = [
-                int(d) for d in self.instance.weekdays.split(",") if d.strip().isdigit()
-            ]
-
-    def clean_weekdays(self):
-        return ",".join(str(d) for d in sorted(set(self.cleaned_data["weekdays"])))
-
-
-@admin.register(PayoutCycleSettings)
-class PayoutCycleSettingsAdmin(admin.ModelAdmin):
-    form = PayoutCycleSettingsForm
-    change_form_template = "admin/finance/payoutcyclesettings/change_form.html"
-    readonly_fields = ["preview", "recent_changes"]
-    fieldsets = [
-        ("Payout rule (T+N)", {"fields": ["delay_days"]}),
-        (
-            "Payout schedule",
-            {
-                "fields": [
-                    "schedule",
-                    "weekdays",
-                    "month_days",
-                    "timezone",
-                    "roll_to_business_day",
-                    "holiday_country",
-                ]
-            },
-        ),
-        ("Amounts", {"fields": ["minimum_payout_amount", "platform_fee_bps"]}),
-        ("Sending", {"fields": ["provider", "payouts_paused"]}),
-        ("Preview", {"fields": ["preview"]}),
-        ("Change log", {"fields": ["recent_changes"]}),
-    ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def changelist_view(self, request, extra_context=None):
-        obj = PayoutCycleSettings.load()
-        return redirect(reverse("admin:finance_payoutcyclesettings_change", args=[obj.pk]))
-
-    def get_urls(self):
-        return [
-            path(
-                "preview/",
-                self.admin_site.admin_view(self.preview_view),
-                name="finance_payoutcyclesettings_preview",
-            ),
-            *super().get_urls(),
-        ]
-
-    def preview_view(self, request):
-        """The live preview: the form's current values, validated like a save, not saved."""
-        if not self.has_view_or_change_permission(request):
-            return JsonResponse({"errors": ["You may not see the payout settings."]}, status=403)
-        form = self.form(request.POST or None, instance=PayoutCycleSettings.load())
-        if not form.is_valid():
-            errors = [
-                f"{form.fields[name].label if name in form.fields else ''}: {' '.join(msgs)}".lstrip(": ")
-                for name, msgs in form.errors.items()
-            ]
-            return JsonResponse({"errors": errors}, status=400)
-        return JsonResponse(payout_preview_lines(config=form.instance))
-
-    @admin.display(description="What these values mean")
-    def preview(self, obj):
-        # The saved values: the instance may hold what a refused form posted. The page's
-        # script previews unsaved values through `preview_view`.
-        lines = payout_preview_lines(config=PayoutCycleSettings.load())
-        return format_html(
-            '<div id="payout-preview" data-url="{}"><p class="sentence"><strong>{}</strong></p>'
-            '<p>Next six payout dates:</p><ul class="dates">{}</ul><ul class="errorlist"></ul></div>',
-            reverse("admin:finance_payoutcyclesettings_preview"),
-            lines["sentence"],
-            format_html_join("", "<li>{}</li>", ((d,) for d in lines["next_dates_text"])),
-        )
-
-    @admin.display(description="Recent changes")
-    def recent_changes(self, obj):
-        changes = PayoutSettingsChange.objects.select_related("changed_by")[:10]
-        if not changes:
-            return "No change yet."
-        rows = []
-        for change in changes:
-            what = "; ".join(f"{name}: {before!r} → {after!r}" for name, before, after in change.changes())
-            rows.append((f"{change.changed_at:%Y-%m-%d %H:%M %Z}", change.changed_by or "(system)", what))
-        return format_html("<ul>{}</ul>", format_html_join("", "<li>{} by {}: {}</li>", rows))
-
-    def save_model(self, request, obj, form, change):
-        payout_settings_update(edited=obj, by=request.user)
+from .models import PayoutSettingsChange
 
 
 @admin.register(PayoutSettingsChange)

@@ -4,7 +4,9 @@ from django.apps import AppConfig
 class FinanceConfig(AppConfig):
     """Holds the settings records admins edit under "Finance Settings" in the admin (the
     seed's "Admin → Finance Settings → Payout Cycle Settings"). The money itself lives in
-    `payouts`; this app is only the place the admin groups the settings under."""
+    `payouts`; this app is only the place the admin groups the settings under. It holds
+    settings only and imports nothing from payouts: payouts reads these settings, works
+    out the schedule they describe, and registers the settings page with its preview."""
 
     name = "finance"
     verbose_name = "Finance Settings"

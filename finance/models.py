@@ -1,6 +1,9 @@
 """
 Payout Cycle Settings: one record, edited in the admin under Finance Settings, and the
 log of every change made to it (who, when, before and after).
+
+Settings only: what the values mean for dates (the schedule, the preview) is worked out
+in `payouts.schedule`, which reads these records. finance imports nothing from payouts.
 """
 
 import zoneinfo
@@ -12,7 +15,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from payouts.schedule import DAILY, MONTHLY, WEEKDAY_NAMES, WEEKLY, PayoutSchedule
+from .choices import WEEKDAY_NAMES, ScheduleKind
 
 
 def parse_days(text: str, *, low: int, high: int, what: str) -> list[int]:
@@ -29,10 +32,7 @@ def parse_days(text: str, *, low: int, high: int, what: str) -> list[int]:
 
 
 class PayoutCycleSettings(models.Model):
-    class Schedule(models.TextChoices):
-        DAILY = DAILY, "Daily"
-        WEEKLY = WEEKLY, "Weekly, on chosen weekdays"
-        MONTHLY = MONTHLY, "Monthly, on chosen days of the month"
+    Schedule = ScheduleKind
 
     class Provider(models.TextChoices):
         MANUAL = "manual", "Manual (export a CSV for the bank, then mark each payout paid or failed)"
@@ -156,16 +156,13 @@ class PayoutCycleSettings(models.Model):
 
     # --- what the rest of the product reads ---------------------------------------------
 
-    def payout_schedule(self) -> PayoutSchedule:
-        weekdays = tuple(int(d) for d in self.weekdays.split(",") if d.strip().isdigit())
-        month_days = tuple(int(d) for d in self.month_days.replace(" ", "").split(",") if d.isdigit())
-        return PayoutSchedule(
-            kind=self.schedule,
-            weekdays=weekdays,
-            month_days=month_days,
-            roll_to_business_day=self.roll_to_business_day,
-            holiday_country=self.holiday_country,
-        )
+    def weekday_numbers(self) -> tuple[int, ...]:
+        """The stored weekdays, "0,3" -> (0, 3) (Monday is 0, as in date.weekday())."""
+        return tuple(int(d) for d in self.weekdays.split(",") if d.strip().isdigit())
+
+    def month_day_numbers(self) -> tuple[int, ...]:
+        """The stored days of the month, "1, 15" -> (1, 15)."""
+        return tuple(int(d) for d in self.month_days.replace(" ", "").split(",") if d.isdigit())
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -175,7 +172,7 @@ class PayoutCycleSettings(models.Model):
         return (now or timezone.now()).astimezone(self.tz).date()
 
     def weekday_names(self) -> str:
-        return ", ".join(WEEKDAY_NAMES[int(d)] for d in self.weekdays.split(",") if d.strip().isdigit())
+        return ", ".join(WEEKDAY_NAMES[d] for d in self.weekday_numbers())
 
     def snapshot(self) -> dict:
         """Every admin-editable value, as the change log stores it."""

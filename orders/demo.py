@@ -1,8 +1,23 @@
 """Demo orders in every status, made through the services so each has a real timeline.
 Orders are paid the real way: the buyer's demo card is charged through billing, against
-the Stripe-compatible server (`make run` starts localstripe before seeding)."""
+the Stripe-compatible server (`make run` starts localstripe before seeding).
+
+Also the payout history: orders completed across several past payout dates, a payout
+already paid, one that failed and went out again, one waiting for the admin to send, and
+a seller whose refund after payout left a negative balance. It lives here, not in
+`payouts/demo.py`, because it drives orders (payouts imports nothing from orders; orders
+hands its completed orders to payouts). To give the demo a history, the completions are
+moved back in time (`_backdate`): only the dates change, never an amount, so the ledger
+stays exact.
+"""
+
+from datetime import datetime, time, timedelta
+
+from django.db import transaction
 
 from billing import demo as billing_demo
+from finance.models import PayoutCycleSettings
+from payouts import demo as payouts_demo
 
 from . import services
 from .models import Order
@@ -46,7 +61,7 @@ def _walk(order, buyer, seller, admin, steps):
             services.order_cancel(order_id=oid, by=buyer)
 
 
-def seed(*, people, stdout):
+def _orders_in_every_status_seed(*, people, stdout):
     seller, buyer = people.sellers[0], people.buyers[0]
     if Order.objects.filter(seller=seller).exists():
         stdout.write("Orders: demo orders already exist.")
@@ -80,3 +95,65 @@ def seed(*, people, stdout):
     )
     billing_demo.charge_now(order.invoice)
     stdout.write(f"Orders: {len(walks) + 3} demo orders in every status, paid through billing.")
+
+
+def seed(*, people, stdout):
+    """Orders in every status, then the payout history; each part skips itself when its
+    rows already exist, so running `seed_demo` twice duplicates nothing."""
+    _orders_in_every_status_seed(people=people, stdout=stdout)
+    _payout_history_seed(people=people, stdout=stdout)
+
+
+def _completed_order(*, buyer, seller, items, currency="USD") -> Order:
+    order = services.order_place(buyer=buyer, seller=seller, currency=currency, items=items)
+    billing_demo.charge_now(order.invoice)
+    services.order_mark_shipped(
+        order_id=order.pk, by=seller, carrier="DHL", tracking_number=f"DHL{order.pk:08d}"
+    )
+    services.order_mark_delivered(order_id=order.pk, by=seller)
+    return services.order_confirm_received(order_id=order.pk, by=buyer)
+
+
+def _backdate(order: Order, completed_at: datetime) -> None:
+    with transaction.atomic():
+        Order.objects.filter(pk=order.pk).update(completed_at=completed_at, status_changed_at=completed_at)
+        payouts_demo.earning_backdate(order_id=order.pk, completed_at=completed_at)
+
+
+def _payout_history_seed(*, people, stdout):
+    sam, sofia = people.sellers[0], people.sellers[1]
+    if payouts_demo.history_exists(people=people):
+        stdout.write("Payouts: demo payouts already exist.")
+        return
+    past = payouts_demo.history_dates(count=3)
+    if len(past) < 3:
+        stdout.write("Payouts: the schedule has fewer than three past dates; no demo history.")
+        return
+    config = PayoutCycleSettings.load()
+    buyer = people.buyers[0]
+    billing_demo.give_card(buyer, billing_demo.GOOD_CARD)
+    payouts_demo.payout_accounts_seed(people=people)
+
+    def at(day, hour):
+        return datetime.combine(day, time(hour), tzinfo=config.tz)
+
+    # Sam: a sale before each of the last three payout dates (the orders above are recent).
+    sales = [
+        (past[0] - timedelta(days=config.delay_days + 3), [ItemLine("Oak serving board", 1, 7400)]),
+        (past[1] - timedelta(days=config.delay_days + 2), [ItemLine("Glazed vase", 1, 5600)]),
+        (past[2] - timedelta(days=config.delay_days + 1), [ItemLine("Rattan basket", 2, 2300)]),
+    ]
+    for day, items in sales:
+        _backdate(_completed_order(buyer=buyer, seller=sam, items=items), at(day, 15))
+    # Sofia: a sale paid out on the middle date, refunded after that payout.
+    refunded = _completed_order(buyer=buyer, seller=sofia, items=[ItemLine("Silk scarf", 1, 8800)])
+    _backdate(refunded, at(past[1] - timedelta(days=config.delay_days + 1), 11))
+
+    first = payouts_demo.history_runs_seed(people=people, past=past)
+    services.order_refund(order_id=refunded.pk, by=sofia, reason="The scarf arrived torn.")
+    billing_demo.charge_now(refunded.invoice)
+
+    stdout.write(
+        f"Payouts: runs for {', '.join(str(d) for d in past)} ({first.payouts}+ payouts: paid, failed and "
+        "sent again, waiting to be sent), and a refund after payout that leaves Sofia's balance negative."
+    )

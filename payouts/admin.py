@@ -6,7 +6,10 @@ from django_fsm_log.admin import StateLogInline
 from marketplace.admin_parts import ReadOnlyInline, text_action
 from marketplace.money import format_money
 
-from . import services
+from . import (
+    admin_settings,  # noqa: F401  (registers finance's Payout Cycle Settings page)
+    services,
+)
 from .models import Earning, Entry, Journal, LedgerAccount, Payout, PayoutAccount, PayoutRun
 
 

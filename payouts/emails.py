@@ -10,6 +10,7 @@ from marketplace.emails import email_send
 from marketplace.money import format_money
 
 from .models import Payout
+from .schedule import schedule_for
 
 TEMPLATE = "payouts/email/notice"
 
@@ -32,7 +33,7 @@ def payout_email_send(*, kind: str, payout_id: int) -> bool:
         if payout.status != Payout.Status.FAILED:
             return False
         config = PayoutCycleSettings.load()
-        next_date = config.payout_schedule().next_payout_date(
+        next_date = schedule_for(config).next_payout_date(
             max(config.today(), payout.payout_date) + timedelta(days=1)
         )
         subject = f"Your payout of {amount} did not go through"

@@ -9,18 +9,27 @@ payout runs all ask these functions, so they can never disagree.
   business day when that roll is on. Business days are Monday to Friday minus the public
   holidays of the chosen country, from the `holidays` library.
 - `payout_on` = the first payout date on or after `available_on`.
+
+The Payout Cycle Settings (finance) store the values; `schedule_for` turns them into a
+`PayoutSchedule`. payouts imports finance, never the reverse.
 """
 
 import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import holidays
 
-DAILY, WEEKLY, MONTHLY = "daily", "weekly", "monthly"
-WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+from finance.choices import WEEKDAY_NAMES, ScheduleKind
+
+if TYPE_CHECKING:
+    from finance.models import PayoutCycleSettings
+
+# The kinds the settings store (WEEKDAY_NAMES too), under the names callers import from here.
+DAILY, WEEKLY, MONTHLY = ScheduleKind.DAILY.value, ScheduleKind.WEEKLY.value, ScheduleKind.MONTHLY.value
 # A roll never needs more than a couple of weeks (the longest holiday runs are a week);
 # the scan gives up well after that so a schedule can never loop forever.
 _LONGEST_ROLL = timedelta(days=21)
@@ -113,6 +122,18 @@ class PayoutSchedule:
             where = f" and {self.holiday_country} public holidays" if self.holiday_country else ""
             text += f", moved to the next business day on weekends{where}"
         return text
+
+
+def schedule_for(config: "PayoutCycleSettings") -> PayoutSchedule:
+    """The payout schedule the given Payout Cycle Settings describe (saved or not: the
+    admin preview passes the unsaved form's instance)."""
+    return PayoutSchedule(
+        kind=config.schedule,
+        weekdays=config.weekday_numbers(),
+        month_days=config.month_day_numbers(),
+        roll_to_business_day=config.roll_to_business_day,
+        holiday_country=config.holiday_country,
+    )
 
 
 def _ordinal(day: int) -> str:

@@ -1,4 +1,5 @@
-"""Reads: the payout preview and what a seller sees on their payouts page."""
+"""Reads: the payout preview (the command's and the settings page's) and what a seller
+sees on their payouts page."""
 
 from collections import defaultdict
 from dataclasses import dataclass
@@ -11,12 +12,13 @@ from finance.models import PayoutCycleSettings
 
 from .models import Earning, Payout, PayoutAccount, PayoutRun
 from .schedule import available_on as compute_available_on
+from .schedule import schedule_for
 
 
 def _first_open_date(config: PayoutCycleSettings, on_or_after: date) -> date:
     """The first payout date on or after a day whose run has not happened yet: money that
     becomes available on a payout date after that date's run waits for the next one."""
-    schedule = config.payout_schedule()
+    schedule = schedule_for(config)
     day = schedule.next_payout_date(on_or_after)
     done = set(
         PayoutRun.objects.filter(payout_date__gte=day, status=PayoutRun.Status.DONE).values_list(
@@ -35,7 +37,7 @@ def payout_preview(*, completed_at: datetime, config: PayoutCycleSettings | None
     available = compute_available_on(
         completed_at=completed_at, timezone_name=config.timezone, delay_days=config.delay_days
     )
-    schedule = config.payout_schedule()
+    schedule = schedule_for(config)
     payout_on = _first_open_date(config, available) if config.pk else schedule.next_payout_date(available)
     return {
         "completed_at": completed_at.isoformat(),
@@ -46,6 +48,27 @@ def payout_preview(*, completed_at: datetime, config: PayoutCycleSettings | None
         "payout_on": payout_on.isoformat(),
         "schedule": schedule.describe(),
     }
+
+
+def payout_preview_lines(*, config: PayoutCycleSettings, now=None, count: int = 6) -> dict:
+    """What the Payout Cycle Settings page shows: where an order completed now lands, and
+    the next payout dates, under the given (possibly unsaved) settings."""
+    now = now or timezone.now()
+    preview = payout_preview(completed_at=now, config=config)
+    dates = schedule_for(config).payout_dates(start=config.today(now), count=count)
+    return {
+        **preview,
+        "sentence": (
+            f"An order completed now ({_long(preview['completed_on'])}, {config.timezone}) becomes available "
+            f"on {_long(preview['available_on'])} and is paid on {_long(preview['payout_on'])}."
+        ),
+        "next_dates": [d.isoformat() for d in dates],
+        "next_dates_text": [f"{d:%a %-d %b %Y}" for d in dates],
+    }
+
+
+def _long(iso: str) -> str:
+    return f"{date.fromisoformat(iso):%A %-d %B %Y}"
 
 
 @dataclass
@@ -133,6 +156,6 @@ def seller_payouts(*, seller, now=None, upcoming_limit: int = 100, history_limit
         on_hold=bool(account and account.on_hold),
         hold_reason=account.hold_reason if account else "",
         paused=config.payouts_paused,
-        schedule=config.payout_schedule().describe(),
+        schedule=schedule_for(config).describe(),
         delay_days=config.delay_days,
     )

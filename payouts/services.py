@@ -31,6 +31,7 @@ from marketplace.money import amount_plain
 from . import ledger
 from .models import Earning, Journal, Payout, PayoutAccount, PayoutRun
 from .schedule import available_on as compute_available_on
+from .schedule import schedule_for
 
 logger = logging.getLogger(__name__)
 
@@ -341,7 +342,7 @@ def payout_dates_due(*, now=None) -> list[date]:
         else max(last.payout_date + timedelta(days=1), today - timedelta(days=CATCH_UP_DAYS))
     )
     unfinished = PayoutRun.objects.filter(status=PayoutRun.Status.RUNNING, payout_date__lte=today)
-    dates = set(config.payout_schedule().payout_dates_between(first=first, last=today))
+    dates = set(schedule_for(config).payout_dates_between(first=first, last=today))
     dates |= set(unfinished.values_list("payout_date", flat=True))
     return sorted(dates)
 

@@ -14,6 +14,7 @@ from django.db.models import Count
 from finance.models import PayoutCycleSettings
 from payouts.ledger import ledger_check
 from payouts.models import Earning, Payout
+from payouts.schedule import schedule_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -43,7 +44,7 @@ def test_two_run_payouts_at_once_then_a_third_pay_each_seller_once(payouts):
     config = PayoutCycleSettings.load()
     today = config.today()
     # The latest payout date up to today, under the default 1st-and-15th schedule.
-    day = max(config.payout_schedule().payout_dates_between(first=today - timedelta(days=40), last=today))
+    day = max(schedule_for(config).payout_dates_between(first=today - timedelta(days=40), last=today))
     completed = datetime.combine(day - timedelta(days=10), datetime.min.time(), UTC)
     sellers = [payouts.seller() for _ in range(30)]
     for index, seller in enumerate(sellers):

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from finance.models import PayoutCycleSettings
 from marketplace.money import format_money
+from payouts.schedule import schedule_for
 from payouts.services import payout_run_create, payout_run_dry
 
 
@@ -28,7 +29,7 @@ class Command(BaseCommand):
                 f"{payout_date} is in the future (today is {today} in {config.timezone}); "
                 "a payout run only pays money that is available by its date."
             )
-        schedule = config.payout_schedule()
+        schedule = schedule_for(config)
         if not date and not schedule.is_payout_date(payout_date):
             # A daily cron calling it without a date is fine: most days have nothing to do.
             self.stdout.write(

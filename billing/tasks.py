@@ -1,19 +1,15 @@
 import logging
-from smtplib import SMTPException
 
 from celery import shared_task
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    name="billing.send_email",
-    autoretry_for=(SMTPException, OSError),
-    retry_backoff=30,
-    retry_backoff_max=3600,
-    max_retries=8,
-)
+@shared_task(name="billing.send_email")
 def send_billing_email(kind: str, **context) -> bool:
+    """Queue a billing email in the outbox (sent by the outbox's sender, which retries
+    SMTP failures). Billing services should call `billing_email_send` inside their own
+    transaction instead; this stays for callers that still publish it."""
     from .emails import billing_email_send
 
     return billing_email_send(kind=kind, **context)

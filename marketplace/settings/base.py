@@ -197,22 +197,23 @@ POST_OFFICE = {
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 _require_url("CELERY_BROKER_URL", CELERY_BROKER_URL, {"filesystem", "redis", "rediss", "memory"})
 CELERY_BROKER_DIR = VAR_DIR / "celery-broker"
+# A web request publishes at most one message per committed transaction (the outbox's
+# "deliver" task). A Redis that is down or hung must cost it about a second, never more:
+# short socket timeouts, and one connection try (`max_retries: 0`; the worker's own
+# reconnect loop follows broker_connection_max_retries, not this).
+_BROKER_TIMEOUT = env.float("CELERY_BROKER_TIMEOUT_SECONDS", default=1.0)
+BROKER_REDIS_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": _BROKER_TIMEOUT,
+    "socket_timeout": _BROKER_TIMEOUT,
+    "max_retries": 0,
+}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR),
         "data_folder_out": str(CELERY_BROKER_DIR),
     }
 else:
-    # A web request publishes at most one message per committed transaction (the
-    # outbox's "deliver" task). A broker that is down or hung must cost it about a second,
-    # never more: short socket timeouts, and one connection try (`max_retries: 0`; the
-    # worker's own reconnect loop uses broker_connection_max_retries, not this).
-    _BROKER_TIMEOUT = env.float("CELERY_BROKER_TIMEOUT_SECONDS", default=1.0)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "socket_connect_timeout": _BROKER_TIMEOUT,
-        "socket_timeout": _BROKER_TIMEOUT,
-        "max_retries": 0,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = BROKER_REDIS_TRANSPORT_OPTIONS
 # No publish retries: what was not published is in the outbox and the sweep sends it.
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)

@@ -3,6 +3,7 @@ senders send one email once."""
 
 import threading
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 import time_machine
@@ -65,7 +66,8 @@ def test_a_task_name_nobody_registered_is_refused_at_once(db):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_senders_send_one_email_once():
-    email = outbox_email(to="seller@example.com", template_prefix=TEMPLATE, context=CONTEXT)
+    with mock.patch("marketplace.outbox.outbox_publish"):  # the broker lost the message
+        email = outbox_email(to="seller@example.com", template_prefix=TEMPLATE, context=CONTEXT)
     Email.objects.filter(pk=email.pk).update(created=timezone.now() - timedelta(minutes=5))
     barrier = threading.Barrier(2)
     one_finished = threading.Event()

@@ -5,6 +5,7 @@ import socket
 import time
 from datetime import date, timedelta
 
+import kombu.pools
 import pytest
 import time_machine
 from django.conf import settings
@@ -24,9 +25,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _reset_celery_connections():
+    """Make the next publish connect afresh to the broker URL in force now."""
     celery_app.pool.force_close_all()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    kombu.pools.reset()  # and drop kombu's producer pools, kept per broker URL
 
 
 @pytest.fixture(params=["closed", "hung"])

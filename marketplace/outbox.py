@@ -6,8 +6,9 @@ The transaction boundary is the point. A service calls `outbox_email(...)` or
 `outbox_task(...)` inside its `transaction.atomic()`; the row commits with the change or
 rolls back with it, so a rolled-back change sends nothing and a committed one can no
 longer lose its email. Only after commit do we publish ONE small Celery message per
-committed transaction, `marketplace.outbox_deliver` with the ids written in it, so that a
-worker sends them within seconds. Publishing is best effort and bounded: about a second
+committed transaction (the rows of a transaction form one batch with one on_commit
+callback), `marketplace.outbox_deliver` with the ids written in it, so that a worker sends
+them within seconds. Publishing is best effort and bounded: about a second
 when Redis is hung (settings: socket timeouts, one connection try, no publish retries),
 and after a failure this process skips publishing for BROKER_BACKOFF_SECONDS so that a
 burst of requests does not each wait. Whatever was not published, `marketplace.outbox_sweep`

@@ -104,3 +104,15 @@ def test_two_concurrent_senders_send_one_email_once():
     assert sorted(r.emails_sent for r in reports) == [0, 1]
     assert [m.to for m in mail.outbox] == [["seller@example.com"]]
     assert Email.objects.get().status == STATUS.sent
+
+
+@pytest.mark.django_db
+def test_ops_see_sent_and_failed_mail_and_deferred_tasks_in_the_admin(
+    admin_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        outbox_email(to="seller@example.com", template_prefix=TEMPLATE, context=CONTEXT)
+    index = admin_client.get("/admin/").content.decode()
+    assert "/admin/post_office/email/" in index and "/admin/marketplace/outboxtask/" in index
+    emails = admin_client.get("/admin/post_office/email/").content.decode()
+    assert "seller@example.com" in emails and "requeue" in emails.lower()

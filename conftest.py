@@ -55,6 +55,30 @@ def _email_and_media(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
+@pytest.fixture
+def django_capture_on_commit_callbacks():
+    """pytest-django's fixture, made to treat its block as one committed transaction for
+    the outbox (marketplace/outbox.py): emails and deferred calls written inside the block
+    form their own batch, published by a callback the block captures, instead of joining
+    the batch of rows written earlier in the test's never-committed transaction."""
+    from contextlib import contextmanager
+
+    from django.test import TestCase
+
+    from marketplace.outbox import outbox_batch_close
+
+    @contextmanager
+    def capture(*, using="default", execute=False):
+        outbox_batch_close()
+        try:
+            with TestCase.captureOnCommitCallbacks(using=using, execute=execute) as callbacks:
+                yield callbacks
+        finally:
+            outbox_batch_close()
+
+    return capture
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium driven by Playwright, headless, with no network but loopback."""

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from marketplace.emails import email_send
 from marketplace.money import format_money
+from marketplace.outbox import outbox_email
 
 from .links import card_update_url
 from .models import Invoice, Subscription
@@ -49,7 +49,7 @@ def billing_email_send(
 ) -> bool:
     if kind == "subscription_canceled":
         sub = Subscription.objects.select_related("customer__user", "plan").get(pk=subscription_id)
-        email_send(
+        outbox_email(
             to=sub.customer.user.email,
             template_prefix=TEMPLATE,
             context={
@@ -119,7 +119,7 @@ def billing_email_send(
         action = "Add a card"
     else:
         raise ValueError(f"Unknown billing email {kind!r}")
-    email_send(
+    outbox_email(
         to=invoice.customer.user.email,
         template_prefix=TEMPLATE,
         context={"subject": subject, "lines": lines, "action_url": link, "action_label": action},

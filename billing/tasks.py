@@ -1,24 +1,19 @@
 import logging
-from smtplib import SMTPException
 
 from celery import shared_task
 
 from .emails import billing_email_send
-from .gateway import GatewayUnavailable, payment_intent_cancel, stripe
+from .gateway import payment_intent_cancel, stripe
 from .processing import transactions_process_due
 from .services import transaction_attempt
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    name="billing.send_email",
-    autoretry_for=(SMTPException, OSError),
-    retry_backoff=30,
-    retry_backoff_max=3600,
-    max_retries=8,
-)
+@shared_task(name="billing.send_email")
 def send_billing_email(kind: str, **context) -> bool:
+    """Queue a billing email in the outbox (kept for messages already in the broker;
+    billing's services queue their emails in their own transaction)."""
     return billing_email_send(kind=kind, **context)
 
 
@@ -35,14 +30,13 @@ def process_transactions() -> dict:
     return {"issued": report.invoices_issued, "results": report.results, "busy": report.skipped_busy}
 
 
-@shared_task(name="billing.withdraw_bank_confirmation", bind=True, max_retries=10)
-def withdraw_bank_confirmation(self, stripe_id: str, invoice_id: int) -> str:
+@shared_task(name="billing.withdraw_bank_confirmation")
+def withdraw_bank_confirmation(stripe_id: str, invoice_id: int) -> str:
     """Cancel, at Stripe, a payment that waited for the customer's bank and is no longer
-    wanted. Retried while Stripe does not answer."""
+    wanted. Queued through the outbox, which retries it with backoff while Stripe does not
+    answer (GatewayUnavailable propagates)."""
     try:
         return payment_intent_cancel(stripe_id)
-    except GatewayUnavailable as exc:
-        raise self.retry(exc=exc, countdown=min(60 * 2**self.request.retries, 3600)) from exc
     except stripe.StripeError as exc:
         logger.error(
             "Stripe would not cancel %s of invoice %s (%s); if it was confirmed, refund it",

@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 
 
 class Heartbeat(models.Model):
@@ -10,3 +11,33 @@ class Heartbeat(models.Model):
 
     def __str__(self):
         return f"{self.name} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class OutboxTask(models.Model):
+    """A deferred call to a Celery task, written in the transaction that decides it (see
+    marketplace/outbox.py). A worker runs it once and sets `done_at`; until then
+    `next_attempt_at` says when it may be tried (again)."""
+
+    task = models.CharField(max_length=200, help_text="Name of the Celery task to run.")
+    kwargs = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the outbox gave up after its last attempt."
+    )
+
+    class Meta:
+        verbose_name = "deferred task"
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(done_at__isnull=True, failed_at__isnull=True),
+                name="outbox_task_pending",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.task}({', '.join(f'{k}={v!r}' for k, v in self.kwargs.items())})"

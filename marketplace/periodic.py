@@ -27,6 +27,13 @@ PERIODIC_TASKS = [
         every=timedelta(minutes=1),
         description="Shows on /healthz when a worker last ran a task sent by beat.",
     ),
+    PeriodicTaskSpec(
+        name="Outbox sweep",
+        task="marketplace.outbox_sweep",
+        every=timedelta(minutes=1),
+        description="Sends the emails and runs the deferred tasks that the broker never "
+        "delivered (it was down when their transaction committed), and retries failed ones.",
+    ),
 ]
 
 

@@ -1,9 +1,10 @@
 """The emails an order sends. Each kind names its recipient and template; a
-confirmation request whose round has passed is not sent (the buyer would get a dead link)."""
+confirmation request whose round has passed is not sent (the buyer would get a dead link).
+They are rendered inside the transaction that changes the order and queued in the outbox."""
 
 from django.urls import reverse
 
-from marketplace.emails import email_send
+from marketplace.outbox import outbox_email
 
 from .links import NOT_RECEIVED, RECEIVED, confirmation_url
 from .models import Order
@@ -23,7 +24,8 @@ NEEDS_OPEN_ROUND = {"buyer_confirmation_request", "buyer_confirmation_reminder"}
 
 
 def order_email_send(*, order_id: int, kind: str, round: int | None = None, message: str = "") -> bool:
-    """Send one order email; returns False when it no longer makes sense to send it."""
+    """Queue one order email in the caller's transaction (marketplace/outbox.py); returns
+    False when it no longer makes sense to send it."""
     order = Order.objects.select_related("buyer", "seller").prefetch_related("items").get(pk=order_id)
     if kind in NEEDS_OPEN_ROUND and (
         order.status != Order.Status.PENDING_CUSTOMER_CONFIRMATION or order.confirmation_round != round
@@ -36,5 +38,5 @@ def order_email_send(*, order_id: int, kind: str, round: int | None = None, mess
         context["not_received_url"] = confirmation_url(order=order, answer=NOT_RECEIVED)
     context["seller_order_url"] = reverse("orders:seller_order", args=[order.pk])
     context["buyer_order_url"] = reverse("orders:buyer_order", args=[order.pk])
-    email_send(to=getattr(order, recipient).email, template_prefix=template, context=context)
+    outbox_email(to=getattr(order, recipient).email, template_prefix=template, context=context)
     return True

@@ -3,8 +3,9 @@ Every change to an order goes through one of these services.
 
 Each one opens a transaction, locks the order row (SELECT ... FOR UPDATE), checks who is
 acting and that the order is still in the state the person saw, applies the transition,
-saves, and schedules its emails with `transaction.on_commit`: a rolled-back change sends
-nothing, and an email that fails later never undoes the change.
+saves, and queues its emails in the same transaction (marketplace/outbox.py): a
+rolled-back change sends nothing, a broker outage only delays an email, and an email that
+fails later never undoes the change.
 """
 
 import logging
@@ -158,18 +159,13 @@ def _words(name: str) -> dict:
     return transition_custom(Order)[name]
 
 
-def _after_commit_email(order_id: int, kind: str, **kwargs) -> None:
-    """Queue an order email once the transaction commits. A broker that is down is
-    logged, not raised: the change is already committed and the admin can resend."""
-    from .tasks import send_order_email
+def _queue_email(order_id: int, kind: str, **kwargs) -> None:
+    """Render an order email now, from the order as this transaction leaves it, and
+    queue it in the outbox: it commits with the change (or rolls back with it) and a
+    worker sends it after commit."""
+    from .emails import order_email_send
 
-    def queue():
-        try:
-            send_order_email.delay(order_id, kind, **kwargs)
-        except Exception:
-            logger.exception("Could not queue the %s email for order %s", kind, order_id)
-
-    transaction.on_commit(queue)
+    order_email_send(order_id=order_id, kind=kind, **kwargs)
 
 
 # --- placing an order ------------------------------------------------------------------
@@ -220,7 +216,7 @@ def order_pay(*, order_id: int) -> Order:
     """The order's payment settled (called by billing when the order's invoice settles)."""
     with transaction.atomic():
         order = _apply(order_id=order_id, name="pay", by=None)
-        _after_commit_email(order.pk, "seller_new_paid_order")
+        _queue_email(order.pk, "seller_new_paid_order")
     return order
 
 
@@ -241,7 +237,7 @@ def order_cancel(
         if invoice is not None and invoice.status in billing.INVOICE_OPEN:
             # Refuses (and rolls the cancel back) while a charge's answer is outstanding.
             billing.invoice_cancel(invoice_id=invoice.pk, by=by, reason="Order canceled")
-        _after_commit_email(order.pk, "buyer_order_canceled")
+        _queue_email(order.pk, "buyer_order_canceled")
     return order
 
 
@@ -281,7 +277,7 @@ def order_mark_delivered(
             on_behalf_of=on_behalf_of,
             reason=reason,
         )
-        _after_commit_email(order.pk, "buyer_confirmation_request", round=order.confirmation_round)
+        _queue_email(order.pk, "buyer_confirmation_request", round=order.confirmation_round)
     return order
 
 
@@ -303,7 +299,7 @@ def order_confirm_received(
         )
         # Same transaction: a completed order always has its earning, and vice versa.
         earning_create_for_completed_order(order=order)
-        _after_commit_email(order.pk, "seller_order_completed")
+        _queue_email(order.pk, "seller_order_completed")
     return order
 
 
@@ -332,7 +328,7 @@ def order_report_not_received(
             on_behalf_of=on_behalf_of,
             reason=reason or message,
         )
-        _after_commit_email(order.pk, "seller_not_received", message=message)
+        _queue_email(order.pk, "seller_not_received", message=message)
     return order
 
 
@@ -349,7 +345,7 @@ def order_resolve_and_confirm_delivery(
             on_behalf_of=on_behalf_of,
             reason=reason,
         )
-        _after_commit_email(order.pk, "buyer_confirmation_request", round=order.confirmation_round)
+        _queue_email(order.pk, "buyer_confirmation_request", round=order.confirmation_round)
     return order
 
 
@@ -373,7 +369,7 @@ def order_refund(*, order_id: int, by, reason: str, expected_status=None, on_beh
         if invoice is not None and invoice.refundable_amount > 0:
             # The buyer's money goes back through the invoice (retried while Stripe is down).
             billing.invoice_refund(invoice_id=invoice.pk, by=by, reason=reason.strip())
-        _after_commit_email(order.pk, "buyer_order_refunded")
+        _queue_email(order.pk, "buyer_order_refunded")
     return order
 
 
@@ -394,7 +390,7 @@ def order_confirmation_email_resend(*, order_id: int, by) -> Order:
             kind=OrderEvent.Kind.EMAIL_RESENT,
             note=f"Confirmation email (round {order.confirmation_round}) sent again.",
         )
-        _after_commit_email(order.pk, "buyer_confirmation_request", round=order.confirmation_round)
+        _queue_email(order.pk, "buyer_confirmation_request", round=order.confirmation_round)
     return order
 
 
@@ -444,7 +440,7 @@ def order_reminders_send(*, now=None) -> ReminderRun:
                 OrderEvent.objects.create(
                     order_id=order_id, kind=event, note=f"Round {round_}, after {days} days."
                 )
-                _after_commit_email(order_id, kind, round=round_)
+                _queue_email(order_id, kind, round=round_)
             if field == "buyer_reminded_round":
                 run.buyer_reminders += 1
             else:

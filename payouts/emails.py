@@ -1,4 +1,5 @@
-"""The two emails sellers get about payouts: sent, and failed (with when it goes out again)."""
+"""The two emails sellers get about payouts: sent, and failed (with when it goes out again).
+Rendered inside the transaction that changes the payout and queued in the outbox."""
 
 from datetime import timedelta
 
@@ -6,8 +7,8 @@ from django.conf import settings
 from django.urls import reverse
 
 from finance.models import PayoutCycleSettings
-from marketplace.emails import email_send
 from marketplace.money import format_money
+from marketplace.outbox import outbox_email
 
 from .models import Payout
 from .schedule import schedule_for
@@ -45,7 +46,7 @@ def payout_email_send(*, kind: str, payout_id: int) -> bool:
         ]
     else:
         raise ValueError(f"Unknown payout email {kind!r}")
-    email_send(
+    outbox_email(
         to=payout.seller.email,
         template_prefix=TEMPLATE,
         context={

@@ -27,6 +27,7 @@ from finance.models import PayoutCycleSettings
 from marketplace.exceptions import ApplicationError
 from marketplace.fsm import transition_custom
 from marketplace.money import amount_plain
+from marketplace.outbox import outbox_task
 
 from . import ledger
 from .models import Earning, Journal, Payout, PayoutAccount, PayoutRun
@@ -236,7 +237,7 @@ def payout_run_create(*, payout_date: date, chunk_size: int = 2_000, progress=No
             run.save()
         if progress:
             progress(min(end, last_user), last_user)
-    transaction.on_commit(lambda: _submit_later(payout_date))
+    _submit_later(payout_date)
     return report
 
 
@@ -356,10 +357,10 @@ def payout_runs_due(*, now=None) -> list[RunReport]:
 
 
 def _submit_later(payout_date: date) -> None:
+    """With Stripe Connect, submit the date's transfers after commit (an outbox row, in
+    the caller's transaction if there is one)."""
     if PayoutCycleSettings.load().provider == PayoutCycleSettings.Provider.STRIPE_CONNECT:
-        from .tasks import submit_payouts
-
-        submit_payouts.delay(payout_date.isoformat())
+        outbox_task(task="payouts.submit", kwargs={"payout_date": payout_date.isoformat()})
 
 
 def _locked(payout_id: int) -> Payout:
@@ -378,9 +379,10 @@ def _transition(payout: Payout, name: str, **kwargs) -> None:
 
 
 def _email_later(kind: str, payout_id: int) -> None:
-    from .tasks import send_payout_email
+    """Render the payout email now and queue it in this transaction; sent after commit."""
+    from .emails import payout_email_send
 
-    transaction.on_commit(lambda: send_payout_email.delay(kind, payout_id))
+    payout_email_send(kind=kind, payout_id=payout_id)
 
 
 def payouts_export_csv(*, payout_ids: list[int], by) -> str:

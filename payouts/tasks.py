@@ -1,5 +1,3 @@
-from smtplib import SMTPException
-
 from celery import shared_task
 
 
@@ -30,14 +28,10 @@ def submit_payouts(payout_date: str | None = None) -> int:
     return payouts_submit(payout_date=date.fromisoformat(payout_date) if payout_date else None)
 
 
-@shared_task(
-    name="payouts.send_email",
-    autoretry_for=(SMTPException, OSError),
-    retry_backoff=30,
-    retry_backoff_max=3600,
-    max_retries=8,
-)
+@shared_task(name="payouts.send_email")
 def send_payout_email(kind: str, payout_id: int) -> bool:
+    """Only for messages published before emails went through the outbox: queues the
+    email there. Nothing publishes this any more; remove it once those have drained."""
     from .emails import payout_email_send
 
     return payout_email_send(kind=kind, payout_id=payout_id)

@@ -1,39 +1,17 @@
-"""Billing's side effects after commit: emails, "charge this now", and withdrawing a
-payment left waiting for the customer's bank at Stripe."""
+"""Billing's side effects: emails, "charge this now", and withdrawing a payment left
+waiting for the customer's bank at Stripe. Each is an outbox row written in the caller's
+transaction (marketplace/outbox.py): sent after commit, never lost to a broker outage."""
 
-import logging
+from marketplace.outbox import outbox_task
 
-from celery import current_app
-from django.db import transaction
-
+from ..emails import billing_email_send
 from ..models import Invoice
 from ..selectors import invoice_attempt_awaiting_authentication
 
-logger = logging.getLogger(__name__)
-
-
-def _queue_after_commit(task_name: str, *args, trouble: str, **kwargs) -> None:
-    """Queue a Celery task once this database transaction commits (never for a change
-    that rolls back). If the broker cannot take it, log `trouble` and go on: the change
-    itself stands."""
-
-    def queue_it():
-        try:
-            current_app.tasks[task_name].delay(*args, **kwargs)
-        except Exception:
-            logger.exception("%s", trouble)
-
-    transaction.on_commit(queue_it)
-
 
 def email(kind: str, *, invoice_id: int | None = None, **context) -> None:
-    _queue_after_commit(
-        "billing.send_email",
-        kind,
-        invoice_id=invoice_id,
-        **context,
-        trouble=f"Could not queue the {kind} email for invoice {invoice_id}",
-    )
+    """Render and queue a billing email (see billing/emails.py for the kinds)."""
+    billing_email_send(kind=kind, invoice_id=invoice_id, **context)
 
 
 def withdraw_bank_confirmation_later(invoice: Invoice) -> None:
@@ -43,19 +21,13 @@ def withdraw_bank_confirmation_later(invoice: Invoice) -> None:
     attempt = invoice_attempt_awaiting_authentication(invoice)
     if attempt is None:
         return
-    _queue_after_commit(
-        "billing.withdraw_bank_confirmation",
-        attempt.stripe_id,
-        invoice.pk,
-        trouble=f"Could not queue the cancel of {attempt.stripe_id} for {invoice}",
+    outbox_task(
+        task="billing.withdraw_bank_confirmation",
+        kwargs={"stripe_id": attempt.stripe_id, "invoice_id": invoice.pk},
     )
 
 
 def attempt_soon(txn_id: int) -> None:
-    """Charge a transaction as soon as this database transaction commits (if it cannot be
-    queued, the every-minute loop picks it up anyway)."""
-    _queue_after_commit(
-        "billing.attempt_transaction",
-        txn_id,
-        trouble=f"Could not queue transaction {txn_id}; process_transactions will.",
-    )
+    """Charge a transaction as soon as this database transaction commits (the
+    every-minute loop would pick it up anyway; the outbox makes it prompt)."""
+    outbox_task(task="billing.attempt_transaction", kwargs={"transaction_id": txn_id})

@@ -8,6 +8,7 @@ Production sets DEBUG=0 and must then provide the secrets; a missing or malforme
 stops the process at start with a message naming the variable.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_fsm_log",
     "django_celery_beat",
+    "post_office",
     "marketplace",
     "accounts",
     "orders",
@@ -170,6 +172,21 @@ _require_url("EMAIL_URL", EMAIL_URL, set(environ.Env.EMAIL_SCHEMES))
 globals().update(env.email_url_config(EMAIL_URL))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Marketplace <no-reply@marketplace.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# An SMTP server that stops answering must not hold the outbox sender for long.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+# Emails are rows in django-post-office's queue, written in the transaction that causes
+# them and sent by our own sender task (marketplace/outbox_send.py), never by post_office's
+# Celery hook or `send_queued_mail`. Its backend is the real one from EMAIL_URL; a failed
+# send is requeued RETRY_INTERVAL later, up to MAX_RETRIES times, then marked failed
+# (the admin's Post Office > Emails lists it and can requeue it).
+POST_OFFICE = {
+    "BACKENDS": {"default": EMAIL_BACKEND},  # noqa: F821 (set from EMAIL_URL above)
+    "CELERY_ENABLED": False,
+    "MAX_RETRIES": env.int("EMAIL_MAX_RETRIES", default=8),
+    "RETRY_INTERVAL": timedelta(minutes=env.int("EMAIL_RETRY_INTERVAL_MINUTES", default=10)),
+    "DEFAULT_PRIORITY": "medium",
+    "LOG_LEVEL": 2,
+}
 
 # ---------------------------------------------------------------------------
 # Celery. The embedded default uses kombu's filesystem transport: the web process,
@@ -180,13 +197,25 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 _require_url("CELERY_BROKER_URL", CELERY_BROKER_URL, {"filesystem", "redis", "rediss", "memory"})
 CELERY_BROKER_DIR = VAR_DIR / "celery-broker"
+# A web request publishes at most one message per committed transaction (the outbox's
+# "deliver" task). A Redis that is down or hung must cost it about a second, never more:
+# short socket timeouts, and one connection try (`max_retries: 0`; the worker's own
+# reconnect loop follows broker_connection_max_retries, not this).
+_BROKER_TIMEOUT = env.float("CELERY_BROKER_TIMEOUT_SECONDS", default=1.0)
+BROKER_REDIS_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": _BROKER_TIMEOUT,
+    "socket_timeout": _BROKER_TIMEOUT,
+    "max_retries": 0,
+}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR),
         "data_folder_out": str(CELERY_BROKER_DIR),
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 10}
+    CELERY_BROKER_TRANSPORT_OPTIONS = BROKER_REDIS_TRANSPORT_OPTIONS
+# No publish retries: what was not published is in the outbox and the sweep sends it.
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True

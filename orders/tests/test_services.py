@@ -3,9 +3,11 @@
 from unittest import mock
 
 import pytest
-from celery.exceptions import Retry
+from django.core.mail.backends.base import BaseEmailBackend
+from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 from django_fsm_log.models import StateLog
+from post_office.models import STATUS, Email
 
 from accounts.tests.factories import BuyerFactory, SellerFactory, StaffFactory
 from marketplace.exceptions import ApplicationError
@@ -13,7 +15,6 @@ from marketplace.fsm import transition_custom
 from orders import services
 from orders.models import Order
 from orders.services import ItemLine
-from orders.tasks import send_order_email
 
 from .factories import OrderFactory
 
@@ -210,21 +211,22 @@ def test_refund_needs_a_reason_and_hands_the_order_to_payouts():
 
 
 def test_a_failed_email_does_not_undo_the_change(django_capture_on_commit_callbacks, settings):
-    settings.EMAIL_BACKEND = "orders.tests.test_services.BrokenEmailBackend"
+    settings.POST_OFFICE = {
+        **settings.POST_OFFICE,
+        "BACKENDS": {"default": "orders.tests.test_services.BrokenEmailBackend"},
+    }
     order = OrderFactory(status=S.SHIPPED)
     with django_capture_on_commit_callbacks(execute=True):
         services.order_mark_delivered(order_id=order.pk, by=order.seller)
     order.refresh_from_db()
     assert order.status == S.PENDING_CUSTOMER_CONFIRMATION
-    # The email task itself asks Celery to try again later.
-    with pytest.raises(Retry, match="mail server is down"):
-        send_order_email.apply(args=(order.pk, "buyer_confirmation_request"), kwargs={"round": 1})
+    # The outbox's sender queues the email to be tried again later.
+    [email] = Email.objects.filter(to=order.buyer.email)
+    assert email.status == STATUS.requeued and email.scheduled_time > timezone.now()
+    assert "mail server is down" in email.logs.get().message
 
 
-class BrokenEmailBackend:
-    def __init__(self, *args, **kwargs):
-        pass
-
+class BrokenEmailBackend(BaseEmailBackend):
     def send_messages(self, messages):
         raise OSError("mail server is down")
 

@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class BillingConfig(AppConfig):
     name = "billing"
     verbose_name = "Billing"
+
+    def ready(self):
+        # Stripe's payment and refund events are billing's to apply.
+        from stripe_integration.events import event_handler_register
+
+        from .stripe_events import EVENT_HANDLERS
+
+        for event_type, handler in EVENT_HANDLERS.items():
+            event_handler_register(event_type, handler)

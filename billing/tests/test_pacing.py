@@ -6,6 +6,7 @@ import threading
 import pytest
 
 from billing import gateway
+from stripe_integration import pacer as pacing
 
 
 class FakeClock:
@@ -23,8 +24,8 @@ class FakeClock:
 
 def test_one_process_spaces_its_calls_evenly_without_bursts(monkeypatch):
     clock = FakeClock()
-    monkeypatch.setattr(gateway.time, "monotonic", clock.monotonic)
-    monkeypatch.setattr(gateway.time, "sleep", clock.sleep)
+    monkeypatch.setattr(pacing.time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(pacing.time, "sleep", clock.sleep)
     pacer = gateway.RatePacer(25)
     starts = []
     for _ in range(50):
@@ -37,7 +38,7 @@ def test_one_process_spaces_its_calls_evenly_without_bursts(monkeypatch):
 
 def test_the_pacer_is_shared_through_redis_when_there_is_one(settings, monkeypatch):
     settings.STRIPE_MAX_REQUESTS_PER_SECOND = 25
-    monkeypatch.setattr(gateway, "rate_share", 2)  # a forked process of the loop
+    monkeypatch.setattr(pacing, "rate_share", 2)  # a forked process of the loop
     settings.STRIPE_PACER_URL = ""
     settings.CELERY_BROKER_URL = "filesystem://"
     local = gateway.pacer()
@@ -77,3 +78,15 @@ def test_calls_still_go_out_when_redis_is_down(caplog):
     pacer.acquire()
     assert pacer._fallback._next > before  # paced by this process instead
     assert "Stripe pacing falls back to this process" in caplog.text
+
+
+def test_a_forked_loop_process_takes_its_share_of_the_rate_through_the_gateway(settings, monkeypatch):
+    """billing.services' forked children set `gateway.rate_share`; the pacer, which lives in
+    stripe_integration now, must see it."""
+    settings.STRIPE_MAX_REQUESTS_PER_SECOND = 25
+    settings.STRIPE_PACER_URL = ""
+    settings.CELERY_BROKER_URL = "filesystem://"
+    monkeypatch.setattr(pacing, "rate_share", 1)
+    gateway.rate_share = 5
+    assert pacing.rate_share == 5 and gateway.rate_share == 5
+    assert gateway.pacer().rate == 5

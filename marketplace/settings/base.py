@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "django_fsm_log",
     "django_celery_beat",
     "marketplace",
+    "stripe_integration",
     "accounts",
     "orders",
     "billing",

@@ -20,7 +20,6 @@ from .models import (
     Plan,
     Subscription,
     Transaction,
-    WebhookEvent,
 )
 
 
@@ -341,11 +340,3 @@ class PaymentMethodAdmin(admin.ModelAdmin):
     list_filter = [("unusable_since", admin.EmptyFieldListFilter), "brand"]
     search_fields = ["customer__user__email", "stripe_id", "fingerprint", "last4"]
     readonly_fields = [f.name for f in PaymentMethod._meta.fields]
-
-
-@admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
-    list_display = ["stripe_id", "type", "received_at", "processed_at", "result"]
-    list_filter = ["type"]
-    search_fields = ["stripe_id"]
-    readonly_fields = ["stripe_id", "type", "payload", "received_at", "processed_at", "result"]

@@ -10,3 +10,11 @@ class BillingConfig(AppConfig):
         from .services.subscriptions import subscription_invoices_register
 
         subscription_invoices_register()
+
+        # Stripe's payment and refund events are billing's to apply.
+        from stripe_integration.events import event_handler_register
+
+        from .stripe_events import EVENT_HANDLERS
+
+        for event_type, handler in EVENT_HANDLERS.items():
+            event_handler_register(event_type, handler)

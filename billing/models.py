@@ -15,6 +15,9 @@ from django.utils import timezone
 from django_fsm import FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 
+# The Stripe event inbox is stripe_integration's now (same table); importable here as before.
+from stripe_integration.models import WebhookEvent  # noqa: F401
+
 from .declines import DeclineCategory
 
 
@@ -484,23 +487,6 @@ class Attempt(models.Model):
 
     def __str__(self):
         return f"Attempt {self.number} of {self.transaction}"
-
-
-class WebhookEvent(models.Model):
-    """A Stripe event, stored once by its id before it is applied."""
-
-    stripe_id = models.CharField(max_length=255, unique=True)
-    type = models.CharField(max_length=100)
-    payload = models.JSONField()
-    received_at = models.DateTimeField(default=timezone.now)
-    processed_at = models.DateTimeField(null=True, blank=True)
-    result = models.CharField(max_length=300, blank=True)
-
-    class Meta:
-        ordering = ["-received_at"]
-
-    def __str__(self):
-        return f"{self.type} {self.stripe_id}"
 
 
 class ProcessingLease(models.Model):

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from . import gateway
+from stripe_integration import pacer
+
 from .selectors import transactions_due_ids
 from .services.charging import AttemptResult, claim, claim_many, send_and_record
 from .services.dunning import invoices_apply_grace
@@ -137,7 +138,7 @@ def _run_in_processes(ids, now, concurrency, processes, report) -> None:
     shards = [ids[k::processes] for k in range(processes)]
 
     def child(shard):
-        gateway.rate_share = processes
+        pacer.rate_share = processes
         sub = ProcessReport()
         try:
             _run_all(shard, now, concurrency, sub)

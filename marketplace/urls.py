@@ -12,6 +12,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
+    path("", include("stripe_integration.urls")),
     path("", include("billing.urls")),
     path("", include("orders.urls")),
     path("", include("payouts.urls")),

@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class PayoutsConfig(AppConfig):
     name = "payouts"
     verbose_name = "Payouts"
+
+    def ready(self):
+        # Stripe's transfer events are payouts' to apply.
+        from stripe_integration.events import event_handler_register
+
+        from .stripe_events import EVENT_HANDLERS
+
+        for event_type, handler in EVENT_HANDLERS.items():
+            event_handler_register(event_type, handler)

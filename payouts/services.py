@@ -22,12 +22,13 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from accounts.models import User
-from billing import gateway
 from finance.models import PayoutCycleSettings
 from marketplace.exceptions import ApplicationError
 from marketplace.fsm import transition_custom
 from marketplace.money import amount_plain
 from marketplace.outbox import outbox_task
+from stripe_integration import connect
+from stripe_integration.client import GatewayUnavailable
 
 from . import ledger
 from .models import Earning, Journal, Payout, PayoutAccount, PayoutRun
@@ -481,7 +482,7 @@ def payout_submit_to_stripe(*, payout_id: int) -> Payout:
             payout_id=payout.pk, reason="The seller has not connected a Stripe account to be paid into."
         )
     try:
-        transfer = gateway.transfer_create(
+        transfer = connect.transfer_create(
             destination=account.stripe_account_id,
             amount=payout.amount,
             currency=payout.currency,
@@ -489,7 +490,7 @@ def payout_submit_to_stripe(*, payout_id: int) -> Payout:
             idempotency_key=payout.idempotency_key,
             metadata={"payout_id": str(payout.pk), "payout_date": payout.payout_date.isoformat()},
         )
-    except gateway.GatewayUnavailable:
+    except GatewayUnavailable:
         logger.warning(
             "Stripe did not answer for payout #%s; it will be sent again with the same key", payout.pk
         )

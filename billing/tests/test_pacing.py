@@ -6,6 +6,7 @@ import threading
 import pytest
 
 from billing import gateway
+from stripe_integration import pacer as pacing
 
 
 class FakeClock:
@@ -23,8 +24,8 @@ class FakeClock:
 
 def test_one_process_spaces_its_calls_evenly_without_bursts(monkeypatch):
     clock = FakeClock()
-    monkeypatch.setattr(gateway.time, "monotonic", clock.monotonic)
-    monkeypatch.setattr(gateway.time, "sleep", clock.sleep)
+    monkeypatch.setattr(pacing.time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(pacing.time, "sleep", clock.sleep)
     pacer = gateway.RatePacer(25)
     starts = []
     for _ in range(50):
@@ -37,7 +38,7 @@ def test_one_process_spaces_its_calls_evenly_without_bursts(monkeypatch):
 
 def test_the_pacer_is_shared_through_redis_when_there_is_one(settings, monkeypatch):
     settings.STRIPE_MAX_REQUESTS_PER_SECOND = 25
-    monkeypatch.setattr(gateway, "rate_share", 2)  # a forked process of the loop
+    monkeypatch.setattr(pacing, "rate_share", 2)  # a forked process of the loop
     settings.STRIPE_PACER_URL = ""
     settings.CELERY_BROKER_URL = "filesystem://"
     local = gateway.pacer()

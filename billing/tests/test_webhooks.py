@@ -108,3 +108,13 @@ def test_an_event_about_someone_elses_payment_is_stored_and_ignored(client, bill
         client, _event("evt_x", "payment_intent.succeeded", {"id": "pi_unknown", "metadata": {}})
     )
     assert response.status_code == 200 and response.json()["result"] == "ignored: no attempt of ours"
+
+
+def test_the_webhook_names_are_still_importable_from_billing():
+    from billing import webhooks
+    from stripe_integration import webhooks as moved
+
+    assert (webhooks.stripe_webhook, webhooks.webhook_event_apply) == (
+        moved.stripe_webhook,
+        moved.webhook_event_apply,
+    )

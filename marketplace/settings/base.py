@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "post_office",
     "marketplace",
+    "stripe_integration",
     "accounts",
     "orders",
     "billing",

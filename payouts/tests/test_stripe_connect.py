@@ -7,11 +7,11 @@ import pytest
 import stripe
 from django.core import mail
 
-from billing import gateway
-from billing.webhooks import webhook_event_apply
 from payouts import services
 from payouts.ledger import ledger_check
 from payouts.models import Payout, PayoutAccount
+from stripe_integration import connect as stripe_connect
+from stripe_integration.webhooks import webhook_event_apply
 
 from .conftest import utc
 
@@ -24,7 +24,7 @@ def connect(payouts, stripe_server, django_capture_on_commit_callbacks):
 
     def seller_with_account():
         seller = payouts.seller()
-        account_id = gateway.account_create(email=seller.email, idempotency_key=f"acct-{seller.email}")
+        account_id = stripe_connect.account_create(email=seller.email, idempotency_key=f"acct-{seller.email}")
         PayoutAccount.objects.create(seller=seller, stripe_account_id=account_id)
         return seller
 
@@ -64,7 +64,7 @@ def test_a_resend_after_stripe_did_not_answer_uses_the_same_key_and_pays_once(
     stripe_server.fail_next(0)
     # The first transfer may have been made before the gateway answered; a resend with
     # the payout's key must come back with that same transfer.
-    first = gateway.transfer_create(
+    first = stripe_connect.transfer_create(
         destination=PayoutAccount.objects.get(seller=seller).stripe_account_id,
         amount=payout.amount,
         currency="USD",
@@ -109,7 +109,7 @@ def test_a_reversed_transfer_fails_a_paid_payout_and_the_money_goes_out_again(pa
     payouts.run(date(2027, 1, 15))
     services.payouts_submit()
     payout = Payout.objects.get()
-    gateway.transfer_reverse(transfer_id=payout.provider_reference, idempotency_key=f"rev-{payout.pk}")
+    stripe_connect.transfer_reverse(transfer_id=payout.provider_reference, idempotency_key=f"rev-{payout.pk}")
     event = {"type": "transfer.reversed", "data": {"object": _transfer(payout.provider_reference)}}
     assert webhook_event_apply(event) == f"payout #{payout.pk} failed"
     assert Payout.objects.get().status == Payout.Status.FAILED

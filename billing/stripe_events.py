@@ -1,0 +1,63 @@
+"""
+Billing's Stripe events: payments (`payment_intent.*`) and refunds (`refund.*`,
+`charge.refunded`), registered with `stripe_integration` in `BillingConfig.ready()`.
+
+An event is applied by reading the object's current state from Stripe again, never by
+trusting the event's copy, so events that arrive late or out of order still end in the
+right state.
+"""
+
+from billing.models import Attempt
+from billing.services import attempt_reconcile_success, attempt_record
+from stripe_integration import client
+
+
+def _attempt_for(obj: dict) -> Attempt | None:
+    key = (obj.get("metadata") or {}).get("attempt")
+    query = (
+        Attempt.objects.filter(idempotency_key=key)
+        if key
+        else Attempt.objects.filter(stripe_id=obj.get("id", ""))
+    )
+    return query.select_related("transaction").first()
+
+
+def payment_intent_event_apply(event: dict) -> str:
+    """A PaymentIntent changed: record an attempt whose answer was lost, or settle one
+    recorded as declined that Stripe now reports as succeeded."""
+    obj = (event.get("data") or {}).get("object") or {}
+    attempt = _attempt_for(obj)
+    if attempt is None:
+        return "ignored: no attempt of ours"
+    current = client.payment_intent_retrieve(obj["id"])
+    if attempt.outcome == Attempt.Outcome.UNKNOWN:
+        if current.status in ("requires_confirmation", "processing"):
+            return f"waiting: payment is {current.status}"
+        return f"recorded: {attempt_record(attempt_id=attempt.pk, result=current)}"
+    if current.ok and attempt.outcome != Attempt.Outcome.SUCCEEDED:
+        return f"reconciled: {attempt_reconcile_success(attempt_id=attempt.pk, result=current)}"
+    return "up to date"
+
+
+def refund_event_apply(event: dict) -> str:
+    """A Refund (or a Charge's refunds) changed: record the refund attempts whose answer
+    was lost."""
+    obj = (event.get("data") or {}).get("object") or {}
+    refund_obj = obj if obj.get("object") == "refund" else None
+    refunds = [refund_obj] if refund_obj else ((obj.get("refunds") or {}).get("data") or [])
+    results = []
+    for item in refunds:
+        attempt = _attempt_for(item)
+        if attempt is None or attempt.outcome != Attempt.Outcome.UNKNOWN:
+            continue
+        current = client.refund_retrieve(item["id"])
+        results.append(attempt_record(attempt_id=attempt.pk, result=current))
+    return f"refunds recorded: {results}" if results else "up to date"
+
+
+# What BillingConfig.ready() registers: one handler per event type (or type prefix).
+EVENT_HANDLERS = {
+    "payment_intent.*": payment_intent_event_apply,
+    "refund.*": refund_event_apply,
+    "charge.refunded": refund_event_apply,
+}

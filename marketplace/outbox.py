@@ -144,10 +144,10 @@ def outbox_publish(*, email_ids: list[int], task_ids: list[int]) -> bool:
     if time.monotonic() < _broker_down_until:
         logger.info("Broker was down moments ago; the outbox sweep will send %s", (email_ids, task_ids))
         return False
-    from .tasks import outbox_deliver
-
     try:
-        outbox_deliver.apply_async(kwargs={"email_ids": email_ids, "task_ids": task_ids}, retry=False)
+        registered_task("marketplace.outbox_deliver").apply_async(
+            kwargs={"email_ids": email_ids, "task_ids": task_ids}, retry=False
+        )
     except Exception:
         if current_app.conf.task_always_eager:
             raise  # tests run delivery in-process: a failure there is a bug to see

@@ -1,5 +1,7 @@
 from celery import shared_task
 
+from .outbox_send import outbox_deliver as deliver
+from .outbox_send import outbox_sweep as sweep
 from .services import heartbeat_record
 
 
@@ -12,14 +14,10 @@ def record_heartbeat(name: str = "worker") -> str:
 @shared_task(name="marketplace.outbox_deliver")
 def outbox_deliver(email_ids: list[int] | None = None, task_ids: list[int] | None = None) -> dict:
     """Published once per committed transaction that wrote outbox rows (marketplace/outbox.py)."""
-    from .outbox_send import outbox_deliver as deliver
-
     return deliver(email_ids=email_ids or [], task_ids=task_ids or []).__dict__
 
 
 @shared_task(name="marketplace.outbox_sweep")
 def outbox_sweep() -> dict:
     """Beat runs this every minute: sends what the broker never delivered, and retries."""
-    from .outbox_send import outbox_sweep as sweep
-
     return sweep().__dict__

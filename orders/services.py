@@ -22,7 +22,9 @@ from billing.selectors import invoice_for_order
 from marketplace.exceptions import ApplicationError
 from marketplace.fsm import transition_custom
 from marketplace.money import currency_clean
+from payouts import services as payouts
 
+from .emails import order_email_send
 from .models import Order, OrderEvent, OrderItem, OrderSettings
 
 logger = logging.getLogger(__name__)
@@ -163,8 +165,6 @@ def _queue_email(order_id: int, kind: str, **kwargs) -> None:
     """Render an order email now, from the order as this transaction leaves it, and
     queue it in the outbox: it commits with the change (or rolls back with it) and a
     worker sends it after commit."""
-    from .emails import order_email_send
-
     order_email_send(order_id=order_id, kind=kind, **kwargs)
 
 
@@ -285,8 +285,6 @@ def order_confirm_received(
     *, order_id: int, by, expected_status=None, expected_round=None, on_behalf_of=None, reason: str = ""
 ) -> Order:
     """The buyer has the item: the order completes and the seller's payout clock starts."""
-    from payouts.services import earning_create_for_completed_order
-
     with transaction.atomic():
         order = _apply(
             order_id=order_id,
@@ -298,7 +296,7 @@ def order_confirm_received(
             reason=reason,
         )
         # Same transaction: a completed order always has its earning, and vice versa.
-        earning_create_for_completed_order(order=order)
+        payouts.earning_create_for_completed_order(order=order)
         _queue_email(order.pk, "seller_order_completed")
     return order
 
@@ -351,8 +349,6 @@ def order_resolve_and_confirm_delivery(
 
 def order_refund(*, order_id: int, by, reason: str, expected_status=None, on_behalf_of=None) -> Order:
     """Refund the order. The seller's earning is reversed (or clawed back after payout)."""
-    from payouts.services import earning_reverse_for_refunded_order
-
     if not reason.strip():
         raise ApplicationError("Give a reason for the refund: the buyer sees it.")
     with transaction.atomic():
@@ -364,7 +360,7 @@ def order_refund(*, order_id: int, by, reason: str, expected_status=None, on_beh
             expected_status=expected_status,
             on_behalf_of=on_behalf_of,
         )
-        earning_reverse_for_refunded_order(order=order)
+        payouts.earning_reverse_for_refunded_order(order=order)
         invoice = invoice_for_order(order_id=order.pk)
         if invoice is not None and invoice.refundable_amount > 0:
             # The buyer's money goes back through the invoice (retried while Stripe is down).

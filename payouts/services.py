@@ -31,6 +31,7 @@ from stripe_integration import connect
 from stripe_integration.client import GatewayUnavailable
 
 from . import ledger
+from .emails import payout_email_send
 from .models import Earning, Journal, Payout, PayoutAccount, PayoutRun
 from .schedule import available_on as compute_available_on
 from .schedule import schedule_for
@@ -381,8 +382,6 @@ def _transition(payout: Payout, name: str, **kwargs) -> None:
 
 def _email_later(kind: str, payout_id: int) -> None:
     """Render the payout email now and queue it in this transaction; sent after commit."""
-    from .emails import payout_email_send
-
     payout_email_send(kind=kind, payout_id=payout_id)
 
 

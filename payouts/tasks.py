@@ -1,12 +1,15 @@
+from datetime import date
+
 from celery import shared_task
+
+from .emails import payout_email_send
+from .services import payout_runs_due, payouts_submit
 
 
 @shared_task(name="payouts.run_due")
 def run_due_payouts() -> list[dict]:
     """Beat runs this every hour: today's payout run, once, and any date missed while
     nothing ran. A run already done is skipped, so waking up hourly is harmless."""
-    from .services import payout_runs_due
-
     return [
         {
             "date": r.payout_date.isoformat(),
@@ -21,10 +24,6 @@ def run_due_payouts() -> list[dict]:
 @shared_task(name="payouts.submit")
 def submit_payouts(payout_date: str | None = None) -> int:
     """Send the Stripe Connect transfers of scheduled payouts (and resend unanswered ones)."""
-    from datetime import date
-
-    from .services import payouts_submit
-
     return payouts_submit(payout_date=date.fromisoformat(payout_date) if payout_date else None)
 
 
@@ -32,6 +31,4 @@ def submit_payouts(payout_date: str | None = None) -> int:
 def send_payout_email(kind: str, payout_id: int) -> bool:
     """Only for messages published before emails went through the outbox: queues the
     email there. Nothing publishes this any more; remove it once those have drained."""
-    from .emails import payout_email_send
-
     return payout_email_send(kind=kind, payout_id=payout_id)

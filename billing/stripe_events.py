@@ -9,6 +9,8 @@ right state.
 
 from billing.models import Attempt
 from billing.services import attempt_reconcile_success, attempt_record
+from billing.services.invoices import invoice_refund_made_at_stripe
+from marketplace.money import from_stripe_amount
 from stripe_integration import client
 
 
@@ -48,6 +50,18 @@ def refund_event_apply(event: dict) -> str:
     results = []
     for item in refunds:
         attempt = _attempt_for(item)
+        if attempt is None and item.get("id") and item.get("payment_intent"):
+            # Not a refund this product asked for: made in the Stripe Dashboard.
+            current = client.refund_object(item["id"])
+            if current.get("status") in ("succeeded", "pending"):
+                results.append(
+                    invoice_refund_made_at_stripe(
+                        payment_intent_id=current["payment_intent"],
+                        refund_id=current["id"],
+                        amount=from_stripe_amount(current["amount"], current["currency"].upper()),
+                    )
+                )
+            continue
         if attempt is None or attempt.outcome != Attempt.Outcome.UNKNOWN:
             continue
         current = client.refund_retrieve(item["id"])

@@ -23,6 +23,10 @@ What this adds to localstripe 1.15, each as Stripe documents it:
 - Stripe's minimum charge amounts (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts):
   a PaymentIntent below the minimum answers 400 `invalid_request_error`, code
   `amount_too_small`, as Stripe does.
+- Refunds as Stripe answers them (https://docs.stripe.com/api/refunds/create): a refund of
+  more than is left on the charge answers 400 (`charge_already_refunded` once nothing is
+  left), a disputed charge cannot be refunded (`charge_disputed`), and each refund sends
+  `refund.created`, so a refund made outside the product (the Stripe Dashboard) reaches it.
 - State is kept in memory; --keep-data restores and saves localstripe's file as before.
 """
 
@@ -34,6 +38,7 @@ from aiohttp import web
 from localstripe import resources
 from localstripe.errors import UserError
 from localstripe.server import app, store
+from localstripe.webhooks import schedule_webhook
 
 from . import localstripe_connect, localstripe_disputes
 
@@ -76,6 +81,43 @@ def _patch_minimum_charge():
         return create(cls, **data)
 
     resources.PaymentIntent._api_create = classmethod(api_create)
+
+
+def _patch_refunds():
+    Refund, Charge, PaymentIntent = resources.Refund, resources.Charge, resources.PaymentIntent
+    create = Refund._api_create.__func__
+
+    def refused(code, message):
+        return UserError(400, message, {"code": code, "param": "amount"})
+
+    def api_create(cls, **data):
+        charge_id = data.get("charge")
+        if not charge_id and data.get("payment_intent"):
+            intent = PaymentIntent._api_retrieve(data["payment_intent"])
+            charge_id = intent.latest_charge.id if intent.latest_charge else None
+        if charge_id:
+            charge = Charge._api_retrieve(charge_id)
+            if getattr(charge, "disputed", False):
+                raise refused(
+                    "charge_disputed", f"Charge {charge.id} has been charged back; cannot issue a refund."
+                )
+            done = sum(
+                r.amount for key, r in store.items() if key.startswith("refund:") and r.charge == charge.id
+            )
+            left = charge.amount - done
+            amount = resources.try_convert_to_int(data.get("amount"))
+            if left <= 0:
+                raise refused("charge_already_refunded", f"Charge {charge.id} has already been refunded.")
+            if type(amount) is int and amount > left:
+                raise refused(
+                    "amount_too_large",
+                    f"Refund amount ({amount}) is greater than unrefunded amount on charge ({left}).",
+                )
+        refund = create(cls, **data)
+        schedule_webhook(resources.Event("refund.created", refund))
+        return refund
+
+    Refund._api_create = classmethod(api_create)
 
 
 def _card_number(payment_method_id):
@@ -222,6 +264,7 @@ async def flush(request):
 def build_app(*, test_hooks: bool = False, keep_data: bool = False):
     _patch_declines()
     _patch_minimum_charge()
+    _patch_refunds()
     if keep_data:
         store.try_load_from_disk()
     else:

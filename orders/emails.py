@@ -18,12 +18,22 @@ KINDS = {
     "seller_new_paid_order": ("seller", "orders/email/seller_new_paid_order"),
     "seller_order_completed": ("seller", "orders/email/seller_order_completed"),
     "buyer_order_refunded": ("buyer", "orders/email/buyer_order_refunded"),
+    "seller_order_refunded": ("seller", "orders/email/seller_order_refunded"),
+    "seller_refund_refused": ("seller", "orders/email/seller_refund_refused"),
     "buyer_order_canceled": ("buyer", "orders/email/buyer_order_canceled"),
 }
 NEEDS_OPEN_ROUND = {"buyer_confirmation_request", "buyer_confirmation_reminder"}
 
 
-def order_email_send(*, order_id: int, kind: str, round: int | None = None, message: str = "") -> bool:
+def order_email_send(
+    *,
+    order_id: int,
+    kind: str,
+    round: int | None = None,
+    message: str = "",
+    amount: int | None = None,
+    reason: str = "",
+) -> bool:
     """Queue one order email in the caller's transaction (marketplace/outbox.py); returns
     False when it no longer makes sense to send it."""
     order = Order.objects.select_related("buyer", "seller").prefetch_related("items").get(pk=order_id)
@@ -32,7 +42,13 @@ def order_email_send(*, order_id: int, kind: str, round: int | None = None, mess
     ):
         return False
     recipient, template = KINDS[kind]
-    context = {"order": order, "message": message, "round": order.confirmation_round}
+    context = {
+        "order": order,
+        "message": message,
+        "round": order.confirmation_round,
+        "amount": amount,
+        "reason": reason,
+    }
     if kind in NEEDS_OPEN_ROUND:
         context["received_url"] = confirmation_url(order=order, answer=RECEIVED)
         context["not_received_url"] = confirmation_url(order=order, answer=NOT_RECEIVED)

@@ -10,7 +10,7 @@ from billing.invoice_owners import invoice_owner_register
 from billing.models import Invoice
 
 from .models import Order
-from .services import order_cancel, order_pay
+from .services import order_cancel, order_pay, order_refund_confirmed, order_refund_refused
 
 S = Order.Status
 NEVER_SETTLED = "Payment never settled"
@@ -42,6 +42,20 @@ def _grace_ended(invoice: Invoice, **details) -> None:
         billing.invoice_cancel(invoice_id=invoice.pk, reason=NEVER_SETTLED)
 
 
+def _refunded(
+    invoice: Invoice, *, amount: int, reason: str = "", reference: str = "", by=None, **details
+) -> None:
+    """Stripe confirmed a refund of the order's invoice, whoever started it (the seller,
+    staff in the orders or the billing admin, the Stripe Dashboard): the order follows."""
+    order_refund_confirmed(
+        order_id=invoice.order_id, amount=amount, reason=reason, by=by, reference=reference
+    )
+
+
+def _refund_refused(invoice: Invoice, *, amount: int, reason: str = "", **details) -> None:
+    order_refund_refused(order_id=invoice.order_id, amount=amount, reason=reason)
+
+
 def order_invoices_register() -> None:
     invoice_owner_register(
         purpose=Invoice.Purpose.ORDER,
@@ -49,4 +63,6 @@ def order_invoices_register() -> None:
         settled=_settled,
         canceled=_canceled,
         grace_ended=_grace_ended,
+        refunded=_refunded,
+        refund_refused=_refund_refused,
     )

@@ -51,6 +51,9 @@ class Order(ConcurrentTransitionMixin, models.Model):
     carrier = models.CharField(max_length=100, blank=True)
     tracking_number = models.CharField(max_length=100, blank=True)
     refund_reason = models.TextField(blank=True)
+    # What Stripe has confirmed refunded so far (full or partial refunds); the order moves
+    # to `refunded` when it reaches the total.
+    amount_refunded = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     paid_at = models.DateTimeField(null=True, blank=True)
     shipped_at = models.DateTimeField(null=True, blank=True)
@@ -70,10 +73,18 @@ class Order(ConcurrentTransitionMixin, models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(total_amount__gte=0), name="order_total_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(amount_refunded__gte=0, amount_refunded__lte=models.F("total_amount")),
+                name="order_refund_within_total",
+            ),
         ]
 
     def __str__(self):
         return f"Order #{self.pk}"
+
+    @property
+    def refundable_amount(self) -> int:
+        return self.total_amount - self.amount_refunded
 
     def _moved(self):
         self.status_changed_at = timezone.now()
@@ -218,6 +229,9 @@ class OrderEvent(models.Model):
         BUYER_REMINDED = "buyer_reminded", "Buyer reminded to confirm"
         SELLER_REMINDED = "seller_reminded", "Seller reminded to act"
         EMAIL_RESENT = "email_resent", "Confirmation email sent again"
+        REFUND_REQUESTED = "refund_requested", "Refund requested"
+        PARTLY_REFUNDED = "partly_refunded", "Partly refunded"
+        REFUND_REFUSED = "refund_refused", "Refund refused by Stripe"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)

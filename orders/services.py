@@ -21,7 +21,7 @@ from billing import services as billing
 from billing.selectors import invoice_for_order
 from marketplace.exceptions import ApplicationError
 from marketplace.fsm import transition_custom
-from marketplace.money import currency_clean
+from marketplace.money import currency_clean, format_money
 from payouts import services as payouts
 
 from .emails import order_email_send
@@ -134,6 +134,26 @@ def _apply(
 ):
     """Lock the order, check actor and state, take transition `name` and save.
     Must run inside transaction.atomic(); returns the saved order."""
+    order, acting = _checked(
+        order_id=order_id,
+        name=name,
+        by=by,
+        expected_status=expected_status,
+        expected_round=expected_round,
+        on_behalf_of=on_behalf_of,
+        reason=reason,
+    )
+    getattr(order, name)(by=by, description=acting.description or None, **kwargs)
+    try:
+        order.save()
+    except ConcurrentTransition as exc:  # belt and braces: the row lock should prevent it
+        raise OrderChanged(Order.objects.get(pk=order_id)) from exc
+    return order
+
+
+def _checked(*, order_id, name, by, expected_status=None, expected_round=None, on_behalf_of=None, reason=""):
+    """Lock the order and check that `by` may take transition `name` on it now, in the
+    state the person saw. Returns the locked order and who is acting."""
     try:
         order = Order.objects.select_for_update().get(pk=order_id)
     except Order.DoesNotExist as exc:
@@ -143,17 +163,11 @@ def _apply(
         raise ApplicationError(MSG_STALE_ROUND)
     if expected_status is not None and order.status != expected_status:
         raise OrderChanged(order)
-    transition = getattr(order, name)
-    if not can_proceed(transition):
+    if not can_proceed(getattr(order, name)):
         raise ApplicationError(
             MSG_WRONG_STATE.format(status=order.get_status_display().lower(), action=_words(name)["past"])
         )
-    transition(by=by, description=acting.description or None, **kwargs)
-    try:
-        order.save()
-    except ConcurrentTransition as exc:  # belt and braces: the row lock should prevent it
-        raise OrderChanged(Order.objects.get(pk=order_id)) from exc
-    return order
+    return order, acting
 
 
 def _words(name: str) -> dict:
@@ -347,12 +361,20 @@ def order_resolve_and_confirm_delivery(
     return order
 
 
-def order_refund(*, order_id: int, by, reason: str, expected_status=None, on_behalf_of=None) -> Order:
-    """Refund the order. The seller's earning is reversed (or clawed back after payout)."""
+def order_refund(
+    *, order_id: int, by, reason: str, amount: int | None = None, expected_status=None, on_behalf_of=None
+) -> Order:
+    """Refund the order in full (`amount` None) or in part. The one refund path: the
+    buyer's money goes back through the order's invoice, and only once Stripe has
+    confirmed the refund does the order move, the seller's earning get reversed (or clawed
+    back after payout) and buyer and seller get emailed (`order_refund_confirmed`, called
+    by billing through the invoice's owner). A refund Stripe refuses leaves the order as it
+    was (`order_refund_refused`). An order with nothing charged through Stripe (no invoice,
+    or a zero one) is refunded at once."""
     if not reason.strip():
         raise ApplicationError("Give a reason for the refund: the buyer sees it.")
     with transaction.atomic():
-        order = _apply(
+        order, acting = _checked(
             order_id=order_id,
             name="refund",
             by=by,
@@ -360,12 +382,66 @@ def order_refund(*, order_id: int, by, reason: str, expected_status=None, on_beh
             expected_status=expected_status,
             on_behalf_of=on_behalf_of,
         )
-        payouts.earning_reverse_for_refunded_order(order=order)
+        amount = order.refundable_amount if amount is None else amount
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise ApplicationError("The refund amount must be more than zero.")
+        if amount > order.refundable_amount:
+            raise ApplicationError(
+                f"At most {format_money(order.refundable_amount, order.currency)} of order #{order.pk} can still be refunded."
+            )
+        OrderEvent.objects.create(
+            order=order,
+            by=by,
+            kind=OrderEvent.Kind.REFUND_REQUESTED,
+            note=f"Refund of {format_money(amount, order.currency)} requested: {acting.description}",
+        )
         invoice = invoice_for_order(order_id=order.pk)
-        if invoice is not None and invoice.refundable_amount > 0:
-            # The buyer's money goes back through the invoice (retried while Stripe is down).
-            billing.invoice_refund(invoice_id=invoice.pk, by=by, reason=reason.strip())
-        _queue_email(order.pk, "buyer_order_refunded")
+        if invoice is None or invoice.refundable_amount == 0:
+            return order_refund_confirmed(order_id=order.pk, amount=amount, reason=acting.description, by=by)
+        # Stripe's answer comes back through billing (orders/invoice_events.py); a zero
+        # invoice answers at once. Retried while Stripe is down until it goes through.
+        billing.invoice_refund(invoice_id=invoice.pk, amount=amount, by=by, reason=acting.description)
+    return Order.objects.get(pk=order.pk)
+
+
+def order_refund_confirmed(*, order_id: int, amount: int, reason: str, by=None, reference: str = "") -> Order:
+    """Stripe confirmed a refund of `amount` of the order (whoever started it: the seller,
+    staff in either admin, the Stripe Dashboard, a lost dispute). Records it, moves the
+    order to refunded once nothing is left, takes the seller's earning back in proportion,
+    and emails the buyer and the seller."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        amount = min(amount, order.refundable_amount)
+        if amount <= 0:
+            return order
+        Order.objects.filter(pk=order.pk).update(amount_refunded=F("amount_refunded") + amount)
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.refundable_amount == 0 and can_proceed(order.refund):
+            order.refund(by=by, description=reason or None)
+            order.save()
+        else:
+            OrderEvent.objects.create(
+                order=order,
+                by=by,
+                kind=OrderEvent.Kind.PARTLY_REFUNDED,
+                note=f"{format_money(amount, order.currency)} refunded" + (f": {reason}" if reason else ""),
+            )
+        payouts.earning_reverse_for_refunded_order(
+            order=order, amount=amount, reference=reference, reason=reason
+        )
+        _queue_email(order.pk, "seller_order_refunded", amount=amount, reason=reason)
+        _queue_email(order.pk, "buyer_order_refunded", amount=amount, reason=reason)
+    return order
+
+
+def order_refund_refused(*, order_id: int, amount: int, reason: str) -> Order:
+    """Stripe refused a refund: the order stays as it was; the seller is told why (staff
+    see it on the order's timeline); the buyer is told nothing, since nothing happened."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        note = f"Stripe refused the refund of {format_money(amount, order.currency)}: {reason}"
+        OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.REFUND_REFUSED, note=note[:2000])
+        _queue_email(order.pk, "seller_refund_refused", amount=amount, reason=reason)
     return order
 
 

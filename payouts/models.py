@@ -40,7 +40,7 @@ class PayoutAccount(models.Model):
 class Earning(models.Model):
     class Kind(models.TextChoices):
         SALE = "sale", "Sale"
-        CLAWBACK = "clawback", "Refund after payout"
+        CLAWBACK = "clawback", "Refund adjustment"
 
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SALE)
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="earnings")
@@ -61,12 +61,22 @@ class Earning(models.Model):
     )
     # A refund before payout reverses the sale: the line is never paid.
     reversed_at = models.DateTimeField(null=True, blank=True)
+    # For a refund adjustment: the Stripe refund (or other reference) it answers, so the
+    # same refund never takes money back twice.
+    reference = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["available_on", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["order", "kind"], name="earning_one_per_order_and_kind"),
+            models.UniqueConstraint(
+                fields=["order"], condition=models.Q(kind="sale"), name="earning_one_sale_per_order"
+            ),
+            models.UniqueConstraint(
+                fields=["order", "reference"],
+                condition=models.Q(kind="clawback"),
+                name="earning_one_adjustment_per_refund",
+            ),
             models.CheckConstraint(
                 condition=models.Q(kind="clawback", amount__lte=0) | models.Q(kind="sale", amount__gte=0),
                 name="earning_sign_matches_kind",

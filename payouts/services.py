@@ -60,16 +60,18 @@ def earning_create_for_completed_order(*, order) -> Earning:
     if existing is not None:
         return existing
     config = PayoutCycleSettings.load()
-    fee = fee_for(order.total_amount, config.platform_fee_bps)
+    # Refunds confirmed before completion are not earned.
+    gross = order.total_amount - order.amount_refunded
+    fee = fee_for(gross, config.platform_fee_bps)
     earning = Earning.objects.create(
         kind=Earning.Kind.SALE,
         order=order,
         seller_id=order.seller_id,
         currency=order.currency,
-        gross_amount=order.total_amount,
+        gross_amount=gross,
         fee_amount=fee,
         fee_bps=config.platform_fee_bps,
-        amount=order.total_amount - fee,
+        amount=gross - fee,
         delay_days=config.delay_days,
         completed_at=order.completed_at,
         available_on=compute_available_on(
@@ -83,17 +85,38 @@ def earning_create_for_completed_order(*, order) -> Earning:
     return earning
 
 
-def earning_reverse_for_refunded_order(*, order) -> Earning | None:
-    """A refund takes the seller's earning back. Before payout the sale is reversed and
-    never paid; once a payout has taken it, a negative line (a clawback) is added, which
-    the next payouts net off. Called inside the order's transaction."""
+def fee_share(fee_amount: int, part: int, gross_amount: int) -> int:
+    """The platform fee returned with a refund of `part` of `gross_amount`: in proportion,
+    rounded half up to the minor unit, in integers only (a fee of 250 on 10,000, refund of
+    3,333 → 83.325 → 83)."""
+    if gross_amount <= 0:
+        return 0
+    return (2 * fee_amount * part + gross_amount) // (2 * gross_amount)
+
+
+def earning_reverse_for_refunded_order(
+    *, order, amount: int | None = None, reference: str = "", reason: str = ""
+) -> Earning | None:
+    """Stripe confirmed a refund of `amount` (None: the whole order) of a completed order:
+    the seller's earning shrinks in proportion, and the platform's fee is returned in
+    proportion (`fee_share`). A full refund before payout reverses the sale, which is then
+    never paid; any other refund adds a negative line (a refund adjustment) that the next
+    payouts net off, so after payout the seller's balance goes below zero until they do.
+    `reference` (the Stripe refund) makes it happen once per refund. Called inside the
+    order's transaction; an order that never completed has no earning and needs nothing."""
     sale = Earning.objects.select_for_update().filter(order=order, kind=Earning.Kind.SALE).first()
     if sale is None or sale.reversed_at is not None:
-        return None  # refunded before it completed, or already taken back
-    if Earning.objects.filter(order=order, kind=Earning.Kind.CLAWBACK).exists():
+        return None  # refunded before it completed, or already taken back in full
+    adjustments = Earning.objects.filter(order=order, kind=Earning.Kind.CLAWBACK)
+    if reference and adjustments.filter(reference=reference).exists():
         return None
-    reason = (order.refund_reason or "").strip()
-    if sale.payout_id is None:
+    already = sum(line.gross_amount for line in adjustments)
+    remaining = sale.gross_amount - already
+    amount = remaining if amount is None else min(amount, remaining)
+    if amount <= 0:
+        return None
+    reason = (reason or order.refund_reason or "").strip()
+    if sale.payout_id is None and not adjustments.exists() and amount == sale.gross_amount:
         Earning.objects.filter(pk=sale.pk).update(reversed_at=timezone.now())
         ledger.journals_post(
             [
@@ -104,28 +127,31 @@ def earning_reverse_for_refunded_order(*, order) -> Earning | None:
         )
         return sale
     config = PayoutCycleSettings.load()
-    payout = sale.payout
-    clawback = Earning.objects.create(
+    fee_back = fee_share(sale.fee_amount, amount, sale.gross_amount)
+    where = (
+        f", already in payout #{sale.payout_id} of {sale.payout.payout_date:%-d %b %Y}"
+        if sale.payout_id
+        else ""
+    )
+    adjustment = Earning.objects.create(
         kind=Earning.Kind.CLAWBACK,
         order=order,
         seller_id=sale.seller_id,
         currency=sale.currency,
-        gross_amount=sale.gross_amount,
-        fee_amount=sale.fee_amount,
+        gross_amount=amount,
+        fee_amount=fee_back,
         fee_bps=sale.fee_bps,
-        amount=-sale.amount,
+        amount=-(amount - fee_back),
         delay_days=0,
         completed_at=timezone.now(),
         available_on=config.today(),
-        description=(
-            f"Refund of order #{order.pk}, already in payout #{payout.pk} of {payout.payout_date:%-d %b %Y}"
-            + (f": {reason}" if reason else "")
-        )[:400],
+        reference=reference or f"order-{order.pk}-refund-{adjustments.count() + 1}",
+        description=(f"Refund of order #{order.pk}{where}" + (f": {reason}" if reason else ""))[:400],
     )
     ledger.journals_post(
-        [ledger.earning_postings(clawback, Journal.Kind.CLAWBACK, f"Order #{order.pk} refunded after payout")]
+        [ledger.earning_postings(adjustment, Journal.Kind.CLAWBACK, f"Order #{order.pk} refunded ({amount})")]
     )
-    return clawback
+    return adjustment
 
 
 # --- payout runs -----------------------------------------------------------------------------

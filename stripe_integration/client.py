@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import stripe
 from django.conf import settings
 
+from marketplace.money import to_stripe_amount
+
 from . import pacer as pacing
 
 logger = logging.getLogger(__name__)
@@ -181,11 +183,12 @@ def charge(
     idempotency_key: str,
     metadata: dict,
 ) -> GatewayResult:
-    """A PaymentIntent confirmed off-session with the customer's saved payment method."""
+    """A PaymentIntent confirmed off-session with the customer's saved payment method.
+    `amount` is in ISO 4217 minor units; Stripe gets it in its own units."""
     try:
         intent, calls = _call(
             stripe.PaymentIntent.create,
-            amount=amount,
+            amount=to_stripe_amount(amount, currency),
             currency=currency.lower(),
             customer=customer_id,
             payment_method=payment_method_id,
@@ -218,18 +221,27 @@ def payment_intent_retrieve(stripe_id: str) -> GatewayResult:
     return payment_intent_result(intent, calls)
 
 
-def refund(*, payment_intent_id: str, amount: int, idempotency_key: str, metadata: dict) -> GatewayResult:
+def refund(
+    *, payment_intent_id: str, amount: int, currency: str, idempotency_key: str, metadata: dict
+) -> GatewayResult:
+    """Refund `amount` (ISO 4217 minor units of `currency`) of a PaymentIntent."""
     try:
         obj, calls = _call(
             stripe.Refund.create,
             payment_intent=payment_intent_id,
-            amount=amount,
+            amount=to_stripe_amount(amount, currency),
             metadata=metadata,
             idempotency_key=idempotency_key,
         )
     except stripe.StripeError as exc:
         return _error_result(exc)
     return _refund_result(obj, calls)
+
+
+def refund_object(stripe_id: str) -> dict:
+    """A Refund as Stripe has it now (amount in Stripe's units)."""
+    obj, _ = _call(stripe.Refund.retrieve, stripe_id)
+    return obj
 
 
 def _refund_result(obj, calls) -> GatewayResult:

@@ -5,6 +5,8 @@ pacing, transport retries and idempotency keys as every other call (`client`).
 
 import stripe
 
+from marketplace.money import to_stripe_amount
+
 from .client import _call
 
 
@@ -22,7 +24,7 @@ def transfer_create(
     transfer, _ = _call(
         stripe.Transfer.create,
         destination=destination,
-        amount=amount,
+        amount=to_stripe_amount(amount, currency),
         currency=currency.lower(),
         transfer_group=transfer_group,
         metadata=metadata,

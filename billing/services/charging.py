@@ -227,6 +227,7 @@ def _send(txn: Transaction, attempt: Attempt) -> gateway.GatewayResult:
     return gateway.refund(
         payment_intent_id=txn.refund_of.stripe_id,
         amount=txn.amount,
+        currency=txn.currency,
         idempotency_key=attempt.idempotency_key,
         metadata={
             "invoice": str(txn.invoice_id),
@@ -444,6 +445,9 @@ def _refund_answered(txn, invoice, attempt, decline) -> AttemptResult:
                 description=f"Partly refunded {attempt.stripe_id}", amount=txn.amount
             )
         invoice.save()
+        invoice_owner_notify(
+            invoice, InvoiceEvent.REFUNDED, amount=txn.amount, reason=txn.reason, reference=attempt.stripe_id
+        )
         return AttemptResult.DONE
     attempt.decision = f"refund refused: {attempt.message or decline.message}"[:300]
     txn.last_category, txn.last_message = decline.category, attempt.decision
@@ -452,4 +456,7 @@ def _refund_answered(txn, invoice, attempt, decline) -> AttemptResult:
     invoice.finish_partial_refund(description=attempt.decision, amount=0)
     invoice.save()
     logger.error("Refund %s of %s refused by Stripe: %s", txn.pk, invoice, attempt.message)
+    invoice_owner_notify(
+        invoice, InvoiceEvent.REFUND_REFUSED, amount=txn.amount, reason=attempt.message or decline.message
+    )
     return AttemptResult.FAILED

@@ -1,5 +1,6 @@
 """Issuing, canceling, retrying and refunding invoices."""
 
+import logging
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -14,6 +15,7 @@ from .charging import charge_soon
 from .effects import attempt_soon, email, withdraw_bank_confirmation_later
 from .payment_methods import collect_with
 
+logger = logging.getLogger(__name__)
 IS = Invoice.Status
 TS = Transaction.Status
 INVOICE_OPEN = Invoice.OPEN_STATUSES
@@ -186,6 +188,7 @@ def invoice_refund(*, invoice_id: int, amount: int | None = None, by=None, reaso
                 by=by, description=reason or None, amount=amount
             )
             invoice.save()
+            invoice_owner_notify(invoice, InvoiceEvent.REFUNDED, amount=amount, reason=reason, by=by)
             return None
         txn = Transaction.objects.create(
             invoice=invoice,
@@ -197,3 +200,55 @@ def invoice_refund(*, invoice_id: int, amount: int | None = None, by=None, reaso
         )
         attempt_soon(txn.pk)
     return txn
+
+
+def invoice_refund_made_at_stripe(
+    *, payment_intent_id: str, refund_id: str, amount: int, reason: str = ""
+) -> str:
+    """A refund made at Stripe outside the product (the Stripe Dashboard): recorded once,
+    by its Stripe id, as a done refund of the invoice that PaymentIntent paid, and the
+    invoice's owner follows (an order is refunded, the seller's earning taken back).
+    `amount` is in ISO minor units. Returns what was done, for the webhook's record."""
+    paid_by = (
+        Attempt.objects.filter(
+            stripe_id=payment_intent_id,
+            outcome=Attempt.Outcome.SUCCEEDED,
+            transaction__kind=Transaction.Kind.CHARGE,
+        )
+        .select_related("transaction")
+        .first()
+    )
+    if paid_by is None:
+        return "ignored: not a payment of ours"
+    with transaction.atomic():
+        invoice = invoice_lock(invoice_id=paid_by.transaction.invoice_id)
+        if Transaction.objects.filter(kind=Transaction.Kind.REFUND, stripe_id=refund_id).exists():
+            return "up to date"
+        if invoice.status != IS.SETTLED:
+            # A refund of ours is in flight (refunding) or the invoice is refunded already:
+            # reconcile_stripe reports the difference for staff.
+            logger.error("%s was refunded at Stripe (%s) while %s", invoice, refund_id, invoice.status)
+            return f"not recorded: {invoice} is {invoice.status}"
+        amount = min(amount, invoice.refundable_amount)
+        reason = reason or "Refunded at Stripe (outside the product)"
+        charge = invoice.transactions.filter(kind=Transaction.Kind.CHARGE, status=TS.DONE).first()
+        txn = Transaction.objects.create(
+            invoice=invoice,
+            kind=Transaction.Kind.REFUND,
+            amount=amount,
+            currency=invoice.currency,
+            refund_of=charge,
+            reason=reason[:300],
+        )
+        txn.succeed_first_time(description=reason[:300], stripe_id=refund_id)
+        txn.save()
+        invoice.start_refund(description=reason[:300])
+        full = amount >= invoice.refundable_amount
+        (invoice.finish_full_refund if full else invoice.finish_partial_refund)(
+            description=f"Refunded at Stripe {refund_id}", amount=amount
+        )
+        invoice.save()
+        invoice_owner_notify(
+            invoice, InvoiceEvent.REFUNDED, amount=amount, reason=reason, reference=refund_id
+        )
+    return f"recorded refund {refund_id} of {invoice}"

@@ -31,6 +31,8 @@ class InvoiceEvent(enum.StrEnum):
     REFUNDED = "refunded"  # Stripe confirmed a refund (full or partial)
     REFUND_REFUSED = "refund_refused"  # Stripe refused a refund
     DISPUTED = "disputed"  # the customer's bank opened a dispute
+    DISPUTE_WON = "dispute_won"  # closed in the platform's favour: the money stays
+    DISPUTE_LOST = "dispute_lost"  # closed against it: the money went back to the customer
 
 
 Handler = Callable[..., None]

@@ -489,6 +489,34 @@ class Attempt(models.Model):
         return f"Attempt {self.number} of {self.transaction}"
 
 
+class Dispute(models.Model):
+    """A dispute (chargeback) the customer's bank opened on a payment, as Stripe reports it
+    (`charge.dispute.*` webhooks, re-read from Stripe). Its status mirrors Stripe's."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="disputes")
+    stripe_id = models.CharField(max_length=255, unique=True)
+    payment_intent = models.CharField(max_length=255, blank=True)
+    amount = models.BigIntegerField(help_text="Disputed, in the currency's minor unit.")
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=100, blank=True)
+    stripe_status = models.CharField(max_length=50, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    fee_amount = models.BigIntegerField(default=0, help_text="Stripe's dispute fee, in minor units.")
+    opened_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+
+    def __str__(self):
+        return f"Dispute {self.stripe_id} on {self.invoice}"
+
+
 class ProcessingLease(models.Model):
     """One row per loop that must not run twice at once (process_transactions), on
     SQLite only: a run takes the lease with a conditional UPDATE, and it expires on its

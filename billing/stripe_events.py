@@ -9,6 +9,7 @@ right state.
 
 from billing.models import Attempt
 from billing.services import attempt_reconcile_success, attempt_record
+from billing.services.disputes import dispute_record
 from billing.services.invoices import invoice_refund_made_at_stripe
 from marketplace.money import from_stripe_amount
 from stripe_integration import client
@@ -69,9 +70,31 @@ def refund_event_apply(event: dict) -> str:
     return f"refunds recorded: {results}" if results else "up to date"
 
 
+def dispute_event_apply(event: dict) -> str:
+    """A dispute was opened, updated or closed: re-read it from Stripe and record it."""
+    obj = (event.get("data") or {}).get("object") or {}
+    if not isinstance(obj.get("id"), str) or not obj["id"].startswith("dp_"):
+        return "ignored: not a dispute"
+    current = client.dispute_object(obj["id"])
+    currency = str(current["currency"]).upper()
+    fees = sum(
+        int(t.get("fee") or 0) for t in current.get("balance_transactions") or [] if t.get("fee", 0) > 0
+    )
+    return dispute_record(
+        stripe_id=current["id"],
+        payment_intent_id=current.get("payment_intent") or "",
+        amount=from_stripe_amount(current["amount"], currency),
+        currency=currency,
+        reason=current.get("reason") or "",
+        stripe_status=current.get("status") or "",
+        fee_amount=from_stripe_amount(fees, currency),
+    )
+
+
 # What BillingConfig.ready() registers: one handler per event type (or type prefix).
 EVENT_HANDLERS = {
     "payment_intent.*": payment_intent_event_apply,
     "refund.*": refund_event_apply,
     "charge.refunded": refund_event_apply,
+    "charge.dispute.*": dispute_event_apply,
 }

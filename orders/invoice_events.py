@@ -10,7 +10,14 @@ from billing.invoice_owners import invoice_owner_register
 from billing.models import Invoice
 
 from .models import Order
-from .services import order_cancel, order_pay, order_refund_confirmed, order_refund_refused
+from .services import (
+    order_cancel,
+    order_dispute_closed,
+    order_dispute_opened,
+    order_pay,
+    order_refund_confirmed,
+    order_refund_refused,
+)
 
 S = Order.Status
 NEVER_SETTLED = "Payment never settled"
@@ -56,6 +63,24 @@ def _refund_refused(invoice: Invoice, *, amount: int, reason: str = "", **detail
     order_refund_refused(order_id=invoice.order_id, amount=amount, reason=reason)
 
 
+def _disputed(invoice: Invoice, *, dispute, **details) -> None:
+    order_dispute_opened(
+        order_id=invoice.order_id, dispute_ref=dispute.stripe_id, amount=dispute.amount, reason=dispute.reason
+    )
+
+
+def _dispute_won(invoice: Invoice, *, dispute, **details) -> None:
+    order_dispute_closed(
+        order_id=invoice.order_id, dispute_ref=dispute.stripe_id, amount=dispute.amount, won=True
+    )
+
+
+def _dispute_lost(invoice: Invoice, *, dispute, **details) -> None:
+    order_dispute_closed(
+        order_id=invoice.order_id, dispute_ref=dispute.stripe_id, amount=dispute.amount, won=False
+    )
+
+
 def order_invoices_register() -> None:
     invoice_owner_register(
         purpose=Invoice.Purpose.ORDER,
@@ -65,4 +90,7 @@ def order_invoices_register() -> None:
         grace_ended=_grace_ended,
         refunded=_refunded,
         refund_refused=_refund_refused,
+        disputed=_disputed,
+        dispute_won=_dispute_won,
+        dispute_lost=_dispute_lost,
     )

@@ -232,6 +232,9 @@ class OrderEvent(models.Model):
         REFUND_REQUESTED = "refund_requested", "Refund requested"
         PARTLY_REFUNDED = "partly_refunded", "Partly refunded"
         REFUND_REFUSED = "refund_refused", "Refund refused by Stripe"
+        DISPUTE_OPENED = "dispute_opened", "Disputed by the buyer's bank"
+        DISPUTE_WON = "dispute_won", "Dispute won"
+        DISPUTE_LOST = "dispute_lost", "Dispute lost"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)

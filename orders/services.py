@@ -445,6 +445,46 @@ def order_refund_refused(*, order_id: int, amount: int, reason: str) -> Order:
     return order
 
 
+# --- disputes ---------------------------------------------------------------------------
+
+
+def order_dispute_opened(*, order_id: int, dispute_ref: str, amount: int, reason: str) -> Order:
+    """The buyer's bank disputed the payment: the seller's earning for it is held (not
+    paid, or held back from the next payouts) until the dispute closes."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        OrderEvent.objects.create(
+            order=order,
+            kind=OrderEvent.Kind.DISPUTE_OPENED,
+            note=f"The buyer's bank disputed {format_money(amount, order.currency)} ({reason or 'no reason given'}); "
+            "the seller's earning is held until it closes.",
+        )
+        payouts.earning_hold_for_dispute(order=order, amount=amount, reference=dispute_ref)
+    return order
+
+
+def order_dispute_closed(*, order_id: int, dispute_ref: str, amount: int, won: bool) -> Order:
+    """The dispute closed. Won: the hold is released. Lost: the money went back to the
+    buyer, so the order is refunded by that amount through the one refund path (which
+    takes the seller's earning back) and the hold is released in its place."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        payouts.earning_release_for_dispute(order=order, reference=dispute_ref)
+        OrderEvent.objects.create(
+            order=order,
+            kind=OrderEvent.Kind.DISPUTE_WON if won else OrderEvent.Kind.DISPUTE_LOST,
+            note=f"Dispute {dispute_ref} " + ("won: the seller's earning is released." if won else "lost."),
+        )
+        if not won:
+            order = order_refund_confirmed(
+                order_id=order.pk,
+                amount=amount,
+                reason="The buyer's bank won a dispute",
+                reference=dispute_ref,
+            )
+    return order
+
+
 # --- emails and reminders --------------------------------------------------------------
 
 

@@ -104,7 +104,7 @@ def earning_postings(earning: Earning, kind: str, description: str) -> dict:
     """An earning credits the seller's net and the platform's fee out of the funds held;
     a reversal or clawback is the same journal the other way round."""
     a = _earning_accounts(earning)
-    sign = 1 if kind == Journal.Kind.EARNING else -1
+    sign = 1 if kind in (Journal.Kind.EARNING, Journal.Kind.DISPUTE_RELEASE) else -1
     net = earning.gross_amount - earning.fee_amount
     return {
         "kind": kind,

@@ -41,8 +41,10 @@ class Earning(models.Model):
     class Kind(models.TextChoices):
         SALE = "sale", "Sale"
         CLAWBACK = "clawback", "Refund adjustment"
+        DISPUTE_HOLD = "dispute_hold", "Held: the buyer's bank disputed the payment"
+        DISPUTE_RELEASE = "dispute_release", "Released: the dispute was won"
 
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SALE)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SALE)
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="earnings")
     seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="earnings")
     currency = models.CharField(max_length=3)
@@ -73,12 +75,13 @@ class Earning(models.Model):
                 fields=["order"], condition=models.Q(kind="sale"), name="earning_one_sale_per_order"
             ),
             models.UniqueConstraint(
-                fields=["order", "reference"],
-                condition=models.Q(kind="clawback"),
-                name="earning_one_adjustment_per_refund",
+                fields=["order", "kind", "reference"],
+                condition=~models.Q(kind="sale"),
+                name="earning_one_adjustment_per_reference",
             ),
             models.CheckConstraint(
-                condition=models.Q(kind="clawback", amount__lte=0) | models.Q(kind="sale", amount__gte=0),
+                condition=models.Q(kind__in=["clawback", "dispute_hold"], amount__lte=0)
+                | models.Q(kind__in=["sale", "dispute_release"], amount__gte=0),
                 name="earning_sign_matches_kind",
             ),
         ]
@@ -228,6 +231,8 @@ class Journal(models.Model):
         EARNING = "earning", "Earning from a completed order"
         REFUND_REVERSAL = "refund_reversal", "Refund before payout: earning reversed"
         CLAWBACK = "clawback", "Refund after payout: clawed back"
+        DISPUTE_HOLD = "dispute_hold", "Dispute opened: earning held"
+        DISPUTE_RELEASE = "dispute_release", "Dispute won: earning released"
         PAYOUT = "payout", "Payout built"
         PAYOUT_PAID = "payout_paid", "Payout sent"
         PAYOUT_RETURNED = "payout_returned", "Failed or canceled payout: funds returned"

@@ -154,6 +154,58 @@ def earning_reverse_for_refunded_order(
     return adjustment
 
 
+def earning_hold_for_dispute(*, order, amount: int, reference: str) -> Earning | None:
+    """The buyer's bank disputed `amount` of a completed order: hold that share of the
+    seller's earning (net of the fee share) with a negative line, so it is not paid out
+    (before payout) or is held back from the next payouts (after payout) while the
+    dispute is open. Once per dispute (`reference`)."""
+    return _dispute_line(order=order, amount=amount, reference=reference, kind=Earning.Kind.DISPUTE_HOLD)
+
+
+def earning_release_for_dispute(*, order, reference: str) -> Earning | None:
+    """The dispute closed (won, or lost and taken back by the refund path): give back
+    what `earning_hold_for_dispute` held, with a positive line of the same amount."""
+    hold = Earning.objects.filter(order=order, kind=Earning.Kind.DISPUTE_HOLD, reference=reference).first()
+    if hold is None:
+        return None
+    return _dispute_line(
+        order=order, amount=hold.gross_amount, reference=reference, kind=Earning.Kind.DISPUTE_RELEASE
+    )
+
+
+def _dispute_line(*, order, amount: int, reference: str, kind: str) -> Earning | None:
+    sale = Earning.objects.select_for_update().filter(order=order, kind=Earning.Kind.SALE).first()
+    if sale is None or sale.reversed_at is not None:
+        return None  # nothing earned (not completed yet, or refunded before payout)
+    if Earning.objects.filter(order=order, kind=kind, reference=reference).exists():
+        return None
+    amount = min(amount, sale.gross_amount)
+    fee_part = fee_share(sale.fee_amount, amount, sale.gross_amount)
+    hold = kind == Earning.Kind.DISPUTE_HOLD
+    line = Earning.objects.create(
+        kind=kind,
+        order=order,
+        seller_id=sale.seller_id,
+        currency=sale.currency,
+        gross_amount=amount,
+        fee_amount=fee_part,
+        fee_bps=sale.fee_bps,
+        amount=(-1 if hold else 1) * (amount - fee_part),
+        delay_days=0,
+        completed_at=timezone.now(),
+        available_on=PayoutCycleSettings.load().today(),
+        reference=reference,
+        description=(
+            f"Order #{order.pk}: the buyer's bank disputed the payment ({reference})"
+            if hold
+            else f"Order #{order.pk}: dispute {reference} closed, hold released"
+        )[:400],
+    )
+    journal = Journal.Kind.DISPUTE_HOLD if hold else Journal.Kind.DISPUTE_RELEASE
+    ledger.journals_post([ledger.earning_postings(line, journal, line.description)])
+    return line
+
+
 # --- payout runs -----------------------------------------------------------------------------
 
 

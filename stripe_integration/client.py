@@ -238,6 +238,12 @@ def refund(
     return _refund_result(obj, calls)
 
 
+def dispute_object(stripe_id: str) -> dict:
+    """A Dispute as Stripe has it now (amounts in Stripe's units)."""
+    obj, _ = _call(stripe.Dispute.retrieve, stripe_id)
+    return obj
+
+
 def refund_object(stripe_id: str) -> dict:
     """A Refund as Stripe has it now (amount in Stripe's units)."""
     obj, _ = _call(stripe.Refund.retrieve, stripe_id)

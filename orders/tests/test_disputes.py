@@ -1,0 +1,79 @@
+"""Disputes: the buyer's bank disputes a payment; the seller's earning is held while it is
+open, released when it is won, and taken back (the order refunded) when it is lost. Over
+HTTP: the dispute is opened and closed at the suite's local Stripe server and reaches the
+product as signed `charge.dispute.*` webhooks."""
+
+import pytest
+import stripe
+from django.conf import settings
+
+from billing.models import Dispute, Transaction
+from billing.tests.test_webhooks import _event, _post
+from orders.models import Order, OrderEvent
+from orders.tests.test_refunds import _complete, _place
+from payouts.ledger import ledger_check
+from payouts.models import Earning
+
+pytestmark = pytest.mark.django_db
+
+
+def _unpaid_total(order):
+    return sum(
+        e.amount
+        for e in Earning.objects.filter(seller=order.seller, payout__isnull=True, reversed_at__isnull=True)
+    )
+
+
+def _deliver(client, billing, kind, dispute_id, n):
+    with billing.capture(execute=True):
+        response = _post(
+            client, _event(f"evt_{dispute_id}_{n}", kind, {"id": dispute_id, "object": "dispute"})
+        )
+    assert response.status_code == 200, response.content
+
+
+@pytest.fixture
+def disputed(billing, client):
+    order = _complete(billing, _place(billing))
+    earned = _unpaid_total(order)
+    intent = Transaction.objects.get(invoice__order=order, kind="charge").stripe_id
+    dispute = billing.server.dispute(intent, reason="product_not_received")
+    _deliver(client, billing, "charge.dispute.created", dispute["id"], 1)
+    _deliver(client, billing, "charge.dispute.created", dispute["id"], 2)  # a duplicate changes nothing
+    return order, dispute["id"], earned
+
+
+def test_an_open_dispute_holds_the_sellers_earning(disputed):
+    order, dispute_id, earned = disputed
+    assert Dispute.objects.get(stripe_id=dispute_id).status == "open"
+    assert OrderEvent.objects.filter(order=order, kind="dispute_opened").count() == 1
+    assert _unpaid_total(order) == 0  # all of it held: the whole payment is disputed
+    assert Earning.objects.filter(order=order, kind="dispute_hold").count() == 1
+    assert ledger_check() == []
+    assert earned > 0
+
+
+def test_a_won_dispute_releases_the_hold(disputed, billing, client):
+    order, dispute_id, earned = disputed
+    stripe.Dispute.modify(
+        dispute_id, evidence={"uncategorized_text": "winning_evidence"}, api_key=settings.STRIPE_SECRET_KEY
+    )
+    _deliver(client, billing, "charge.dispute.closed", dispute_id, 3)
+
+    assert Dispute.objects.get(stripe_id=dispute_id).status == "won"
+    assert Order.objects.get(pk=order.pk).status == "completed"
+    assert _unpaid_total(order) == earned
+    assert ledger_check() == []
+
+
+def test_a_lost_dispute_refunds_the_order_and_takes_the_earning_back(disputed, billing, client):
+    order, dispute_id, earned = disputed
+    stripe.Dispute.close(dispute_id, api_key=settings.STRIPE_SECRET_KEY)
+    _deliver(client, billing, "charge.dispute.closed", dispute_id, 3)
+
+    assert Dispute.objects.get(stripe_id=dispute_id).status == "lost"
+    order = Order.objects.get(pk=order.pk)
+    assert (order.status, order.amount_refunded) == ("refunded", order.total_amount)
+    assert _unpaid_total(order) == 0  # not paid for a charged-back order
+    assert OrderEvent.objects.filter(order=order, kind="dispute_lost").count() == 1
+    assert ledger_check() == []

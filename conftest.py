@@ -178,6 +178,15 @@ class StripeTestServer:
             data["method"] = method
         self._post("/_config/faults", data)
 
+    def flush(self):
+        """Forget every object and idempotency key. Test databases reuse primary keys, so
+        a test that looks transfers up by group and payout id starts from an empty Stripe."""
+        self._post("/_config/flush", {})
+
+    def flush_idempotency_keys(self):
+        """Stripe forgets idempotency keys after 24 hours."""
+        self._post("/_config/forget_idempotency_keys", {})
+
     def lose_answers(self, count, path="/v1/"):
         """The next `count` POSTs under `path` are done (a transfer is made, its key
         remembered), then answered 503: Stripe's answer lost on the way back."""

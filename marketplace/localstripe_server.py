@@ -21,7 +21,8 @@ What this adds to localstripe 1.15, each as Stripe documents it:
   (`idempotency_error`).
 - With --test-hooks only: `POST /_config/lost_answers` makes the next N POSTs whose path
   starts with a prefix do their work (the transfer is made, the idempotency
-  key remembers it) and then answer 503, as when Stripe's answer is lost on the way back.
+  key remembers it) and then answer 503, as when Stripe's answer is lost on the way back;
+  `POST /_config/forget_idempotency_keys` forgets every key, as Stripe does after 24 hours.
 - Stripe Connect accounts and transfers (see `localstripe_connect`), which localstripe lacks.
 - Disputes (see `localstripe_disputes`): opened on a charge through a test hook, closed
   won or lost with Stripe's test-mode evidence strings, each with its webhook event.
@@ -254,6 +255,12 @@ async def set_lost_answers(request):
     return web.json_response({"lost_answers": _lost_answers})
 
 
+async def forget_idempotency_keys(request):
+    """Stripe forgets idempotency keys after 24 hours."""
+    _idempotent.clear()
+    return web.json_response({})
+
+
 async def flush(request):
     store.clear()
     _idempotent.clear()
@@ -277,6 +284,7 @@ def build_app(*, test_hooks: bool = False, keep_data: bool = False):
         app.middlewares.insert(0, faults_middleware)
         app.router.add_post("/_config/faults", set_faults)
         app.router.add_post("/_config/lost_answers", set_lost_answers)
+        app.router.add_post("/_config/forget_idempotency_keys", forget_idempotency_keys)
         app.router.add_post("/_config/flush", flush)
     return app
 

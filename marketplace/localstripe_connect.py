@@ -66,7 +66,9 @@ class Transfer(StripeObject):
         schedule_webhook(Event("transfer.created", self))
 
     @classmethod
-    def _api_list_all(cls, url, limit=None, starting_after=None, transfer_group=None, destination=None, **kwargs):
+    def _api_list_all(
+        cls, url, limit=None, starting_after=None, transfer_group=None, destination=None, **kwargs
+    ):
         li = super()._api_list_all(url, limit=limit, starting_after=starting_after, **kwargs)
         # Newest first, as Stripe lists; the reversal keeps transfers created in the same
         # second newest first too.

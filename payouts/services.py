@@ -522,11 +522,17 @@ def payout_submit_to_stripe(*, payout_id: int) -> Payout:
     transfer found is recorded instead of sending again: a resend then never depends on
     Stripe still remembering the key (it forgets after 24 hours)."""
     payout = Payout.objects.get(pk=payout_id)
-    if payout.status == Payout.Status.PROCESSING and not payout.provider_reference and not payout.transfer_problem:
+    if (
+        payout.status == Payout.Status.PROCESSING
+        and not payout.provider_reference
+        and not payout.transfer_problem
+    ):
         try:
             found = _transfers_of(payout)
         except (GatewayUnavailable, stripe.StripeError) as exc:
-            logger.warning("Could not look up payout #%s's transfer at Stripe (%s); not resent now", payout.pk, exc)
+            logger.warning(
+                "Could not look up payout #%s's transfer at Stripe (%s); not resent now", payout.pk, exc
+            )
             return payout
         if found:
             return _transfers_record(payout_id=payout.pk, transfers=found).payout
@@ -534,7 +540,9 @@ def payout_submit_to_stripe(*, payout_id: int) -> Payout:
         payout = _locked(payout_id)
         if payout.status == Payout.Status.SCHEDULED:
             _transition(payout, "submit", description="Sent to Stripe")
-        elif payout.status != Payout.Status.PROCESSING or payout.provider_reference or payout.transfer_problem:
+        elif (
+            payout.status != Payout.Status.PROCESSING or payout.provider_reference or payout.transfer_problem
+        ):
             return payout
         account = PayoutAccount.objects.filter(seller_id=payout.seller_id).first()
         if account is None or not account.stripe_account_id:
@@ -685,9 +693,13 @@ def _transfers_record(*, payout_id: int, transfers: list[dict], by=None) -> Tran
             message=f"Stripe has transfer {first['id']} for payout #{payout.pk}: recorded, and the payout is marked paid.",
         )
     if first.get("reversed"):
-        payout = payout_transfer_reversed(transfer_id=first["id"], reason="Stripe reports the transfer reversed.")
+        payout = payout_transfer_reversed(
+            transfer_id=first["id"], reason="Stripe reports the transfer reversed."
+        )
         check.payout = payout
-        check.message += " Stripe has reversed it, so the payout is failed and the money is back in the seller's balance."
+        check.message += (
+            " Stripe has reversed it, so the payout is failed and the money is back in the seller's balance."
+        )
     return check
 
 

@@ -135,7 +135,9 @@ def _transfers_for(payout):
 
 def _transfers_to(seller):
     account = PayoutAccount.objects.get(seller=seller).stripe_account_id
-    return stripe.Transfer.list(destination=account, limit=100, api_key="sk_test_localstripe").to_dict()["data"]
+    return stripe.Transfer.list(destination=account, limit=100, api_key="sk_test_localstripe").to_dict()[
+        "data"
+    ]
 
 
 def _seller_balance(seller, currency="USD"):
@@ -255,7 +257,11 @@ def test_a_409_in_progress_answer_leaves_the_payout_processing_and_the_next_subm
     stripe_server.in_progress_next(settings.STRIPE_TRANSPORT_RETRIES + 1, path="/v1/transfers")
     services.payout_submit_to_stripe(payout_id=payout.pk)
     payout = Payout.objects.get(pk=payout.pk)
-    assert (payout.status, payout.failure_reason, payout.transfer_problem) == (Payout.Status.PROCESSING, "", "")
+    assert (payout.status, payout.failure_reason, payout.transfer_problem) == (
+        Payout.Status.PROCESSING,
+        "",
+        "",
+    )
     assert services.transfer_outcome_unknown(payout)
 
     assert services.payouts_submit() == 1
@@ -290,7 +296,9 @@ def test_a_key_stripe_refuses_for_other_parameters_holds_the_payout_for_staff_in
     assert services.payouts_submit() == 0  # not resent while held
     with time_machine.travel(timezone.now() + timedelta(minutes=10)):
         [message] = _admin_action(admin_client, "check_with_stripe", payout)
-        assert message.startswith(f"Stripe has no transfer for payout #{payout.pk}. It is held: Stripe refused")
+        assert message.startswith(
+            f"Stripe has no transfer for payout #{payout.pk}. It is held: Stripe refused"
+        )
         _admin_action(admin_client, "mark_failed", payout, reason="Key reused: paid again next date")
     assert Payout.objects.get().status == Payout.Status.FAILED
     assert ledger_check() == []

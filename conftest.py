@@ -170,9 +170,32 @@ class StripeTestServer:
         )
         return json.loads(urllib.request.urlopen(request, timeout=5).read() or b"{}")
 
-    def fail_next(self, count, status=503, path="/v1/"):
-        """The next `count` API calls under `path` answer `status` (gateway trouble)."""
-        self._post("/_config/faults", {"count": count, "status": status, "path": path})
+    def fail_next(self, count, status=503, path="/v1/", method=None):
+        """The next `count` API calls under `path` (of `method`, if given) answer `status`
+        (gateway trouble)."""
+        data = {"count": count, "status": status, "path": path}
+        if method:
+            data["method"] = method
+        self._post("/_config/faults", data)
+
+    def flush(self):
+        """Forget every object and idempotency key. Test databases reuse primary keys, so
+        a test that looks transfers up by group and payout id starts from an empty Stripe."""
+        self._post("/_config/flush", {})
+
+    def flush_idempotency_keys(self):
+        """Stripe forgets idempotency keys after 24 hours."""
+        self._post("/_config/forget_idempotency_keys", {})
+
+    def lose_answers(self, count, path="/v1/"):
+        """The next `count` POSTs under `path` are done (a transfer is made, its key
+        remembered), then answered 503: Stripe's answer lost on the way back."""
+        self._post("/_config/lost_answers", {"count": count, "path": path})
+
+    def in_progress_next(self, count, path="/v1/"):
+        """The next `count` POSTs under `path` answer 409 `idempotency_error`, as Stripe
+        does while another request with the same key is in progress; nothing is done."""
+        self.fail_next(count, status=409, path=path, method="POST")
 
     def dispute(self, payment_intent, amount=None, reason="fraudulent"):
         """The customer's bank disputes the PaymentIntent's charge (`charge.dispute.created`)."""
@@ -205,5 +228,7 @@ def stripe_server(settings, localstripe_url):
     settings.STRIPE_IDEMPOTENCY_NAMESPACE = f"test-{uuid.uuid4().hex[:12]}"
     server = StripeTestServer(localstripe_url)
     server.fail_next(0)
+    server.lose_answers(0)
     yield server
     server.fail_next(0)
+    server.lose_answers(0)

@@ -7,13 +7,15 @@ the fields and errors the payouts code relies on, as Stripe documents them
 - `POST /v1/transfers` moves `amount` in `currency` to `destination` with an optional
   `transfer_group`; an unknown destination answers 400 `invalid_request_error`
   ("No such destination"), as Stripe does.
+- `GET /v1/transfers` lists transfers, newest first, filtered by `transfer_group` and
+  `destination` when given (https://docs.stripe.com/api/transfers/list).
 - `POST /v1/transfers/{id}/reversals` reverses it and sends `transfer.reversed`.
 """
 
 from aiohttp import web
 from localstripe.errors import UserError
 from localstripe.resources import Event, StripeObject, store, try_convert_to_int
-from localstripe.server import api_create, api_retrieve, get_post_data, json_response
+from localstripe.server import api_create, api_list_all, api_retrieve, get_post_data, json_response
 from localstripe.webhooks import schedule_webhook
 
 
@@ -63,6 +65,22 @@ class Transfer(StripeObject):
         self.reversed = False
         schedule_webhook(Event("transfer.created", self))
 
+    @classmethod
+    def _api_list_all(
+        cls, url, limit=None, starting_after=None, transfer_group=None, destination=None, **kwargs
+    ):
+        li = super()._api_list_all(url, limit=limit, starting_after=starting_after, **kwargs)
+        # Newest first, as Stripe lists; the reversal keeps transfers created in the same
+        # second newest first too.
+        li._list = [
+            t
+            for t in reversed(li._list)
+            if (transfer_group is None or t.transfer_group == transfer_group)
+            and (destination is None or t.destination == destination)
+        ]
+        li._list.sort(key=lambda t: t.created, reverse=True)
+        return li
+
     def _reverse(self):
         self.reversed = True
         self.amount_reversed = self.amount
@@ -91,4 +109,5 @@ def add_routes(app: web.Application) -> None:
         url = f"/v1/{cls.object}s"
         app.router.add_post(url, api_create(cls, url))
         app.router.add_get(url + "/{id}", api_retrieve(cls, url))
+    app.router.add_get("/v1/transfers", api_list_all(Transfer, "/v1/transfers"))
     app.router.add_post("/v1/transfers/{id}/reversals", _reverse)

@@ -15,8 +15,14 @@ What this adds to localstripe 1.15, each as Stripe documents it:
   `payment_intent`, also in the PaymentIntent's `last_payment_error`.
 - With --test-hooks only: `POST /_config/faults` makes the next N API requests whose path
   starts with a prefix answer a given status (503, 429 ...) without touching any state,
-  the way a load balancer in front of Stripe would. The test suite uses it to show that
-  gateway trouble retries the same attempt with the same key.
+  the way a load balancer in front of Stripe would (optionally only for one HTTP method). The test suite uses it to show that
+  gateway trouble retries the same attempt with the same key. A 409 fault answers as
+  Stripe does while another request with the same idempotency key is in progress
+  (`idempotency_error`).
+- With --test-hooks only: `POST /_config/lost_answers` makes the next N POSTs whose path
+  starts with a prefix do their work (the transfer is made, the idempotency
+  key remembers it) and then answer 503, as when Stripe's answer is lost on the way back;
+  `POST /_config/forget_idempotency_keys` forgets every key, as Stripe does after 24 hours.
 - Stripe Connect accounts and transfers (see `localstripe_connect`), which localstripe lacks.
 - Disputes (see `localstripe_disputes`): opened on a charge through a test hook, closed
   won or lost with Stripe's test-mode evidence strings, each with its webhook event.
@@ -192,12 +198,17 @@ def _patch_declines():
 
 _idempotent: dict = {}
 _faults: list = []
+_lost_answers: list = []
 
 
 @web.middleware
 async def faults_middleware(request, handler):
     for fault in _faults:
-        if fault["count"] > 0 and request.path.startswith(fault["path"]):
+        if (
+            fault["count"] > 0
+            and request.path.startswith(fault["path"])
+            and fault.get("method", request.method) == request.method
+        ):
             fault["count"] -= 1
             body = {"error": {"type": "api_error", "message": f"Injected fault {fault['status']}."}}
             if fault["status"] == 429:
@@ -206,7 +217,29 @@ async def faults_middleware(request, handler):
                     "code": "rate_limit",
                     "message": "Too many requests.",
                 }
+            elif fault["status"] == 409:
+                body["error"] = {
+                    "type": "idempotency_error",
+                    "message": "There is currently another in-progress request using this "
+                    "Stripe-Idempotency-Key. Please try again later.",
+                }
             return web.json_response(body, status=fault["status"])
+    return await handler(request)
+
+
+@web.middleware
+async def lost_answers_middleware(request, handler):
+    """Outside the idempotency middleware: the request is done and its key remembered
+    before the answer is replaced."""
+    for lost in _lost_answers:
+        if lost["count"] > 0 and request.method == "POST" and request.path.startswith(lost["path"]):
+            lost["count"] -= 1
+            try:
+                await handler(request)
+            except UserError:
+                pass
+            body = {"error": {"type": "api_error", "message": "Injected lost answer."}}
+            return web.json_response(body, status=503)
     return await handler(request)
 
 
@@ -251,13 +284,30 @@ async def set_faults(request):
         _faults.append(
             {"path": data.get("path", "/v1/"), "status": int(data["status"]), "count": int(data["count"])}
         )
+        if data.get("method"):
+            _faults[-1]["method"] = data["method"].upper()
     return web.json_response({"faults": _faults})
+
+
+async def set_lost_answers(request):
+    data = await request.json()
+    _lost_answers.clear()
+    if data.get("count"):
+        _lost_answers.append({"path": data.get("path", "/v1/"), "count": int(data["count"])})
+    return web.json_response({"lost_answers": _lost_answers})
+
+
+async def forget_idempotency_keys(request):
+    """Stripe forgets idempotency keys after 24 hours."""
+    _idempotent.clear()
+    return web.json_response({})
 
 
 async def flush(request):
     store.clear()
     _idempotent.clear()
     _faults.clear()
+    _lost_answers.clear()
     return web.json_response({})
 
 
@@ -273,8 +323,11 @@ def build_app(*, test_hooks: bool = False, keep_data: bool = False):
     localstripe_connect.add_routes(app)
     localstripe_disputes.add_routes(app, test_hooks=test_hooks)
     if test_hooks:
+        app.middlewares.insert(0, lost_answers_middleware)
         app.middlewares.insert(0, faults_middleware)
         app.router.add_post("/_config/faults", set_faults)
+        app.router.add_post("/_config/lost_answers", set_lost_answers)
+        app.router.add_post("/_config/forget_idempotency_keys", forget_idempotency_keys)
         app.router.add_post("/_config/flush", flush)
     return app
 

@@ -1,9 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.utils import timezone
 from django_fsm_log.admin import StateLogInline
 
 from marketplace.admin_parts import ReadOnlyInline, text_action
+from marketplace.exceptions import ApplicationError
 from marketplace.money import format_money
 
 from . import (
@@ -79,6 +80,27 @@ def cancel(payout, request, text):
     services.payout_cancel(payout_id=payout.pk, by=request.user, reason=text)
 
 
+CHECK_LEVELS = {
+    services.TransferCheck.Outcome.RECORDED: messages.SUCCESS,
+    services.TransferCheck.Outcome.NOT_FOUND: messages.INFO,
+    services.TransferCheck.Outcome.STILL_SENDING: messages.WARNING,
+    services.TransferCheck.Outcome.NOTHING_TO_CHECK: messages.INFO,
+    services.TransferCheck.Outcome.PAID_MORE_THAN_ONCE: messages.ERROR,
+    services.TransferCheck.Outcome.FOUND_ON_CLOSED_PAYOUT: messages.ERROR,
+}
+
+
+@admin.action(description="Check with Stripe (find the transfer of a payout sent with no answer)")
+def check_with_stripe(modeladmin, request, queryset):
+    for payout in queryset.order_by("pk"):
+        try:
+            check = services.payout_check_with_stripe(payout_id=payout.pk, by=request.user)
+        except ApplicationError as exc:
+            modeladmin.message_user(request, f"{payout}: {exc}", messages.WARNING)
+        else:
+            modeladmin.message_user(request, check.message, CHECK_LEVELS[check.outcome])
+
+
 class EarningInline(ReadOnlyInline):
     model = Earning
     fields = ["kind", "order", "amount", "available_on", "description"]
@@ -103,7 +125,7 @@ class PayoutAdmin(admin.ModelAdmin):
     search_help_text = "Payout number, the seller's email, or the transfer / bank reference."
     list_select_related = ["seller"]
     date_hierarchy = "payout_date"
-    actions = [export_csv, mark_paid, mark_failed, cancel]
+    actions = [export_csv, mark_paid, mark_failed, cancel, check_with_stripe]
     readonly_fields = [
         "seller",
         "currency",
@@ -116,6 +138,9 @@ class PayoutAdmin(admin.ModelAdmin):
         "transfer_group",
         "provider_reference",
         "failure_reason",
+        "transfer_sent_at",
+        "transfer_checked_at",
+        "transfer_problem",
         "created_at",
         "submitted_at",
         "paid_at",

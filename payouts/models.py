@@ -149,6 +149,20 @@ class Payout(models.Model):
         max_length=255, blank=True, help_text="The Stripe transfer id or the bank's reference."
     )
     failure_reason = models.CharField(max_length=500, blank=True)
+    # Stripe Connect: a transfer sent with no transfer id back and no refusal may exist at
+    # Stripe; until Stripe is checked (`payout_check_with_stripe`) the payout may not be
+    # failed or canceled, or its money would be paid again under a new key.
+    transfer_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the transfer was last sent to Stripe (before any answer)."
+    )
+    transfer_checked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When Stripe was last checked and had no transfer for this payout."
+    )
+    transfer_problem = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Stripe refused the platform's own request: not resent until staff act.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)

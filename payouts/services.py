@@ -41,6 +41,11 @@ logger = logging.getLogger(__name__)
 # How far back the hourly task catches up payout dates missed while nothing ran.
 CATCH_UP_DAYS = 62
 
+CHECK_WITH_STRIPE_FIRST = (
+    "Payout #{pk} was sent to Stripe and no transfer id came back: the transfer may exist. "
+    "Use “Check with Stripe” first."
+)
+
 
 def fee_for(gross_amount: int, fee_bps: int) -> int:
     """The platform fee: gross × bps / 10,000, rounded half up to the minor unit, in
@@ -503,21 +508,49 @@ def payout_mark_paid(*, payout_id: int, by=None, reference: str = "") -> Payout:
     """The money reached the seller (the bank confirmed it, or Stripe made the transfer)."""
     with transaction.atomic():
         payout = _locked(payout_id)
-        if payout.status == Payout.Status.SCHEDULED:
-            _transition(payout, "submit", by=by, description="Sent")
-        _transition(payout, "mark_paid", by=by, reference=reference)
-        ledger.journals_post(ledger.payout_postings([payout], Journal.Kind.PAYOUT_PAID))
-        _email_later("payout_sent", payout.pk)
+        _paid(payout, by=by, reference=reference)
     return payout
+
+
+def _paid(payout: Payout, *, by=None, reference: str = "", description=None) -> None:
+    if payout.status == Payout.Status.SCHEDULED:
+        _transition(payout, "submit", by=by, description="Sent")
+    _transition(payout, "mark_paid", by=by, description=description, reference=reference)
+    ledger.journals_post(ledger.payout_postings([payout], Journal.Kind.PAYOUT_PAID))
+    _email_later("payout_sent", payout.pk)
+
+
+def transfer_outcome_unknown(payout: Payout) -> bool:
+    """A Stripe Connect payout sent (or being sent) with no transfer id recorded and no
+    refusal, not found missing at Stripe since it was last sent: the transfer may exist,
+    so failing or canceling it could pay the seller twice."""
+    return (
+        payout.provider == PayoutCycleSettings.Provider.STRIPE_CONNECT
+        and payout.status == Payout.Status.PROCESSING
+        and not payout.provider_reference
+        and (
+            payout.transfer_checked_at is None
+            or (payout.transfer_sent_at is not None and payout.transfer_checked_at < payout.transfer_sent_at)
+        )
+    )
 
 
 def payout_mark_failed(*, payout_id: int, reason: str, by=None) -> Payout:
     """The money did not reach the seller. It goes back to their balance, the seller is
-    emailed, and it goes out again on the next payout date."""
+    emailed, and it goes out again on the next payout date. Refused for a Stripe Connect
+    payout whose transfer may exist until Stripe has been checked."""
+    return _payout_fail(payout_id=payout_id, reason=reason, by=by)
+
+
+def _payout_fail(*, payout_id: int, reason: str, by=None, no_transfer: bool = False) -> Payout:
+    """`no_transfer`: the caller knows Stripe made no transfer (it refused the request,
+    or none was sent), so the unknown-outcome check does not apply."""
     if not reason.strip():
         raise ApplicationError("Give a reason: the seller sees it.")
     with transaction.atomic():
         payout = _locked(payout_id)
+        if not no_transfer and transfer_outcome_unknown(payout):
+            raise ApplicationError(CHECK_WITH_STRIPE_FIRST.format(pk=payout.pk))
         if payout.status == Payout.Status.SCHEDULED:
             _transition(payout, "submit", by=by, description="Sent")
         _transition(payout, "fail", by=by, description=reason.strip())
@@ -532,6 +565,8 @@ def payout_cancel(*, payout_id: int, reason: str, by=None) -> Payout:
         raise ApplicationError("Give a reason: it goes on the payout's history.")
     with transaction.atomic():
         payout = _locked(payout_id)
+        if transfer_outcome_unknown(payout):
+            raise ApplicationError(CHECK_WITH_STRIPE_FIRST.format(pk=payout.pk))
         _transition(payout, "cancel", by=by, description=reason.strip())
         _return_funds(payout)
     return payout
@@ -542,22 +577,61 @@ def _return_funds(payout: Payout) -> None:
     ledger.journals_post(ledger.payout_postings([payout], Journal.Kind.PAYOUT_RETURNED))
 
 
+# --- Stripe Connect: sending transfers, and checking what Stripe did -------------------------
+
+
+def _send_settle_time() -> timedelta:
+    """How long a transfer request may still be under way after it was sent: every
+    in-call retry timing out after its backoff (with jitter), plus a minute for Stripe."""
+    retries = settings.STRIPE_TRANSPORT_RETRIES
+    backoff = settings.STRIPE_RETRY_BACKOFF_SECONDS * (2**retries) * 1.5
+    return timedelta(seconds=(retries + 1) * settings.STRIPE_TIMEOUT_SECONDS + backoff + 60)
+
+
 def payout_submit_to_stripe(*, payout_id: int) -> Payout:
     """Stripe Connect: one transfer per payout, to the seller's connected account, with the
     payout's idempotency key (so a resend after a crash cannot pay twice) and its transfer
-    group. Stripe answering with an error fails the payout; Stripe not answering leaves it
-    processing, to be sent again with the same key."""
+    group. Stripe refusing fails the payout. Stripe not answering, or answering 409 (a
+    request with this key is still in progress), leaves it processing, to be sent again
+    with the same key. Stripe refusing the key itself (used with other parameters) is the
+    platform's error: the payout is held for staff, not failed, since a transfer may exist.
+
+    A payout sent before is looked up at Stripe by its transfer group first, and a
+    transfer found is recorded instead of sending again: a resend then never depends on
+    Stripe still remembering the key (it forgets after 24 hours)."""
+    payout = Payout.objects.get(pk=payout_id)
+    if (
+        payout.status == Payout.Status.PROCESSING
+        and not payout.provider_reference
+        and not payout.transfer_problem
+    ):
+        try:
+            found = _transfers_of(payout)
+        except (GatewayUnavailable, stripe.StripeError) as exc:
+            logger.warning(
+                "Could not look up payout #%s's transfer at Stripe (%s); not resent now", payout.pk, exc
+            )
+            return payout
+        if found:
+            return _transfers_record(payout_id=payout.pk, transfers=found).payout
     with transaction.atomic():
         payout = _locked(payout_id)
         if payout.status == Payout.Status.SCHEDULED:
             _transition(payout, "submit", description="Sent to Stripe")
-        elif payout.status != Payout.Status.PROCESSING or payout.provider_reference:
+        elif (
+            payout.status != Payout.Status.PROCESSING or payout.provider_reference or payout.transfer_problem
+        ):
             return payout
-    account = PayoutAccount.objects.filter(seller_id=payout.seller_id).first()
-    if account is None or not account.stripe_account_id:
-        return payout_mark_failed(
-            payout_id=payout.pk, reason="The seller has not connected a Stripe account to be paid into."
-        )
+        account = PayoutAccount.objects.filter(seller_id=payout.seller_id).first()
+        if account is None or not account.stripe_account_id:
+            return _payout_fail(
+                payout_id=payout.pk,
+                reason="The seller has not connected a Stripe account to be paid into.",
+                no_transfer=True,
+            )
+        # Committed before the call: from now on the transfer may exist at Stripe.
+        payout.transfer_sent_at = timezone.now()
+        payout.save(update_fields=["transfer_sent_at"])
     try:
         transfer = connect.transfer_create(
             destination=account.stripe_account_id,
@@ -567,24 +641,54 @@ def payout_submit_to_stripe(*, payout_id: int) -> Payout:
             idempotency_key=payout.idempotency_key,
             metadata={"payout_id": str(payout.pk), "payout_date": payout.payout_date.isoformat()},
         )
-    except GatewayUnavailable:
-        logger.warning(
-            "Stripe did not answer for payout #%s; it will be sent again with the same key", payout.pk
-        )
+    except GatewayUnavailable as exc:
+        if exc.http_status == 409:
+            logger.warning(
+                "Stripe is still working on payout #%s's transfer (409); it will be sent again with the same key",
+                payout.pk,
+            )
+        else:
+            logger.warning(
+                "Stripe did not answer for payout #%s; it will be sent again with the same key", payout.pk
+            )
         return payout
+    except stripe.IdempotencyError as exc:
+        return _payout_hold(
+            payout_id=payout.pk,
+            problem=(
+                f"Stripe refused the payout's idempotency key: {exc.user_message or exc} "
+                "A transfer may exist: check with Stripe."
+            ),
+        )
     except stripe.StripeError as exc:
-        return payout_mark_failed(
-            payout_id=payout.pk, reason=f"Stripe refused the transfer: {exc.user_message or exc}"
+        return _payout_fail(
+            payout_id=payout.pk,
+            reason=f"Stripe refused the transfer: {exc.user_message or exc}",
+            no_transfer=True,
         )
     return payout_mark_paid(payout_id=payout.pk, reference=transfer["id"])
 
 
+def _payout_hold(*, payout_id: int, problem: str) -> Payout:
+    """The platform's own request was wrong: keep the payout processing and out of the
+    resends until staff act."""
+    logger.error("Payout #%s held for staff: %s", payout_id, problem)
+    with transaction.atomic():
+        payout = _locked(payout_id)
+        if payout.status == Payout.Status.PROCESSING and not payout.provider_reference:
+            payout.transfer_problem = problem[:500]
+            payout.save(update_fields=["transfer_problem"])
+    return payout
+
+
 def payouts_submit(*, payout_date: date | None = None) -> int:
-    """Send every scheduled (or unanswered processing) Stripe Connect payout."""
+    """Send every scheduled (or unanswered processing) Stripe Connect payout, except those
+    held for staff."""
     pending = Payout.objects.filter(
         provider=PayoutCycleSettings.Provider.STRIPE_CONNECT,
         status__in=[Payout.Status.SCHEDULED, Payout.Status.PROCESSING],
         provider_reference="",
+        transfer_problem="",
     )
     if payout_date:
         pending = pending.filter(payout_date=payout_date)
@@ -593,6 +697,177 @@ def payouts_submit(*, payout_date: date | None = None) -> int:
         payout_submit_to_stripe(payout_id=payout_id)
         count += 1
     return count
+
+
+@dataclass
+class TransferCheck:
+    """What "Check with Stripe" found for one payout, with a message for staff."""
+
+    class Outcome:
+        RECORDED = "recorded"  # one transfer found: recorded, the payout is paid
+        PAID_MORE_THAN_ONCE = "paid_more_than_once"  # several: the first recorded, ops must reverse
+        NOT_FOUND = "not_found"  # none: the payout may now be failed or resent
+        STILL_SENDING = "still_sending"  # none yet, but a send may still be under way
+        FOUND_ON_CLOSED_PAYOUT = "found_on_closed_payout"  # failed or canceled, yet paid at Stripe
+        NOTHING_TO_CHECK = "nothing_to_check"
+
+    payout: Payout
+    outcome: str
+    message: str
+    transfer_ids: list = field(default_factory=list)
+
+
+def _transfers_of(payout: Payout) -> list[dict]:
+    """The transfers Stripe made for this payout, oldest first: those in its transfer
+    group in its currency (a seller's payouts of one date in two currencies share a
+    group) that name it, or no payout, in their metadata."""
+    if not payout.transfer_group:
+        raise ApplicationError(
+            f"Payout #{payout.pk} has no transfer group: look it up in the Stripe Dashboard "
+            f"by the metadata payout_id {payout.pk}."
+        )
+    return [
+        t
+        for t in connect.transfers_in_group(transfer_group=payout.transfer_group)
+        if (t.get("currency") or "").lower() == payout.currency.lower()
+        and (t.get("metadata") or {}).get("payout_id", str(payout.pk)) == str(payout.pk)
+    ]
+
+
+def _transfers_record(*, payout_id: int, transfers: list[dict], by=None) -> TransferCheck:
+    """Stripe has the transfer(s): record the first and mark the payout paid, as an
+    answered transfer would. More than one means the seller was paid more than once."""
+    ids = [t["id"] for t in transfers]
+    first = transfers[0]
+    with transaction.atomic():
+        payout = _locked(payout_id)
+        if payout.status != Payout.Status.PROCESSING or payout.provider_reference:
+            return _transfer_check_closed(payout, ids)
+        payout.transfer_problem = ""
+        _paid(payout, by=by, reference=first["id"], description=f"Found at Stripe: transfer {first['id']}")
+    if len(ids) > 1:
+        logger.error(
+            "Payout #%s was paid %s times at Stripe (%s); %s recorded, the others must be reversed",
+            payout.pk,
+            len(ids),
+            ", ".join(ids),
+            first["id"],
+        )
+        check = TransferCheck(
+            payout=payout,
+            outcome=TransferCheck.Outcome.PAID_MORE_THAN_ONCE,
+            transfer_ids=ids,
+            message=(
+                f"Stripe has {len(ids)} transfers for payout #{payout.pk} ({', '.join(ids)}): the seller "
+                f"was paid {len(ids)} times. {first['id']} is recorded and the payout is marked paid; "
+                "reverse the others at Stripe."
+            ),
+        )
+    else:
+        check = TransferCheck(
+            payout=payout,
+            outcome=TransferCheck.Outcome.RECORDED,
+            transfer_ids=ids,
+            message=f"Stripe has transfer {first['id']} for payout #{payout.pk}: recorded, and the payout is marked paid.",
+        )
+    if first.get("reversed"):
+        payout = payout_transfer_reversed(
+            transfer_id=first["id"], reason="Stripe reports the transfer reversed."
+        )
+        check.payout = payout
+        check.message += (
+            " Stripe has reversed it, so the payout is failed and the money is back in the seller's balance."
+        )
+    return check
+
+
+def _transfer_check_closed(payout: Payout, ids: list[str]) -> TransferCheck:
+    if not ids:
+        return TransferCheck(
+            payout=payout,
+            outcome=TransferCheck.Outcome.NOTHING_TO_CHECK,
+            message=f"Payout #{payout.pk} is {payout.get_status_display().lower()} and Stripe has no transfer for it.",
+        )
+    if payout.provider_reference in ids and len(ids) == 1:
+        return TransferCheck(
+            payout=payout,
+            outcome=TransferCheck.Outcome.NOTHING_TO_CHECK,
+            transfer_ids=ids,
+            message=f"Payout #{payout.pk} is {payout.get_status_display().lower()}, by transfer {ids[0]}.",
+        )
+    logger.error("Payout #%s is %s but Stripe has transfers %s for it", payout.pk, payout.status, ids)
+    return TransferCheck(
+        payout=payout,
+        outcome=TransferCheck.Outcome.FOUND_ON_CLOSED_PAYOUT,
+        transfer_ids=ids,
+        message=(
+            f"Payout #{payout.pk} is {payout.get_status_display().lower()}"
+            + (f" (transfer {payout.provider_reference})" if payout.provider_reference else "")
+            + f", but Stripe has transfer(s) {', '.join(ids)} for it: the seller was paid more than "
+            "the payout says. Reverse the extra transfer at Stripe."
+        ),
+    )
+
+
+def payout_check_with_stripe(*, payout_id: int, by=None) -> TransferCheck:
+    """Look a Stripe Connect payout's transfer up at Stripe by its transfer group. Found:
+    record it and mark the payout paid (found twice or more: say so loudly and record the
+    first). Not found, and no send can still be under way: note it, after which the payout
+    may be failed (money back to the balance) or is resent with the same key."""
+    payout = Payout.objects.get(pk=payout_id)
+    if payout.provider != PayoutCycleSettings.Provider.STRIPE_CONNECT:
+        return TransferCheck(
+            payout=payout,
+            outcome=TransferCheck.Outcome.NOTHING_TO_CHECK,
+            message=f"Payout #{payout.pk} is not a Stripe Connect payout: nothing to check.",
+        )
+    if payout.status == Payout.Status.SCHEDULED:
+        return TransferCheck(
+            payout=payout,
+            outcome=TransferCheck.Outcome.NOTHING_TO_CHECK,
+            message=f"Payout #{payout.pk} has not been sent to Stripe yet: nothing to check.",
+        )
+    sent_at = payout.transfer_sent_at
+    try:
+        transfers = _transfers_of(payout)
+    except (GatewayUnavailable, stripe.StripeError) as exc:
+        raise ApplicationError(f"Stripe did not answer the check ({exc}); try again in a minute.") from exc
+    if payout.status != Payout.Status.PROCESSING or payout.provider_reference:
+        return _transfer_check_closed(payout, [t["id"] for t in transfers])
+    if transfers:
+        return _transfers_record(payout_id=payout.pk, transfers=transfers, by=by)
+    now = timezone.now()
+    with transaction.atomic():
+        payout = _locked(payout_id)
+        if payout.status != Payout.Status.PROCESSING or payout.provider_reference:
+            return _transfer_check_closed(payout, [])
+        settled_at = sent_at + _send_settle_time() if sent_at else now
+        if payout.transfer_sent_at != sent_at or now < settled_at:
+            # Sent while Stripe was being asked, or a send may still be on its way: a
+            # transfer not listed yet may still be made.
+            settled_at = max(settled_at, (payout.transfer_sent_at or now) + _send_settle_time())
+            return TransferCheck(
+                payout=payout,
+                outcome=TransferCheck.Outcome.STILL_SENDING,
+                message=(
+                    f"Stripe has no transfer for payout #{payout.pk} yet, but it was sent at "
+                    f"{payout.transfer_sent_at:%H:%M:%S} UTC and may still be under way: check again after "
+                    f"{settled_at:%H:%M:%S} UTC."
+                ),
+            )
+        payout.transfer_checked_at = now
+        payout.save(update_fields=["transfer_checked_at"])
+    then = (
+        f"It is held: {payout.transfer_problem} Mark it failed to return the money to the seller's balance."
+        if payout.transfer_problem
+        else "It will be sent again with the same key within 15 minutes, unless you mark it failed "
+        "to return the money to the seller's balance."
+    )
+    return TransferCheck(
+        payout=payout,
+        outcome=TransferCheck.Outcome.NOT_FOUND,
+        message=f"Stripe has no transfer for payout #{payout.pk}. {then}",
+    )
 
 
 def payout_transfer_reversed(*, transfer_id: str, reason: str) -> Payout | None:

@@ -6,7 +6,9 @@ Every money-moving call takes the idempotency key its caller stored before the c
 A transport failure (connection error, timeout, 429, 5xx) is retried here, with the same
 key and exponential backoff, a few times; if Stripe still does not answer properly the
 call raises `GatewayUnavailable` and the caller's attempt stays `unknown`, to be sent
-again with the same key later. Only an answer Stripe actually gave becomes a
+again with the same key later. A 409 `idempotency_error` ("another request with this key
+is in progress") (any 409) is treated the same way: the first request is still running at Stripe,
+so it is neither a success nor a refusal. Only an answer Stripe actually gave becomes a
 `GatewayResult`.
 """
 
@@ -65,6 +67,10 @@ def _is_transport(exc: stripe.StripeError) -> bool:
     if isinstance(exc, (stripe.APIConnectionError, stripe.RateLimitError)):
         return True
     status = exc.http_status or 0
+    if status == 409:
+        # Conflict: another request with this idempotency key is still in progress at
+        # Stripe (`idempotency_error`). No answer yet; stripe-python makes it an APIError.
+        return True
     return status == 429 or status >= 500 or (isinstance(exc, stripe.APIError) and not status)
 
 

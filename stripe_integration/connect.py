@@ -20,7 +20,8 @@ def transfer_create(
     *, destination: str, amount: int, currency: str, transfer_group: str, idempotency_key: str, metadata: dict
 ) -> dict:
     """Move money to a connected account. Raises stripe.StripeError when Stripe refuses,
-    GatewayUnavailable when it does not answer (resend with the same key)."""
+    GatewayUnavailable when it does not answer, or answers 409 because a request with
+    this key is still in progress (resend with the same key)."""
     transfer, _ = _call(
         stripe.Transfer.create,
         destination=destination,
@@ -31,6 +32,23 @@ def transfer_create(
         idempotency_key=idempotency_key,
     )
     return transfer
+
+
+def transfers_in_group(*, transfer_group: str) -> list[dict]:
+    """Every transfer Stripe has in a transfer group, oldest first (Stripe lists newest
+    first, a page at a time)."""
+    transfers, starting_after = [], None
+    while True:
+        params = {"transfer_group": transfer_group, "limit": 100}
+        if starting_after:
+            params["starting_after"] = starting_after
+        page, _ = _call(stripe.Transfer.list, **params)
+        data = page.get("data") or []
+        transfers.extend(data)
+        if not page.get("has_more") or not data:
+            break
+        starting_after = data[-1]["id"]
+    return list(reversed(transfers))
 
 
 def transfer_reverse(*, transfer_id: str, idempotency_key: str) -> dict:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payouts', '0001_initial'),
+        ('payouts', '0002_remove_earning_earning_one_per_order_and_kind_and_more'),
     ]
 
     operations = [

@@ -2,6 +2,7 @@ from celery import shared_task
 
 from .outbox_send import outbox_deliver as deliver
 from .outbox_send import outbox_sweep as sweep
+from .reconciliation import reconciliation_report_create
 from .services import heartbeat_record
 
 
@@ -21,3 +22,10 @@ def outbox_deliver(email_ids: list[int] | None = None, task_ids: list[int] | Non
 def outbox_sweep() -> dict:
     """Beat runs this every minute: sends what the broker never delivered, and retries."""
     return sweep().__dict__
+
+
+@shared_task(name="marketplace.reconcile_stripe")
+def reconcile_stripe() -> dict:
+    """Beat runs this once a day: compare local records with Stripe and store the report."""
+    report = reconciliation_report_create()
+    return {"report_id": report.pk, "differences": report.difference_count}

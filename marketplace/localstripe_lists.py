@@ -3,7 +3,9 @@ List filters for localstripe, as Stripe documents them, for what reconciliation 
 
 - `created` (an instant, or `created[gt|gte|lt|lte]`) on `GET /v1/payment_intents` and
   `GET /v1/refunds` (https://docs.stripe.com/api/payment_intents/list), which localstripe
-  refuses as an unexpected parameter;
+  refuses as an unexpected parameter; and PaymentIntents listed newest first, as Stripe
+  lists everything (localstripe lists them oldest first, so a session's first page never
+  shows what a test just made);
 - `GET /v1/transfers` (https://docs.stripe.com/api/transfers/list) with `created`,
   `destination` and `transfer_group`, which localstripe lacks (Connect is ours).
 """
@@ -45,7 +47,10 @@ def _patch_created(cls):
     def api_list_all(klass, url, created=None, **kwargs):
         keep = _created_filter(created)
         li = original(klass, url, **kwargs)
-        li._list = [obj for obj in li._list if keep(obj.created)]
+        # Newest first; among objects of the same second, the one made last first.
+        li._list = sorted(
+            (obj for obj in reversed(li._list) if keep(obj.created)), key=lambda obj: obj.created, reverse=True
+        )
         return li
 
     api_list_all._created_filter = True

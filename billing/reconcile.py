@@ -30,7 +30,9 @@ def stripe_differences(*, since: datetime) -> Findings:
     intents = _our_payment_intents(since)
     _charges(findings, since, intents)
     charge_to_intent = {
-        listing.object_id(pi.get("latest_charge")): pi_id for pi_id, pi in intents.items() if pi.get("latest_charge")
+        listing.object_id(pi.get("latest_charge")): pi_id
+        for pi_id, pi in intents.items()
+        if pi.get("latest_charge")
     }
     _refunds(findings, since, intents, charge_to_intent)
     _disputes(findings, since, intents, charge_to_intent)
@@ -53,7 +55,9 @@ def _our_payment_intents(since: datetime) -> dict[str, dict]:
 
 def _charges(findings: Findings, since: datetime, intents: dict[str, dict]) -> None:
     local = list(
-        Transaction.objects.filter(kind=Transaction.Kind.CHARGE, status=Transaction.Status.DONE, done_at__gte=since)
+        Transaction.objects.filter(
+            kind=Transaction.Kind.CHARGE, status=Transaction.Status.DONE, done_at__gte=since
+        )
         .exclude(stripe_id="")
         .order_by("pk")
     )
@@ -74,12 +78,17 @@ def _charges(findings: Findings, since: datetime, intents: dict[str, dict]) -> N
         intents.setdefault(pi["id"], pi)
         _compare_charge(findings, txn, pi)
     # Stripe's succeeded PaymentIntents that we did not record as a done charge.
-    unrecorded = [pi for pi_id, pi in intents.items() if pi_id not in seen and pi.get("status") == "succeeded"]
+    unrecorded = [
+        pi for pi_id, pi in intents.items() if pi_id not in seen and pi.get("status") == "succeeded"
+    ]
     ids = [pi["id"] for pi in unrecorded]
     known = {
-        txn.stripe_id: txn for txn in Transaction.objects.filter(kind=Transaction.Kind.CHARGE, stripe_id__in=ids)
+        txn.stripe_id: txn
+        for txn in Transaction.objects.filter(kind=Transaction.Kind.CHARGE, stripe_id__in=ids)
     }
-    attempts = {a.stripe_id: a for a in Attempt.objects.filter(stripe_id__in=ids).select_related("transaction")}
+    attempts = {
+        a.stripe_id: a for a in Attempt.objects.filter(stripe_id__in=ids).select_related("transaction")
+    }
     for pi in unrecorded:
         amount, currency = _money(pi["amount"], pi["currency"])
         txn = known.get(pi["id"]) or (attempts[pi["id"]].transaction if pi["id"] in attempts else None)
@@ -134,7 +143,9 @@ def _compare_charge(findings: Findings, txn: Transaction, pi: dict) -> None:
 
 def _refunds(findings: Findings, since: datetime, intents: dict, charge_to_intent: dict) -> None:
     local = list(
-        Transaction.objects.filter(kind=Transaction.Kind.REFUND, status=Transaction.Status.DONE, done_at__gte=since)
+        Transaction.objects.filter(
+            kind=Transaction.Kind.REFUND, status=Transaction.Status.DONE, done_at__gte=since
+        )
         .exclude(stripe_id="")
         .select_related("refund_of")
         .order_by("pk")
@@ -144,7 +155,8 @@ def _refunds(findings: Findings, since: datetime, intents: dict, charge_to_inten
     at_stripe = {
         r["id"]: r
         for r in listing.refunds_since(since)
-        if (r.get("payment_intent") or charge_to_intent.get(listing.object_id(r.get("charge")))) in our_intents
+        if (r.get("payment_intent") or charge_to_intent.get(listing.object_id(r.get("charge"))))
+        in our_intents
         or str((r.get("metadata") or {}).get("attempt", "")).startswith(prefix)
     }
     seen = set()
@@ -187,12 +199,19 @@ def _refunds(findings: Findings, since: datetime, intents: dict, charge_to_inten
             )
     unrecorded = [r for r_id, r in at_stripe.items() if r_id not in seen and r.get("status") in REFUND_OK]
     ids = [r["id"] for r in unrecorded]
-    known = {txn.stripe_id: txn for txn in Transaction.objects.filter(kind=Transaction.Kind.REFUND, stripe_id__in=ids)}
+    known = {
+        txn.stripe_id: txn
+        for txn in Transaction.objects.filter(kind=Transaction.Kind.REFUND, stripe_id__in=ids)
+    }
     for attempt in Attempt.objects.filter(stripe_id__in=ids).select_related("transaction"):
         known.setdefault(attempt.stripe_id, attempt.transaction)
     for refund in unrecorded:
         amount, currency = _money(refund["amount"], refund["currency"])
-        paid = refund.get("payment_intent") or charge_to_intent.get(listing.object_id(refund.get("charge"))) or ""
+        paid = (
+            refund.get("payment_intent")
+            or charge_to_intent.get(listing.object_id(refund.get("charge")))
+            or ""
+        )
         txn = known.get(refund["id"])
         if txn is None:
             findings.add(

@@ -71,7 +71,8 @@ class ReconciliationReportAdmin(admin.ModelAdmin):
         if not obj.differences:
             return "Nothing: every record matches Stripe."
         return format_html(
-            "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((difference_line(d),) for d in obj.differences))
+            "<ul>{}</ul>",
+            format_html_join("", "<li>{}</li>", ((difference_line(d),) for d in obj.differences)),
         )
 
     def has_add_permission(self, request):

@@ -35,7 +35,9 @@ def _created_filter(created):
         bound = try_convert_to_int(raw)
         if type(bound) is not int or (op not in _BOUNDS and op != "eq"):
             raise UserError(400, f"Invalid created filter: {op}")
-        checks.append((lambda v, b=bound: v == b) if op == "eq" else (lambda v, b=bound, f=_BOUNDS[op]: f(v, b)))
+        checks.append(
+            (lambda v, b=bound: v == b) if op == "eq" else (lambda v, b=bound, f=_BOUNDS[op]: f(v, b))
+        )
     return lambda value: all(check(value) for check in checks)
 
 
@@ -49,7 +51,9 @@ def _patch_created(cls):
         li = original(klass, url, **kwargs)
         # Newest first; among objects of the same second, the one made last first.
         li._list = sorted(
-            (obj for obj in reversed(li._list) if keep(obj.created)), key=lambda obj: obj.created, reverse=True
+            (obj for obj in reversed(li._list) if keep(obj.created)),
+            key=lambda obj: obj.created,
+            reverse=True,
         )
         return li
 

@@ -52,7 +52,9 @@ class ReconciliationReport(models.Model):
     since = models.DateField(help_text="Objects created on or after this date were compared.")
     difference_count = models.PositiveIntegerField(default=0)
     differences = models.JSONField(default=list, blank=True)
-    checked = models.JSONField(default=dict, blank=True, help_text="How many objects of each kind were compared.")
+    checked = models.JSONField(
+        default=dict, blank=True, help_text="How many objects of each kind were compared."
+    )
 
     class Meta:
         ordering = ["-run_at", "-id"]

@@ -78,7 +78,17 @@ class Findings:
     # How many objects of each type were compared (local and Stripe's, each once).
     checked: Counter = field(default_factory=Counter)
 
-    def add(self, kind: DifferenceKind, object_type: str, *, record="", stripe_ids=(), local="", stripe="", message):
+    def add(
+        self,
+        kind: DifferenceKind,
+        object_type: str,
+        *,
+        record="",
+        stripe_ids=(),
+        local="",
+        stripe="",
+        message,
+    ):
         self.differences.append(
             Difference(
                 kind=kind,
@@ -159,4 +169,6 @@ def difference_line(difference: dict) -> str:
     """One difference in one line, for the command's text output and the admin."""
     ids = ", ".join(difference.get("stripe_ids") or []) or "no Stripe object"
     record = difference.get("record") or "no local record"
-    return f"[{difference['kind_label']}] {difference['object_type']}: {record} / {ids}: {difference['message']}"
+    return (
+        f"[{difference['kind_label']}] {difference['object_type']}: {record} / {ids}: {difference['message']}"
+    )

@@ -30,10 +30,14 @@ def stripe_differences(*, since: datetime) -> Findings:
         PayoutAccount.objects.exclude(stripe_account_id="").values_list("seller_id", "stripe_account_id")
     )
     ours = set(accounts.values())
-    transfers = {t["id"]: t for t in listing.transfers_since(since) if listing.object_id(t.get("destination")) in ours}
+    transfers = {
+        t["id"]: t for t in listing.transfers_since(since) if listing.object_id(t.get("destination")) in ours
+    }
     by_group = defaultdict(list)
     for transfer in transfers.values():
-        by_group[(transfer.get("transfer_group"), listing.object_id(transfer.get("destination")))].append(transfer)
+        by_group[(transfer.get("transfer_group"), listing.object_id(transfer.get("destination")))].append(
+            transfer
+        )
     payouts = (
         Payout.objects.filter(provider=PayoutCycleSettings.Provider.STRIPE_CONNECT)
         .filter(Q(submitted_at__gte=since) | Q(payout_date__gte=since.date()))
@@ -133,7 +137,9 @@ def _payout(findings: Findings, payout: Payout, group: list[dict], transfers: di
     if payout.status == Payout.Status.PAID and reversed_:
         message = "The payout is paid, but Stripe reversed its transfer."
     elif payout.status == Payout.Status.FAILED and not reversed_:
-        message = "The payout failed (its money went back to the seller's balance), but Stripe's transfer stands."
+        message = (
+            "The payout failed (its money went back to the seller's balance), but Stripe's transfer stands."
+        )
     else:
         return
     findings.add(

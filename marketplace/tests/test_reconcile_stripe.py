@@ -79,7 +79,9 @@ def _charge(invoice) -> Transaction:
     return Transaction.objects.get(invoice=invoice, kind="charge", status="done")
 
 
-def test_a_clean_state_reports_nothing_and_exits_0(paid_invoice, paid_payout, django_capture_on_commit_callbacks):
+def test_a_clean_state_reports_nothing_and_exits_0(
+    paid_invoice, paid_payout, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         billing_services.invoice_refund(invoice_id=paid_invoice.pk, amount=1000, reason="Late")
     code, out, err = reconcile()
@@ -186,7 +188,9 @@ def test_a_since_in_the_future_is_refused(stripe_server):
     tomorrow = timezone.localdate() + timedelta(days=1)
     code, out, err = reconcile("--since", tomorrow.isoformat())
     assert (code, out) == (2, "")
-    assert err.strip() == SINCE_IN_FUTURE.format(value=tomorrow.isoformat(), today=timezone.localdate().isoformat())
+    assert err.strip() == SINCE_IN_FUTURE.format(
+        value=tomorrow.isoformat(), today=timezone.localdate().isoformat()
+    )
 
 
 def test_beat_runs_it_daily_and_stores_the_report_staff_see_first(paid_invoice, admin_client):
@@ -202,3 +206,10 @@ def test_beat_runs_it_daily_and_stores_the_report_staff_see_first(paid_invoice, 
     detail = admin_client.get(f"/admin/marketplace/reconciliationreport/{report.pk}/change/").content.decode()
     assert "[amount differs] payment: Charge transaction" in detail
     assert admin_client.get("/admin/marketplace/reconciliationreport/add/").status_code == 403
+
+
+def test_stripe_not_answering_says_so_in_one_line_and_exits_3(stripe_server):
+    stripe_server.fail_next(50, status=503)
+    code, out, err = reconcile()
+    assert (code, out) == (3, "")
+    assert err.startswith("Stripe did not answer") and err.count("\n") == 1

@@ -24,6 +24,8 @@ What this adds to localstripe 1.15, each as Stripe documents it:
   key remembers it) and then answer 503, as when Stripe's answer is lost on the way back;
   `POST /_config/forget_idempotency_keys` forgets every key, as Stripe does after 24 hours.
 - Stripe Connect accounts and transfers (see `localstripe_connect`), which localstripe lacks.
+- List filters by creation time, and the list of transfers (see `localstripe_lists`),
+  which reconciliation reads.
 - Disputes (see `localstripe_disputes`): opened on a charge through a test hook, closed
   won or lost with Stripe's test-mode evidence strings, each with its webhook event.
 - Stripe's minimum charge amounts (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts):
@@ -46,7 +48,7 @@ from localstripe.errors import UserError
 from localstripe.server import app, store
 from localstripe.webhooks import schedule_webhook
 
-from . import localstripe_connect, localstripe_disputes
+from . import localstripe_connect, localstripe_disputes, localstripe_lists
 
 # https://docs.stripe.com/testing#declined-payments: number -> (code, decline_code, message)
 DECLINED_WHEN_CHARGED = {
@@ -322,6 +324,7 @@ def build_app(*, test_hooks: bool = False, keep_data: bool = False):
     app.middlewares.insert(0, idempotency_middleware)
     localstripe_connect.add_routes(app)
     localstripe_disputes.add_routes(app, test_hooks=test_hooks)
+    localstripe_lists.add_routes(app)
     if test_hooks:
         app.middlewares.insert(0, lost_answers_middleware)
         app.middlewares.insert(0, faults_middleware)

@@ -41,3 +41,24 @@ class OutboxTask(models.Model):
 
     def __str__(self):
         return f"{self.task}({', '.join(f'{k}={v!r}' for k, v in self.kwargs.items())})"
+
+
+class ReconciliationReport(models.Model):
+    """One run of the reconciliation with Stripe (marketplace/reconciliation.py): what
+    differed between local records and Stripe for objects created since `since`. Beat
+    stores one a day; staff read the newest in the admin."""
+
+    run_at = models.DateTimeField(default=timezone.now, db_index=True)
+    since = models.DateField(help_text="Objects created on or after this date were compared.")
+    difference_count = models.PositiveIntegerField(default=0)
+    differences = models.JSONField(default=list, blank=True)
+    checked = models.JSONField(
+        default=dict, blank=True, help_text="How many objects of each kind were compared."
+    )
+
+    class Meta:
+        ordering = ["-run_at", "-id"]
+        verbose_name = "Stripe reconciliation report"
+
+    def __str__(self):
+        return f"Stripe reconciliation of {self.run_at:%Y-%m-%d %H:%M}"

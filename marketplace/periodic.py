@@ -34,6 +34,13 @@ PERIODIC_TASKS = [
         description="Sends the emails and runs the deferred tasks that the broker never "
         "delivered (it was down when their transaction committed), and retries failed ones.",
     ),
+    PeriodicTaskSpec(
+        name="Reconcile with Stripe",
+        task="marketplace.reconcile_stripe",
+        every=timedelta(days=1),
+        description="Compares payments, refunds, disputes and transfers of the last 35 days with "
+        "Stripe and stores the report (admin: Stripe reconciliation reports).",
+    ),
 ]
 
 

@@ -1,7 +1,10 @@
 from celery import shared_task
 
+from stripe_integration.client import GatewayUnavailable
+
 from .outbox_send import outbox_deliver as deliver
 from .outbox_send import outbox_sweep as sweep
+from .reconciliation import reconciliation_report_create
 from .services import heartbeat_record
 
 
@@ -21,3 +24,16 @@ def outbox_deliver(email_ids: list[int] | None = None, task_ids: list[int] | Non
 def outbox_sweep() -> dict:
     """Beat runs this every minute: sends what the broker never delivered, and retries."""
     return sweep().__dict__
+
+
+@shared_task(
+    name="marketplace.reconcile_stripe",
+    autoretry_for=(GatewayUnavailable,),
+    retry_backoff=300,
+    max_retries=3,
+)
+def reconcile_stripe() -> dict:
+    """Beat runs this once a day: compare local records with Stripe and store the report.
+    Stripe not answering is retried a few times, minutes apart; then tomorrow's run."""
+    report = reconciliation_report_create()
+    return {"report_id": report.pk, "differences": report.difference_count}

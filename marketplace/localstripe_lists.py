@@ -1,0 +1,86 @@
+"""
+List filters for localstripe, as Stripe documents them, for what reconciliation reads:
+
+- `created` (an instant, or `created[gt|gte|lt|lte]`) on `GET /v1/payment_intents` and
+  `GET /v1/refunds` (https://docs.stripe.com/api/payment_intents/list), which localstripe
+  refuses as an unexpected parameter; and PaymentIntents listed newest first, as Stripe
+  lists everything (localstripe lists them oldest first, so a session's first page never
+  shows what a test just made);
+- `GET /v1/transfers` (https://docs.stripe.com/api/transfers/list) with `created`,
+  `destination` and `transfer_group`, which localstripe lacks (Connect is ours).
+"""
+
+from aiohttp import web
+from localstripe.errors import UserError
+from localstripe.resources import List, PaymentIntent, Refund, store, try_convert_to_int
+from localstripe.server import json_response, unflatten_data
+
+from .localstripe_connect import Transfer
+
+_BOUNDS = {
+    "gt": lambda value, bound: value > bound,
+    "gte": lambda value, bound: value >= bound,
+    "lt": lambda value, bound: value < bound,
+    "lte": lambda value, bound: value <= bound,
+}
+
+
+def _created_filter(created):
+    """A predicate on `created` from the query's `created` (an int or a dict of bounds)."""
+    if created is None:
+        return lambda value: True
+    bounds = created if isinstance(created, dict) else {"eq": created}
+    checks = []
+    for op, raw in bounds.items():
+        bound = try_convert_to_int(raw)
+        if type(bound) is not int or (op not in _BOUNDS and op != "eq"):
+            raise UserError(400, f"Invalid created filter: {op}")
+        checks.append(
+            (lambda v, b=bound: v == b) if op == "eq" else (lambda v, b=bound, f=_BOUNDS[op]: f(v, b))
+        )
+    return lambda value: all(check(value) for check in checks)
+
+
+def _patch_created(cls):
+    original = cls._api_list_all.__func__
+    if getattr(original, "_created_filter", False):
+        return
+
+    def api_list_all(klass, url, created=None, **kwargs):
+        keep = _created_filter(created)
+        li = original(klass, url, **kwargs)
+        # Newest first; among objects of the same second, the one made last first.
+        li._list = sorted(
+            (obj for obj in reversed(li._list) if keep(obj.created)),
+            key=lambda obj: obj.created,
+            reverse=True,
+        )
+        return li
+
+    api_list_all._created_filter = True
+    cls._api_list_all = classmethod(api_list_all)
+
+
+def list_transfers(request):
+    query = unflatten_data(request.query)
+    keep = _created_filter(query.get("created"))
+    wanted = {k: query[k] for k in ("destination", "transfer_group") if k in query}
+    li = List("/v1/transfers", limit=query.get("limit"), starting_after=query.get("starting_after"))
+    li._list = sorted(
+        (
+            value
+            for key, value in store.items()
+            if key.startswith(f"{Transfer.object}:")
+            and keep(value.created)
+            and all(getattr(value, k) == v for k, v in wanted.items())
+        ),
+        key=lambda transfer: transfer.created,
+        reverse=True,
+    )
+    return json_response(li._export())
+
+
+def add_routes(app: web.Application) -> None:
+    _patch_created(PaymentIntent)
+    _patch_created(Refund)
+    app.router.add_get("/v1/transfers", list_transfers)

@@ -12,8 +12,7 @@ List filters for localstripe, as Stripe documents them, for what reconciliation 
 
 from aiohttp import web
 from localstripe.errors import UserError
-from localstripe.resources import List, PaymentIntent, Refund, store, try_convert_to_int
-from localstripe.server import json_response, unflatten_data
+from localstripe.resources import PaymentIntent, Refund, try_convert_to_int
 
 from .localstripe_connect import Transfer
 
@@ -41,7 +40,7 @@ def _created_filter(created):
     return lambda value: all(check(value) for check in checks)
 
 
-def _patch_created(cls):
+def _patch_created(cls, *, newest_first_already: bool = False):
     original = cls._api_list_all.__func__
     if getattr(original, "_created_filter", False):
         return
@@ -51,7 +50,7 @@ def _patch_created(cls):
         li = original(klass, url, **kwargs)
         # Newest first; among objects of the same second, the one made last first.
         li._list = sorted(
-            (obj for obj in reversed(li._list) if keep(obj.created)),
+            (obj for obj in (li._list if newest_first_already else reversed(li._list)) if keep(obj.created)),
             key=lambda obj: obj.created,
             reverse=True,
         )
@@ -61,26 +60,9 @@ def _patch_created(cls):
     cls._api_list_all = classmethod(api_list_all)
 
 
-def list_transfers(request):
-    query = unflatten_data(request.query)
-    keep = _created_filter(query.get("created"))
-    wanted = {k: query[k] for k in ("destination", "transfer_group") if k in query}
-    li = List("/v1/transfers", limit=query.get("limit"), starting_after=query.get("starting_after"))
-    li._list = sorted(
-        (
-            value
-            for key, value in store.items()
-            if key.startswith(f"{Transfer.object}:")
-            and keep(value.created)
-            and all(getattr(value, k) == v for k, v in wanted.items())
-        ),
-        key=lambda transfer: transfer.created,
-        reverse=True,
-    )
-    return json_response(li._export())
-
-
 def add_routes(app: web.Application) -> None:
     _patch_created(PaymentIntent)
     _patch_created(Refund)
-    app.router.add_get("/v1/transfers", list_transfers)
+    # GET /v1/transfers is localstripe_connect's route (filters by transfer group and
+    # destination, newest first); this adds the `created` filter to it.
+    _patch_created(Transfer, newest_first_already=True)

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from stripe_integration.client import GatewayUnavailable
+from marketplace.exceptions import GatewayUnavailable
 
 from .outbox_send import outbox_deliver as deliver
 from .outbox_send import outbox_sweep as sweep

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import stripe
 from django.conf import settings
 
+from marketplace.exceptions import GatewayUnavailable
 from marketplace.money import to_stripe_amount
 
 from . import pacer as pacing
@@ -28,16 +29,6 @@ logger = logging.getLogger(__name__)
 
 # Patched by tests so that backoff never sleeps.
 sleep = time.sleep
-
-
-class GatewayUnavailable(Exception):
-    """Stripe did not answer properly (after the in-call retries). Safe to resend with
-    the same idempotency key."""
-
-    def __init__(self, message, *, http_status=None, body=None):
-        super().__init__(message)
-        self.http_status = http_status
-        self.body = body or {}
 
 
 @dataclass

@@ -2,9 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from marketplace.exceptions import ApplicationError
+from marketplace.exceptions import ApplicationError, GatewayUnavailable
 from marketplace.reconciliation import difference_line, report_as_dict, since_parse, stripe_reconcile
-from stripe_integration.client import GatewayUnavailable
 
 EXIT_CLEAN, EXIT_DIFFERENCES, EXIT_BAD_INPUT, EXIT_STRIPE_DOWN = 0, 1, 2, 3
 

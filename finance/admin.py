@@ -20,7 +20,7 @@ class PayoutSettingsChangeAdmin(admin.ModelAdmin):
 
     @admin.display(description="What changed")
     def summary(self, obj):
-        return "; ".join(f"{name}: {before!r} → {after!r}" for name, before, after in obj.changes())
+        return obj.summary()
 
     def has_add_permission(self, request):
         return False

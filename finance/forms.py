@@ -1,10 +1,21 @@
-"""The Payout Cycle Settings form: weekdays as checkboxes, every other field as the model
-validates it. Saving goes through `finance.services.payout_settings_update`."""
+"""The Payout Cycle Settings form: weekdays as checkboxes, the per-currency minimums as
+one line of text ("EUR 25.00, JPY 3000"), every other field as the model validates it.
+Saving goes through `finance.services.payout_settings_update`."""
 
 from django import forms
 
 from .choices import WEEKDAY_NAMES
-from .models import PayoutCycleSettings
+from .models import PayoutCycleSettings, format_currency_minimums, parse_currency_minimums
+
+
+class CurrencyMinimumsField(forms.CharField):
+    """Text in, {"EUR": 2500, "JPY": 3000} out; a message naming each bad entry."""
+
+    def prepare_value(self, value):
+        return format_currency_minimums(value) if isinstance(value, dict) else value
+
+    def to_python(self, value):
+        return parse_currency_minimums(super().to_python(value))
 
 
 class PayoutCycleSettingsForm(forms.ModelForm):
@@ -14,6 +25,16 @@ class PayoutCycleSettingsForm(forms.ModelForm):
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="For a weekly schedule: the weekdays payouts go out.",
+    )
+    minimum_payout_by_currency = CurrencyMinimumsField(
+        label="Minimum payout per currency",
+        required=False,
+        widget=forms.TextInput(attrs={"size": 60, "placeholder": "EUR 25.00, JPY 3000, GBP 20.00"}),
+        help_text=(
+            "Overrides of the minimum, each a currency code and an amount in that currency's "
+            "units, separated by commas: EUR 25.00, JPY 3000, GBP 20.00. Other currencies use "
+            "the minimum above."
+        ),
     )
 
     class Meta:
@@ -27,6 +48,7 @@ class PayoutCycleSettingsForm(forms.ModelForm):
             "roll_to_business_day",
             "holiday_country",
             "minimum_payout_amount",
+            "minimum_payout_by_currency",
             "platform_fee_bps",
             "payouts_paused",
             "provider",

@@ -6,7 +6,9 @@ Settings only: what the values mean for dates (the schedule, the preview) is wor
 in `payouts.schedule`, which reads these records. finance imports nothing from payouts.
 """
 
+import re
 import zoneinfo
+from decimal import Decimal
 
 import holidays
 from django.conf import settings
@@ -14,6 +16,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+
+from marketplace.money import amount_plain, currency_clean, currency_exponent, currency_is_valid
 
 from .choices import WEEKDAY_NAMES, ScheduleKind
 
@@ -29,6 +33,62 @@ def parse_days(text: str, *, low: int, high: int, what: str) -> list[int]:
             raise ValidationError(f"“{part}” is not a {what}: use whole numbers from {low} to {high}.")
         days.add(int(part))
     return sorted(days)
+
+
+_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_MOST_MINOR_UNITS = 2**63 - 1  # what a payout's amount (a bigint) can hold
+
+
+def parse_currency_minimums(text: str) -> dict[str, int]:
+    """'EUR 25.00, JPY 3000' -> {"EUR": 2500, "JPY": 3000}: each amount in the currency's
+    own units, converted exactly (Decimal, never float) to its minor units. A
+    ValidationError naming every bad entry otherwise."""
+    entries = [e.strip() for e in re.split(r"[,;\n]", str(text or "")) if e.strip()]
+    minimums: dict[str, int] = {}
+    errors = []
+    for entry in entries:
+        parts = entry.split()
+        if len(parts) != 2:
+            errors.append(f"“{entry}”: write a currency code and an amount, such as EUR 25.00.")
+            continue
+        try:
+            currency = currency_clean(parts[0])
+        except ValueError as exc:
+            errors.append(f"“{entry}”: {exc}")
+            continue
+        exponent = currency_exponent(currency)
+        text_amount = parts[1]
+        if text_amount.startswith("-"):
+            errors.append(f"“{entry}”: a minimum cannot be negative.")
+            continue
+        if not _AMOUNT.fullmatch(text_amount):
+            errors.append(f"“{entry}”: “{text_amount}” is not an amount; write it like 25.00.")
+            continue
+        minor = Decimal(text_amount).scaleb(exponent)
+        if minor != minor.to_integral_value():
+            errors.append(
+                f"“{entry}”: {currency} has no minor unit, so the amount must be whole."
+                if exponent == 0
+                else f"“{entry}”: {currency} has {exponent} decimal places; {text_amount} has more."
+            )
+            continue
+        if minor > _MOST_MINOR_UNITS:
+            errors.append(f"“{entry}”: the amount is too large.")
+            continue
+        if currency in minimums:
+            errors.append(f"“{entry}”: {currency} is given twice.")
+            continue
+        minimums[currency] = int(minor)
+    if errors:
+        raise ValidationError(errors)
+    return dict(sorted(minimums.items()))
+
+
+def format_currency_minimums(minimums: dict) -> str:
+    """{"EUR": 2500, "JPY": 3000} -> 'EUR 25.00, JPY 3000', as the admin types it."""
+    return ", ".join(
+        f"{currency} {amount_plain(amount, currency)}" for currency, amount in sorted(minimums.items())
+    )
 
 
 class PayoutCycleSettings(models.Model):
@@ -77,11 +137,23 @@ class PayoutCycleSettings(models.Model):
         help_text="Whose public holidays count (from the maintained holidays library). Empty: weekends only.",
     )
     minimum_payout_amount = models.BigIntegerField(
+        "minimum payout, any other currency",
         default=0,
         validators=[MinValueValidator(0)],
         help_text=(
-            "In each currency's minor unit (cents). A smaller balance is not paid; it carries "
-            "forward to the next payout date. 0 pays any positive balance."
+            "For a currency not listed below, in its minor unit (cents). A smaller balance is not "
+            "paid; it carries forward to the next payout date. 0 pays any positive balance."
+        ),
+    )
+    # {"EUR": 2500, "JPY": 3000}: minor units per ISO 4217 code, the form's text parsed
+    # exactly. A JSON value so the settings change log records it like any other field.
+    minimum_payout_by_currency = models.JSONField(
+        "minimum payout per currency",
+        default=dict,
+        blank=True,
+        help_text=(
+            "Overrides, in each currency's own units, e.g. EUR 25.00, JPY 3000, GBP 20.00. "
+            "A balance under its currency's minimum carries forward."
         ),
     )
     platform_fee_bps = models.PositiveIntegerField(
@@ -151,6 +223,16 @@ class PayoutCycleSettings(models.Model):
                     f"“{self.holiday_country}” is not a country the holidays library knows. "
                     "Use a two-letter code such as US, GB or DE."
                 ]
+        minimums = self.minimum_payout_by_currency
+        if not isinstance(minimums, dict) or not all(
+            currency_is_valid(currency) and type(amount) is int and 0 <= amount <= _MOST_MINOR_UNITS
+            for currency, amount in minimums.items()
+        ):
+            errors["minimum_payout_by_currency"] = [
+                "Give each minimum as an ISO 4217 code and a whole number of minor units, zero or more."
+            ]
+        else:
+            self.minimum_payout_by_currency = dict(sorted(minimums.items()))
         if errors:
             raise ValidationError(errors)
 
@@ -163,6 +245,10 @@ class PayoutCycleSettings(models.Model):
     def month_day_numbers(self) -> tuple[int, ...]:
         """The stored days of the month, "1, 15" -> (1, 15)."""
         return tuple(int(d) for d in self.month_days.replace(" ", "").split(",") if d.isdigit())
+
+    def minimum_payout_for(self, currency: str) -> int:
+        """The minimum payout in `currency`'s minor units: its override, else the default."""
+        return self.minimum_payout_by_currency.get(currency, self.minimum_payout_amount)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -206,3 +292,19 @@ class PayoutSettingsChange(models.Model):
             for name, value in self.after.items()
             if self.before.get(name) != value
         ]
+
+    def summary(self) -> str:
+        """The changes for people: "delay_days: 7 → 10; minimum_payout_by_currency: none →
+        EUR 25.00, JPY 3000" (minimums in each currency's units, not raw minor units)."""
+        return "; ".join(
+            f"{name}: {_readable(name, before)} → {_readable(name, after)}"
+            for name, before, after in self.changes()
+        )
+
+
+def _readable(name: str, value) -> str:
+    if name == "minimum_payout_by_currency" and isinstance(value, dict):
+        return format_currency_minimums(value) or "none"
+    if name == "minimum_payout_amount" and type(value) is int:
+        return f"{value:,} minor units"
+    return repr(value)

@@ -41,7 +41,10 @@ class PayoutCycleSettingsAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Amounts", {"fields": ["minimum_payout_amount", "platform_fee_bps"]}),
+        (
+            "Amounts",
+            {"fields": ["minimum_payout_amount", "minimum_payout_by_currency", "platform_fee_bps"]},
+        ),
         ("Sending", {"fields": ["provider", "payouts_paused"]}),
         ("Preview", {"fields": ["preview"]}),
         ("Change log", {"fields": ["recent_changes"]}),
@@ -100,8 +103,9 @@ class PayoutCycleSettingsAdmin(admin.ModelAdmin):
             return "No change yet."
         rows = []
         for change in changes:
-            what = "; ".join(f"{name}: {before!r} → {after!r}" for name, before, after in change.changes())
-            rows.append((f"{change.changed_at:%Y-%m-%d %H:%M %Z}", change.changed_by or "(system)", what))
+            rows.append(
+                (f"{change.changed_at:%Y-%m-%d %H:%M %Z}", change.changed_by or "(system)", change.summary())
+            )
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{} by {}: {}</li>", rows))
 
     def save_model(self, request, obj, form, change):

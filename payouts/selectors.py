@@ -119,7 +119,7 @@ def seller_payouts(*, seller, now=None, upcoming_limit: int = 100, history_limit
         by_date[(row["currency"], payout_on(row["available_on"]))] += row["total"]
 
     # Amounts roll forward: a date's payout is everything unpaid up to it, when that is
-    # positive and reaches the minimum; otherwise it carries to the next date.
+    # positive and reaches its currency's minimum; otherwise it carries to the next date.
     chart = []
     for currency, bal in sorted(balances.items()):
         carried = 0
@@ -127,7 +127,7 @@ def seller_payouts(*, seller, now=None, upcoming_limit: int = 100, history_limit
             if cur != currency:
                 continue
             carried += amount
-            if carried > 0 and carried >= config.minimum_payout_amount:
+            if carried > 0 and carried >= config.minimum_payout_for(currency):
                 chart.append({"currency": currency, "date": day, "amount": carried})
                 if bal.next_payout_on is None:
                     bal.next_payout_on, bal.next_payout_amount = day, carried

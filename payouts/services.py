@@ -11,6 +11,7 @@ import csv
 import io
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -234,15 +235,16 @@ def _unpaid(payout_date: date):
     )
 
 
-def _classify(rows, *, held: set, minimum: int, report: RunReport) -> list[dict]:
-    """Which (seller, currency) totals become payouts."""
+def _classify(rows, *, held: set, minimum: Callable[[str], int], report: RunReport) -> list[dict]:
+    """Which (seller, currency) totals become payouts; `minimum(currency)` is that
+    currency's minimum payout in its minor units."""
     chosen = []
     for row in rows:
         if row["seller_id"] in held:
             report.on_hold += 1
         elif row["total"] <= 0:
             report.not_positive += 1  # a clawback larger than what is owed: carried forward
-        elif row["total"] < minimum:
+        elif row["total"] < minimum(row["currency"]):
             report.below_minimum += 1
         else:
             chosen.append(row)
@@ -275,7 +277,7 @@ def payout_run_dry(*, payout_date: date) -> RunReport:
         .order_by()
     )
     held = set(PayoutAccount.objects.filter(on_hold=True).values_list("seller_id", flat=True))
-    for row in _classify(rows, held=held, minimum=config.minimum_payout_amount, report=report):
+    for row in _classify(rows, held=held, minimum=config.minimum_payout_for, report=report):
         report.payouts += 1
         report.lines += row["n"]
         report.amounts[row["currency"]] += row["total"]
@@ -338,7 +340,7 @@ def _run_chunk(
         )
     )
     chunk_report = RunReport(payout_date=D)
-    chosen = _classify(rows, held=held, minimum=config.minimum_payout_amount, report=chunk_report)
+    chosen = _classify(rows, held=held, minimum=config.minimum_payout_for, report=chunk_report)
     if chosen:
         Payout.objects.bulk_create(
             [
@@ -365,8 +367,7 @@ def _run_chunk(
         # Payouts left with no line, or under the minimum (refunds that committed between
         # the sums and the update), are not made; their lines stay unpaid.
         short = mine.filter(
-            Q(amount__lt=max(config.minimum_payout_amount, 1))
-            | ~Exists(Earning.objects.filter(payout_id=OuterRef("pk")))
+            _under_minimum(config) | ~Exists(Earning.objects.filter(payout_id=OuterRef("pk")))
         )
         if short.exists():
             Earning.objects.filter(payout__in=short).update(payout=None)
@@ -382,6 +383,17 @@ def _run_chunk(
     for name in ("below_minimum", "on_hold", "not_positive"):
         setattr(report, name, getattr(report, name) + getattr(chunk_report, name))
         setattr(run, name, getattr(run, name) + getattr(chunk_report, name))
+
+
+def _under_minimum(config: PayoutCycleSettings) -> Q:
+    """Payouts under their currency's minimum (at least 1: an empty payout is never made)."""
+    overrides = config.minimum_payout_by_currency
+    under = Q(amount__lt=max(config.minimum_payout_amount, 1))
+    if overrides:
+        under &= ~Q(currency__in=list(overrides))
+    for currency, minimum in overrides.items():
+        under |= Q(currency=currency, amount__lt=max(minimum, 1))
+    return under
 
 
 def _take_lines(*, run: PayoutRun, low: int, high: int) -> int:

@@ -75,6 +75,51 @@ def test_a_saved_change_is_logged_with_who_when_before_and_after(admin_client, a
     assert "delay_days: 7 → 10" in admin_client.get(URL).content.decode()
 
 
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ("XXX 10", "“XXX 10”: “XXX” is not an ISO 4217 currency code"),
+        ("EUR -5", "“EUR -5”: a minimum cannot be negative."),
+        ("EUR 1.234", "“EUR 1.234”: EUR has 2 decimal places; 1.234 has more."),
+        ("JPY 10.5", "“JPY 10.5”: JPY has no minor unit, so the amount must be whole."),
+        ("EUR 1e3", "“EUR 1e3”: “1e3” is not an amount"),
+        ("EUR", "“EUR”: write a currency code and an amount"),
+        ("EUR 5, eur 6", "“eur 6”: EUR is given twice."),
+    ],
+)
+def test_a_bad_minimum_per_currency_is_named_and_nothing_is_saved(admin_client, entry, message):
+    PayoutCycleSettings.load()
+    data = form_data(minimum_payout_amount="2500", minimum_payout_by_currency=f"GBP 20.00, {entry}")
+    response = admin_client.post(URL, data)
+    assert response.status_code == 200
+    assert message in " ".join(response.context["adminform"].form.errors["minimum_payout_by_currency"])
+    assert PayoutCycleSettings.load().snapshot() == PayoutCycleSettings().snapshot()
+    assert not PayoutSettingsChange.objects.exists()
+
+
+def test_minimums_per_currency_are_parsed_exactly_and_logged_readably(admin_client):
+    PayoutCycleSettings.load()
+    data = form_data(minimum_payout_amount="2500", minimum_payout_by_currency="eur 25, JPY 3000; GBP 20.10")
+    assert admin_client.post(URL, data).status_code == 302
+    config = PayoutCycleSettings.load()
+    assert config.minimum_payout_by_currency == {"EUR": 2_500, "GBP": 2_010, "JPY": 3_000}
+    assert [config.minimum_payout_for(c) for c in ("JPY", "EUR", "USD")] == [3_000, 2_500, 2_500]
+    data["minimum_payout_by_currency"] = "EUR 25.00, GBP 20.10, JPY 2000"
+    assert admin_client.post(URL, data).status_code == 302
+    assert PayoutCycleSettings.load().minimum_payout_by_currency["JPY"] == 2_000
+
+    page = admin_client.get(URL).content.decode()
+    assert 'value="EUR 25.00, GBP 20.10, JPY 3000"' not in page
+    assert 'value="EUR 25.00, GBP 20.10, JPY 2000"' in page  # the form shows what is stored
+    assert "minimum_payout_amount: 0 minor units → 2,500 minor units" in page
+    assert "minimum_payout_by_currency: none → EUR 25.00, GBP 20.10, JPY 3000" in page
+    assert (
+        "minimum_payout_by_currency: EUR 25.00, GBP 20.10, JPY 3000 → EUR 25.00, GBP 20.10, JPY 2000" in page
+    )
+    log = admin_client.get("/admin/finance/payoutsettingschange/").content.decode()
+    assert "JPY 3000 → EUR 25.00, GBP 20.10, JPY 2000" in log
+
+
 def test_the_live_preview_answers_for_unsaved_values_without_saving_them(admin_client):
     PayoutCycleSettings.load()
     url = reverse("admin:finance_payoutcyclesettings_preview")

@@ -40,9 +40,21 @@ class SellerMoney(RuleBasedStateMachine):
         self.run_at: datetime | None = None
         self.clock = datetime.combine(START, datetime.min.time(), UTC)
 
-    @initialize(delay=st.integers(0, 10), fee_bps=st.sampled_from([0, 250, 1000, 1999]))
-    def configure(self, delay, fee_bps):
-        self.p.configure(delay_days=delay, platform_fee_bps=fee_bps, schedule="monthly", month_days="1, 15")
+    @initialize(
+        delay=st.integers(0, 10),
+        fee_bps=st.sampled_from([0, 250, 1000, 1999]),
+        minimum=st.sampled_from([0, 5_000]),
+        by_currency=st.sampled_from([{}, {"JPY": 30_000}, {"EUR": 0, "JPY": 500}]),
+    )
+    def configure(self, delay, fee_bps, minimum, by_currency):
+        self.config = self.p.configure(
+            delay_days=delay,
+            platform_fee_bps=fee_bps,
+            schedule="monthly",
+            month_days="1, 15",
+            minimum_payout_amount=minimum,
+            minimum_payout_by_currency=by_currency,
+        )
         self.sellers = [self.p.seller() for _ in range(3)]
         self.p.run(date(2027, 1, 1))  # payouts have run before: beat catches up from here
 
@@ -53,7 +65,11 @@ class SellerMoney(RuleBasedStateMachine):
         self.clock = max(at, self.clock + timedelta(minutes=1))
         return self.clock
 
-    @rule(seller=st.integers(0, 2), amount=st.integers(1, 50_000), currency=st.sampled_from(["USD", "EUR"]))
+    @rule(
+        seller=st.integers(0, 2),
+        amount=st.integers(1, 50_000),
+        currency=st.sampled_from(["USD", "EUR", "JPY"]),
+    )
     def complete_an_order(self, seller, amount, currency):
         self.p.complete(at=self._at(), seller=self.sellers[seller], amount=amount, currency=currency)
 
@@ -114,7 +130,8 @@ class SellerMoney(RuleBasedStateMachine):
             return
         # Everything that existed when the run happened and was available by its date is
         # in a payout, unless the seller's total there was not positive (a clawback being
-        # netted off) or a failed payout gave lines back after the run.
+        # netted off) or under its currency's minimum, or a failed payout gave lines back
+        # after the run.
         left = (
             Earning.objects.filter(
                 payout__isnull=True,
@@ -129,7 +146,8 @@ class SellerMoney(RuleBasedStateMachine):
             freed = Payout.objects.filter(
                 seller_id=row["seller_id"], currency=row["currency"], status=Payout.Status.FAILED
             ).exists()
-            assert row["total"] <= 0 or freed, row
+            under = row["total"] < self.config.minimum_payout_for(row["currency"])
+            assert row["total"] <= 0 or under or freed, row
 
     def teardown(self):
         transaction.savepoint_rollback(self.savepoint)

@@ -108,6 +108,59 @@ def test_amounts_under_the_minimum_carry_forward(payouts):
     assert (payout.payout_date, payout.amount) == (date(2027, 2, 1), 5_400)
 
 
+def test_each_currency_carries_forward_under_its_own_minimum_and_pays_once_it_is_lowered(payouts):
+    payouts.configure(
+        platform_fee_bps=0, minimum_payout_amount=2_500, minimum_payout_by_currency={"JPY": 3_000}
+    )
+    seller = payouts.seller()
+    payouts.complete(at=utc(2027, 1, 1, 10), seller=seller, amount=2_500, currency="JPY")  # ¥2,500
+    payouts.complete(at=utc(2027, 1, 1, 10), seller=seller, amount=3_000, currency="USD")  # $30.00
+    assert services.payout_run_dry(payout_date=date(2027, 1, 15)).below_minimum == 1
+    report = payouts.run(date(2027, 1, 15))
+    assert (report.payouts, report.below_minimum, dict(report.amounts)) == (1, 1, {"USD": 3_000})
+    [usd] = payouts.payouts()
+    assert (usd.currency, usd.amount) == ("USD", 3_000)
+    assert seller_balance(seller, "JPY") == 2_500
+
+    payouts.configure(minimum_payout_by_currency={"JPY": 2_000})
+    payouts.run(date(2027, 2, 1))
+    jpy = payouts.payouts(currency="JPY")
+    assert [(p.payout_date, p.amount) for p in jpy] == [(date(2027, 2, 1), 2_500)]
+    assert seller_balance(seller, "JPY") == 0
+    assert ledger_check() == []
+
+
+def test_a_currency_without_an_override_uses_the_default_minimum(payouts):
+    payouts.configure(
+        platform_fee_bps=0, minimum_payout_amount=5_000, minimum_payout_by_currency={"EUR": 100}
+    )
+    seller = payouts.seller()
+    payouts.complete(at=utc(2027, 1, 1, 10), seller=seller, amount=4_000, currency="GBP")
+    payouts.complete(at=utc(2027, 1, 1, 10), seller=seller, amount=4_000, currency="EUR")
+    assert payouts.run(date(2027, 1, 15)).below_minimum == 1
+    assert [(p.currency, p.amount) for p in payouts.payouts()] == [("EUR", 4_000)]
+
+
+def test_a_payout_that_a_refund_leaves_under_its_currencys_minimum_is_not_made(payouts, monkeypatch):
+    payouts.configure(
+        platform_fee_bps=0, minimum_payout_amount=1_000, minimum_payout_by_currency={"JPY": 3_000}
+    )
+    seller = payouts.seller()
+    payouts.complete(at=utc(2027, 1, 1, 10), seller=seller, amount=2_000, currency="JPY")
+    refunded = payouts.complete(at=utc(2027, 1, 1, 11), seller=seller, amount=1_500, currency="JPY")
+    payouts.complete(at=utc(2027, 1, 1, 10), seller=seller, amount=3_000, currency="USD")
+    take_lines = services._take_lines
+
+    def refund_commits_between_the_sums_and_the_update(**kwargs):
+        Earning.objects.filter(order=refunded).update(reversed_at=utc(2027, 1, 15, 0, 30))
+        return take_lines(**kwargs)
+
+    monkeypatch.setattr(services, "_take_lines", refund_commits_between_the_sums_and_the_update)
+    payouts.run(date(2027, 1, 15))
+    assert [(p.currency, p.amount) for p in payouts.payouts()] == [("USD", 3_000)]
+    assert Earning.objects.filter(currency="JPY", payout__isnull=False).count() == 0
+
+
 def test_sellers_on_hold_and_a_global_pause_are_skipped_and_paid_later(payouts):
     held, other = payouts.seller(), payouts.seller()
     PayoutAccount.objects.create(seller=held, on_hold=True, hold_reason="Identity check")

@@ -43,6 +43,20 @@ def test_a_seller_with_a_negative_balance_is_told_why_nothing_is_coming(client, 
     assert "Your balance is below zero" in page
 
 
+def test_the_next_payout_honours_each_currencys_own_minimum(client, payouts):
+    payouts.configure(
+        platform_fee_bps=0, minimum_payout_amount=2_500, minimum_payout_by_currency={"JPY": 3_000}
+    )
+    seller = payouts.seller()
+    payouts.complete(at=utc(2027, 1, 1, 10), seller=seller, amount=2_500, currency="JPY")
+    payouts.complete(at=utc(2027, 1, 1, 10), seller=seller, amount=3_000, currency="USD")
+    with time_machine.travel(utc(2027, 1, 10, 12)):
+        client.force_login(seller)
+        page = client.get("/seller/payouts/").content.decode()
+    assert "<strong>$30.00</strong> on <strong>Friday 15 January 2027</strong>" in page
+    assert "Below the minimum payout" in page and "<strong>¥2,500</strong>" not in page
+
+
 def test_buyers_cannot_open_the_payouts_page(client):
     client.force_login(BuyerFactory())
     assert client.get("/seller/payouts/").status_code == 403

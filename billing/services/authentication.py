@@ -4,6 +4,7 @@ charges that went through after we had recorded them as declined."""
 import logging
 
 from django.db import transaction
+from django.db.models import Q
 
 from marketplace.exceptions import ApplicationError
 
@@ -44,7 +45,14 @@ def attempt_reconcile_success(*, attempt_id: int, result: gateway.GatewayResult)
             pk=attempt_id
         )
         invoice = invoice_lock(invoice_id=invoice_id)
-        old = Transaction.objects.select_for_update().get(pk=txn_id)
+        # Every transaction of the invoice this may touch, in id order, before the attempt.
+        locked = {
+            t.pk: t
+            for t in Transaction.objects.select_for_update()
+            .filter(Q(pk=txn_id) | Q(invoice_id=invoice_id, status__in=Transaction.OPEN_STATUSES))
+            .order_by("pk")
+        }
+        old = locked[txn_id]
         attempt = Attempt.objects.select_for_update().get(pk=attempt_id)
         if attempt.outcome == Attempt.Outcome.SUCCEEDED:
             return AttemptResult.SKIPPED
@@ -57,9 +65,7 @@ def attempt_reconcile_success(*, attempt_id: int, result: gateway.GatewayResult)
         if invoice.status not in (IS.PROCESSING, IS.PROCESS_FAILED):
             logger.error("%s is %s but %s went through; refund it", invoice, invoice.status, result.stripe_id)
             return f"paid while {invoice.status}: needs a refund"
-        for txn in Transaction.objects.select_for_update().filter(
-            invoice=invoice, status__in=Transaction.OPEN_STATUSES
-        ):
+        for txn in [t for t in locked.values() if t.status in Transaction.OPEN_STATUSES]:
             txn.cancel(description="Paid by a charge that went through later")
             txn.save()
         done = Transaction.objects.create(

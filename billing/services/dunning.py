@@ -2,16 +2,20 @@
 invoice's owner takes its final action (an order is canceled, a subscription gets the
 dunning policy's final action)."""
 
+import logging
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
+
+from marketplace.exceptions import ApplicationError
 
 from .. import declines
 from ..invoice_owners import InvoiceEvent, invoice_lock, invoice_owner_notify
 from ..models import DunningPolicy, Invoice
 from .effects import email
 
+logger = logging.getLogger(__name__)
 IS = Invoice.Status
 
 
@@ -43,12 +47,22 @@ def invoices_apply_grace(*, now=None) -> int:
         status=IS.PROCESS_FAILED, grace_ends_at__lte=now, final_action_taken_at__isnull=True
     ).values_list("pk", flat=True)
     for invoice_id in list(ids):
-        with transaction.atomic():
-            invoice = invoice_lock(invoice_id=invoice_id)
-            if invoice.status != IS.PROCESS_FAILED or invoice.final_action_taken_at:
-                continue
-            invoice.final_action_taken_at = now
-            invoice.save(update_fields=["final_action_taken_at"])
-            invoice_owner_notify(invoice, InvoiceEvent.GRACE_ENDED)
-            done += 1
+        # One invoice whose final action cannot be taken yet (a charge of it still waits for
+        # Stripe's answer) is tried again next run; it never holds up the others, nor the
+        # charging that follows in the loop.
+        try:
+            with transaction.atomic():
+                invoice = invoice_lock(invoice_id=invoice_id)
+                if invoice.status != IS.PROCESS_FAILED or invoice.final_action_taken_at:
+                    continue
+                invoice.final_action_taken_at = now
+                invoice.save(update_fields=["final_action_taken_at"])
+                invoice_owner_notify(invoice, InvoiceEvent.GRACE_ENDED)
+        except ApplicationError as exc:
+            logger.warning("The final action on invoice %s waits for the next run: %s", invoice_id, exc)
+            continue
+        except Exception:
+            logger.exception("The final action on invoice %s failed; tried again next run", invoice_id)
+            continue
+        done += 1
     return done

@@ -50,11 +50,14 @@ def payment_method_add(*, customer: Customer, stripe_payment_method_id: str, by=
         )
         Customer.objects.filter(pk=customer.pk).update(default_payment_method=pm)
         customer.default_payment_method = pm
-        for invoice_id in (
-            Invoice.objects.filter(customer=customer, status__in=Invoice.OPEN_STATUSES)
-            .order_by("created_at", "id")
-            .values_list("id", flat=True)
-        ):
+    # One transaction per invoice: each locks its own owner, then the invoice (the lock
+    # order), and never holds one invoice while locking the next one's owner.
+    for invoice_id in (
+        Invoice.objects.filter(customer=customer, status__in=Invoice.OPEN_STATUSES)
+        .order_by("created_at", "id")
+        .values_list("id", flat=True)
+    ):
+        with transaction.atomic():
             collect_with(invoice_id=invoice_id, payment_method=pm, by=by)
     return pm
 

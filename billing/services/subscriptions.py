@@ -57,8 +57,10 @@ def subscription_cancel(*, subscription_id: int, by=None, reason: str = "") -> S
         sub = Subscription.objects.select_for_update().get(pk=subscription_id)
         if sub.status == SS.CANCELED:
             raise ApplicationError("This subscription is already canceled.")
-        for invoice in Invoice.objects.select_for_update().filter(
-            subscription=sub, status__in=Invoice.OPEN_STATUSES
+        for invoice in (
+            Invoice.objects.select_for_update()
+            .filter(subscription=sub, status__in=Invoice.OPEN_STATUSES)
+            .order_by("pk")
         ):
             cancel_open_transactions(invoice, by=by, reason="Subscription canceled")
             invoice.cancel(by=by, description="Subscription canceled")

@@ -180,3 +180,45 @@ def test_the_final_notice_says_what_happens_to_the_card_and_the_next_invoice_doe
     second = sub.invoices.exclude(pk=first.pk).get()
     (charge,) = billing.charges(second)
     assert charge.payment_method == PaymentMethod.objects.get() and charge.attempts.count() == 1
+
+
+def test_a_final_action_that_must_wait_holds_up_neither_other_invoices_nor_the_charging(billing, monkeypatch):
+    """A subscription whose grace ended but one of whose charges still waits for Stripe's
+    answer cannot be canceled yet: the loop tries it again next run, and meanwhile charges
+    everyone else."""
+    from billing.models import Attempt, Invoice
+    from billing.services import charging
+
+    DunningPolicy.objects.update_or_create(pk=1, defaults={"final_action": "cancel", "grace_period_days": 1})
+    customer = billing.customer(card="4000000000009987")  # lost card: fails at once
+    with time_machine.travel(T0, tick=False):
+        sub = services.subscription_create(customer=customer, plan=PlanFactory(), started_at=T0)
+        billing.run(now=T0)
+    failed = sub.invoices.get()
+    assert failed.status == "process_failed"
+    later = T0 + timedelta(days=2)
+    # A charge of the subscription's other invoice was sent to Stripe; its answer is not back.
+    other_period = Invoice.objects.create(
+        customer=customer, currency="USD", total_amount=2900, subscription=sub
+    )
+    waiting = Transaction.objects.create(
+        invoice=other_period,
+        kind="charge",
+        amount=2900,
+        currency="USD",
+        payment_method=PaymentMethod.objects.get(),
+    )
+    Attempt.objects.create(transaction=waiting, number=1, idempotency_key="test:waiting", started_at=later)
+    # Someone else's invoice is due in the same run.
+    monkeypatch.setattr(charging, "attempt_soon", lambda txn_id: None)
+    other = billing.invoice(billing.customer(card="4242424242424242"))
+    Transaction.objects.filter(invoice=other).update(next_attempt_at=later)
+    assert billing.fresh(other).status == "processing"
+
+    with time_machine.travel(later, tick=False):
+        report = services.transactions_process_due(now=later)
+
+    assert Subscription.objects.get(pk=sub.pk).status != "canceled"  # tried again next run
+    assert Invoice.objects.get(pk=failed.pk).final_action_taken_at is None
+    assert billing.fresh(other).status == "settled"
+    assert report.final_actions == 0

@@ -33,3 +33,17 @@ def transactions_due_ids(*, now, limit: int) -> list[int]:
 def invoice_for_order(*, order_id: int) -> Invoice | None:
     """The invoice issued for an order, if any."""
     return Invoice.objects.filter(order_id=order_id).first()
+
+
+def charge_attempt_for_payment_intent(*, payment_intent_id: str) -> Attempt | None:
+    """The succeeded charge attempt of ours that a Stripe PaymentIntent is, if any (how a
+    refund or dispute made at Stripe finds its invoice)."""
+    return (
+        Attempt.objects.filter(
+            stripe_id=payment_intent_id,
+            outcome=Attempt.Outcome.SUCCEEDED,
+            transaction__kind=Transaction.Kind.CHARGE,
+        )
+        .select_related("transaction")
+        .first()
+    )

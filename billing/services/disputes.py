@@ -6,7 +6,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..invoice_owners import InvoiceEvent, invoice_lock, invoice_owner_notify
-from ..models import Attempt, Dispute, Transaction
+from ..models import Dispute
+from ..selectors import charge_attempt_for_payment_intent
 
 CLOSED = {"won": Dispute.Status.WON, "lost": Dispute.Status.LOST}
 
@@ -24,15 +25,7 @@ def dispute_record(
     """Record a dispute as Stripe has it now (amounts in ISO minor units), once per change:
     a new dispute tells the invoice's owner it is disputed; one that closed tells it won or
     lost. Returns what was done, for the webhook's record."""
-    paid_by = (
-        Attempt.objects.filter(
-            stripe_id=payment_intent_id,
-            outcome=Attempt.Outcome.SUCCEEDED,
-            transaction__kind=Transaction.Kind.CHARGE,
-        )
-        .select_related("transaction")
-        .first()
-    )
+    paid_by = charge_attempt_for_payment_intent(payment_intent_id=payment_intent_id)
     if paid_by is None:
         return "ignored: not a payment of ours"
     with transaction.atomic():

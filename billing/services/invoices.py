@@ -11,6 +11,7 @@ from marketplace.money import currency_clean, format_money, to_stripe_amount
 
 from ..invoice_owners import InvoiceEvent, invoice_lock, invoice_owner_notify
 from ..models import Attempt, Customer, DunningPolicy, Invoice, InvoiceLine, Transaction
+from ..selectors import charge_attempt_for_payment_intent
 from .charging import charge_soon
 from .effects import attempt_soon, email, withdraw_bank_confirmation_later
 from .payment_methods import collect_with
@@ -209,15 +210,7 @@ def invoice_refund_made_at_stripe(
     by its Stripe id, as a done refund of the invoice that PaymentIntent paid, and the
     invoice's owner follows (an order is refunded, the seller's earning taken back).
     `amount` is in ISO minor units. Returns what was done, for the webhook's record."""
-    paid_by = (
-        Attempt.objects.filter(
-            stripe_id=payment_intent_id,
-            outcome=Attempt.Outcome.SUCCEEDED,
-            transaction__kind=Transaction.Kind.CHARGE,
-        )
-        .select_related("transaction")
-        .first()
-    )
+    paid_by = charge_attempt_for_payment_intent(payment_intent_id=payment_intent_id)
     if paid_by is None:
         return "ignored: not a payment of ours"
     with transaction.atomic():

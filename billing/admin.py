@@ -13,6 +13,7 @@ from . import services
 from .models import (
     Attempt,
     Customer,
+    Dispute,
     DunningPolicy,
     Invoice,
     InvoiceLine,
@@ -340,3 +341,34 @@ class PaymentMethodAdmin(admin.ModelAdmin):
     list_filter = [("unusable_since", admin.EmptyFieldListFilter), "brand"]
     search_fields = ["customer__user__email", "stripe_id", "fingerprint", "last4"]
     readonly_fields = [f.name for f in PaymentMethod._meta.fields]
+
+
+@admin.register(Dispute)
+class DisputeAdmin(admin.ModelAdmin):
+    """Disputes as Stripe reports them; what they did to the order and the seller's money
+    is on the order's timeline and the seller's earnings."""
+
+    list_display = [
+        "stripe_id",
+        "invoice",
+        "amount_display",
+        "reason",
+        "status",
+        "stripe_status",
+        "opened_at",
+        "closed_at",
+    ]
+    list_filter = ["status", "reason"]
+    search_fields = ["stripe_id", "payment_intent", "=invoice__id", "=invoice__order__id"]
+    list_select_related = ["invoice"]
+    readonly_fields = [f.name for f in Dispute._meta.fields]
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_display(self, dispute):
+        return format_money(dispute.amount, dispute.currency)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

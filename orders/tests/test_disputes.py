@@ -9,6 +9,7 @@ from django.conf import settings
 
 from billing.models import Dispute, Transaction
 from billing.tests.test_webhooks import _event, _post
+from orders.ledger_checks import ledger_problems
 from orders.models import Order, OrderEvent
 from orders.tests.test_refunds import _complete, _place
 from payouts.ledger import ledger_check
@@ -43,7 +44,7 @@ def disputed(billing, client):
     return order, dispute["id"], earned
 
 
-def test_an_open_dispute_holds_the_sellers_earning(disputed):
+def test_an_open_dispute_holds_the_sellers_earning(disputed, admin_client):
     order, dispute_id, earned = disputed
     assert Dispute.objects.get(stripe_id=dispute_id).status == "open"
     assert OrderEvent.objects.filter(order=order, kind="dispute_opened").count() == 1
@@ -51,6 +52,8 @@ def test_an_open_dispute_holds_the_sellers_earning(disputed):
     assert Earning.objects.filter(order=order, kind="dispute_hold").count() == 1
     assert ledger_check() == []
     assert earned > 0
+    page = admin_client.get("/admin/billing/dispute/").content.decode()
+    assert dispute_id in page and "product_not_received" in page
 
 
 def test_a_won_dispute_releases_the_hold(disputed, billing, client):
@@ -76,4 +79,4 @@ def test_a_lost_dispute_refunds_the_order_and_takes_the_earning_back(disputed, b
     assert (order.status, order.amount_refunded) == ("refunded", order.total_amount)
     assert _unpaid_total(order) == 0  # not paid for a charged-back order
     assert OrderEvent.objects.filter(order=order, kind="dispute_lost").count() == 1
-    assert ledger_check() == []
+    assert ledger_check() == [] and ledger_problems() == []

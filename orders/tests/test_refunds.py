@@ -129,3 +129,22 @@ def test_an_order_in_kronur_is_charged_in_stripes_units(billing):
     assert order.status == "paid"
     intent = stripe.PaymentIntent.retrieve(_payment_intent(order), api_key=settings.STRIPE_SECRET_KEY)
     assert (intent.amount, intent.currency) == (100000, "isk")  # Stripe keeps ISK two-decimal
+
+
+def test_check_ledger_finds_an_order_whose_refund_disagrees_with_its_invoice_and_earning(billing):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    order = _complete(billing, _place(billing))
+    with billing.capture(execute=True):
+        orders.order_refund(order_id=order.pk, by=order.seller, reason="Chipped", amount=1000)
+    call_command("check_ledger", stdout=StringIO())  # holds: exits 0
+
+    Order.objects.filter(pk=order.pk).update(amount_refunded=1500)  # drift, written behind its back
+    err = StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("check_ledger", stdout=StringIO(), stderr=err)
+    assert exited.value.code == 1
+    assert f"order #{order.pk} has 1500 refunded but its invoice 1000 refunded" in err.getvalue()
+    assert f"order #{order.pk} has 1500 refunded but its earning lines took back 1000" in err.getvalue()

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from marketplace.app_modules import app_modules
 from payouts.ledger import ledger_check
 from payouts.models import Entry, Journal, LedgerAccount
 
@@ -8,11 +9,14 @@ class Command(BaseCommand):
     help = (
         "Check seller money: every journal balances, every cached balance equals the sum of its "
         "entries, every seller balance equals their unpaid earnings, every payout equals its "
-        "earnings. Exits 0 when all hold, 1 (listing what broke) otherwise."
+        "earnings, and (from each app's ledger_checks module) every order's refunds agree with its "
+        "invoice and its seller's earning lines. Exits 0 when all hold, 1 (listing what broke) otherwise."
     )
 
     def handle(self, *args, **options):
         problems = ledger_check()
+        for module in app_modules("ledger_checks"):
+            problems += module.ledger_problems()
         if problems:
             for problem in problems:
                 self.stderr.write(str(problem))

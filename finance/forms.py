@@ -51,6 +51,7 @@ class PayoutCycleSettingsForm(forms.ModelForm):
             "minimum_payout_by_currency",
             "platform_fee_bps",
             "payouts_paused",
+            "dispute_fee_charged_to_seller",
             "provider",
         ]
 

@@ -168,6 +168,14 @@ class PayoutCycleSettings(models.Model):
         help_text="While paused no payout is built; balances wait and go out on the first date after.",
     )
     provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.MANUAL)
+    dispute_fee_charged_to_seller = models.BooleanField(
+        "charge lost disputes' fee to the seller",
+        default=False,
+        help_text=(
+            "When a dispute is lost, Stripe keeps its dispute fee. Ticked: the seller's balance "
+            "pays it; not ticked: the platform bears it."
+        ),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -77,7 +77,11 @@ def _dispute_won(invoice: Invoice, *, dispute, **details) -> None:
 
 def _dispute_lost(invoice: Invoice, *, dispute, **details) -> None:
     order_dispute_closed(
-        order_id=invoice.order_id, dispute_ref=dispute.stripe_id, amount=dispute.amount, won=False
+        order_id=invoice.order_id,
+        dispute_ref=dispute.stripe_id,
+        amount=dispute.amount,
+        won=False,
+        fee_amount=dispute.fee_amount,
     )
 
 

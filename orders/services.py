@@ -463,7 +463,9 @@ def order_dispute_opened(*, order_id: int, dispute_ref: str, amount: int, reason
     return order
 
 
-def order_dispute_closed(*, order_id: int, dispute_ref: str, amount: int, won: bool) -> Order:
+def order_dispute_closed(
+    *, order_id: int, dispute_ref: str, amount: int, won: bool, fee_amount: int = 0
+) -> Order:
     """The dispute closed. Won: the hold is released. Lost: the money went back to the
     buyer, so the order is refunded by that amount through the one refund path (which
     takes the seller's earning back) and the hold is released in its place."""
@@ -482,6 +484,7 @@ def order_dispute_closed(*, order_id: int, dispute_ref: str, amount: int, won: b
                 reason="The buyer's bank won a dispute",
                 reference=dispute_ref,
             )
+            payouts.earning_charge_dispute_fee(order=order, fee_amount=fee_amount, reference=dispute_ref)
     return order
 
 

@@ -43,6 +43,7 @@ class Earning(models.Model):
         CLAWBACK = "clawback", "Refund adjustment"
         DISPUTE_HOLD = "dispute_hold", "Held: the buyer's bank disputed the payment"
         DISPUTE_RELEASE = "dispute_release", "Released: the dispute was won"
+        DISPUTE_FEE = "dispute_fee", "Stripe's fee for a lost dispute"
 
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SALE)
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="earnings")
@@ -80,7 +81,7 @@ class Earning(models.Model):
                 name="earning_one_adjustment_per_reference",
             ),
             models.CheckConstraint(
-                condition=models.Q(kind__in=["clawback", "dispute_hold"], amount__lte=0)
+                condition=models.Q(kind__in=["clawback", "dispute_hold", "dispute_fee"], amount__lte=0)
                 | models.Q(kind__in=["sale", "dispute_release"], amount__gte=0),
                 name="earning_sign_matches_kind",
             ),
@@ -247,6 +248,7 @@ class Journal(models.Model):
         CLAWBACK = "clawback", "Refund after payout: clawed back"
         DISPUTE_HOLD = "dispute_hold", "Dispute opened: earning held"
         DISPUTE_RELEASE = "dispute_release", "Dispute won: earning released"
+        DISPUTE_FEE = "dispute_fee", "Lost dispute: Stripe's fee charged to the seller"
         PAYOUT = "payout", "Payout built"
         PAYOUT_PAID = "payout_paid", "Payout sent"
         PAYOUT_RETURNED = "payout_returned", "Failed or canceled payout: funds returned"

@@ -179,6 +179,38 @@ def earning_release_for_dispute(*, order, reference: str) -> Earning | None:
     )
 
 
+def earning_charge_dispute_fee(*, order, fee_amount: int, reference: str) -> Earning | None:
+    """A dispute was lost and Stripe kept its dispute fee: when Payout Cycle Settings charge
+    it to the seller, a negative line of the fee (netted off the next payouts); otherwise the
+    platform bears it and nothing is written. Once per dispute."""
+    config = PayoutCycleSettings.load()
+    if not config.dispute_fee_charged_to_seller or fee_amount <= 0:
+        return None
+    sale = Earning.objects.filter(order=order, kind=Earning.Kind.SALE).first()
+    if (
+        sale is None
+        or Earning.objects.filter(order=order, kind=Earning.Kind.DISPUTE_FEE, reference=reference).exists()
+    ):
+        return None
+    line = Earning.objects.create(
+        kind=Earning.Kind.DISPUTE_FEE,
+        order=order,
+        seller_id=sale.seller_id,
+        currency=sale.currency,
+        gross_amount=fee_amount,  # the seller pays it back to the platform's funds in full
+        fee_amount=0,
+        fee_bps=0,
+        amount=-fee_amount,
+        delay_days=0,
+        completed_at=timezone.now(),
+        available_on=config.today(),
+        reference=reference,
+        description=f"Order #{order.pk}: Stripe's fee for the lost dispute {reference}"[:400],
+    )
+    ledger.journals_post([ledger.earning_postings(line, Journal.Kind.DISPUTE_FEE, line.description)])
+    return line
+
+
 def _dispute_line(*, order, amount: int, reference: str, kind: str) -> Earning | None:
     sale = Earning.objects.select_for_update().filter(order=order, kind=Earning.Kind.SALE).first()
     if sale is None or sale.reversed_at is not None:

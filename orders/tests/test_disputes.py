@@ -80,3 +80,24 @@ def test_a_lost_dispute_refunds_the_order_and_takes_the_earning_back(disputed, b
     assert _unpaid_total(order) == 0  # not paid for a charged-back order
     assert OrderEvent.objects.filter(order=order, kind="dispute_lost").count() == 1
     assert ledger_check() == [] and ledger_problems() == []
+
+
+@pytest.mark.parametrize("seller_pays", [False, True])
+def test_a_lost_disputes_fee_is_the_sellers_or_the_platforms_as_the_settings_say(
+    billing, client, seller_pays
+):
+    from finance.models import PayoutCycleSettings
+
+    PayoutCycleSettings.objects.update_or_create(
+        pk=1, defaults={"dispute_fee_charged_to_seller": seller_pays}
+    )
+    order = _complete(billing, _place(billing))
+    intent = Transaction.objects.get(invoice__order=order, kind="charge").stripe_id
+    dispute = billing.server.dispute(intent)
+    _deliver(client, billing, "charge.dispute.created", dispute["id"], 1)
+    stripe.Dispute.close(dispute["id"], api_key=settings.STRIPE_SECRET_KEY)
+    _deliver(client, billing, "charge.dispute.closed", dispute["id"], 2)
+
+    assert Dispute.objects.get(stripe_id=dispute["id"]).fee_amount == 1500  # Stripe's $15.00
+    assert _unpaid_total(order) == (-1500 if seller_pays else 0)
+    assert ledger_check() == [] and ledger_problems() == []

@@ -32,6 +32,18 @@ Sources:
   information needed, 02 try again later, 03 do not try again, 21 payment cancellation
   (stop recurring), 24–30 retry after 1 h / 24 h / 2 / 4 / 6 / 8 / 10 days, 40 non-reloadable
   prepaid card, 43 multi-use virtual card number.
+
+Checked against the card networks' reattempt rules (Visa's rules for declined
+card-not-present transactions of 2021, as processors publish them: category 1 "issuer will
+never approve", e.g. 04 pick up, 14/46 invalid or closed account, 41/43 lost or stolen, 57
+not permitted, R0/R1/R3 stop payment orders, must never be retried; categories 2 "cannot
+approve now" (e.g. 05, 51, 61, 65, 91, 96) and 3 "data quality" (e.g. 54, 82, N7) at most
+15 times in 30 days; Mastercard: no retry after MAC 03 or 21, at most 10 tries of a card in
+24 hours): every category-1 code here is hard; the soft ones are retried on the dunning
+schedule, which allows at most 12 retries, days apart; the gateway's same-key resends are
+one transaction at Stripe, not reattempts. Where this table is stricter than the networks
+(restricted_card, fraudulent and card_velocity_exceeded stop at once), it errs towards not
+charging a card the issuer is wary of.
 """
 
 from dataclasses import dataclass

@@ -19,6 +19,7 @@ from post_office.connections import connections
 from post_office.models import STATUS, Email, Log
 from post_office.settings import get_max_retries, get_retry_timedelta
 
+from .exceptions import GatewayUnavailable
 from .models import OutboxTask
 from .outbox import registered_task
 
@@ -28,7 +29,10 @@ logger = logging.getLogger(__name__)
 SWEEP_AFTER = timedelta(minutes=1)
 # How long a claimed deferred task may run before another worker may take it again.
 TASK_LEASE = timedelta(minutes=10)
-# A deferred task is tried this many times (1, 2, 4 ... minutes apart, at most an hour).
+# A deferred task is tried this many times (1, 2, 4 ... minutes apart, at most an hour),
+# except while the payment service does not answer: a Stripe call left undone can cost a
+# customer or a seller money (a payment left confirmable, a transfer not checked), so it is
+# tried hourly for as long as it takes, and logged as an error each time past this count.
 TASK_MAX_ATTEMPTS = 12
 TASK_BACKOFF_MAX = timedelta(hours=1)
 # One sweep sends at most this many of each; the next minute's sweep goes on.
@@ -148,7 +152,7 @@ def _task_run_one(*, task_id: int | None, created_before=None) -> bool | None:
         logger.exception("Deferred task %s (outbox #%s) failed, attempt %s", row.task, row.pk, row.attempts)
         now = timezone.now()
         update = {"last_error": f"{type(exc).__name__}: {exc}"[:2000]}
-        if row.attempts >= TASK_MAX_ATTEMPTS:
+        if row.attempts >= TASK_MAX_ATTEMPTS and not isinstance(exc, GatewayUnavailable):
             update["failed_at"] = now
         else:
             update["next_attempt_at"] = now + min(

@@ -116,3 +116,22 @@ def test_ops_see_sent_and_failed_mail_and_deferred_tasks_in_the_admin(
     assert "/admin/post_office/email/" in index and "/admin/marketplace/outboxtask/" in index
     emails = admin_client.get("/admin/post_office/email/").content.decode()
     assert "seller@example.com" in emails and "requeue" in emails.lower()
+
+
+@pytest.mark.django_db
+def test_a_stripe_call_is_never_given_up_while_stripe_does_not_answer(django_capture_on_commit_callbacks):
+    from marketplace.exceptions import GatewayUnavailable
+    from marketplace.outbox_send import TASK_MAX_ATTEMPTS
+
+    with mock.patch("billing.tasks.payment_intent_cancel", side_effect=GatewayUnavailable("no answer")):
+        with django_capture_on_commit_callbacks(execute=True):
+            row = outbox_task(
+                task="billing.withdraw_bank_confirmation", kwargs={"stripe_id": "pi_x", "invoice_id": 1}
+            )
+        later = timezone.now()
+        for _ in range(TASK_MAX_ATTEMPTS + 2):
+            later += timedelta(hours=2)
+            with time_machine.travel(later):
+                outbox_sweep()
+    row.refresh_from_db()
+    assert row.attempts == TASK_MAX_ATTEMPTS + 3 and row.failed_at is None and row.next_attempt_at is not None

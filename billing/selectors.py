@@ -1,7 +1,14 @@
 """Reads for billing: what views, admin and the loop show or pick up, without changing
 anything."""
 
-from .models import Attempt, Invoice, Transaction
+from dataclasses import dataclass
+from datetime import datetime
+
+from marketplace.money import format_money
+from marketplace.platform_time import platform_localtime
+
+from .declines import decline_for_customer
+from .models import Attempt, Invoice, Receipt, Transaction
 
 IS = Invoice.Status
 AUTHENTICATION_REQUIRED = "authentication_required"
@@ -47,3 +54,110 @@ def charge_attempt_for_payment_intent(*, payment_intent_id: str) -> Attempt | No
         .select_related("transaction")
         .first()
     )
+
+
+@dataclass(frozen=True)
+class PaymentStatus:
+    """Where an invoice's payment stands, in the customer's words (the card page)."""
+
+    # charging | paid | retrying | declined | authenticate | held | open | refunding |
+    # refunded | canceled
+    state: str
+    headline: str
+    detail: str = ""
+    next_attempt_at: datetime | None = None
+    receipt: Receipt | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """The answer is not in yet: the page asks again."""
+        return self.state == "charging"
+
+    @property
+    def tone(self) -> str:
+        return {"paid": "success", "refunded": "success", "declined": "error", "authenticate": "warning"}.get(
+            self.state, "warning" if self.state == "retrying" else "info"
+        )
+
+
+def _day(moment) -> str:
+    return f"{platform_localtime(moment):%A %-d %B %Y}"
+
+
+def invoice_payment_status(invoice: Invoice) -> PaymentStatus:
+    """What the customer is told about their payment: paid (with the receipt), declined
+    and why, when the next try is, or that the answer is still on its way."""
+    amount = format_money(invoice.total_amount, invoice.currency)
+    receipts = {r.kind: r for r in invoice.receipts.order_by("number")}
+    if invoice.status == IS.SETTLED:
+        detail = f"You paid {amount} on {_day(invoice.settled_at)}." if invoice.settled_at else ""
+        if invoice.amount_refunded:
+            refunded = format_money(invoice.amount_refunded, invoice.currency)
+            detail += f" {refunded} of it was refunded to you."
+        return PaymentStatus("paid", "Paid. Thank you.", detail, receipt=receipts.get(Receipt.Kind.PAYMENT))
+    if invoice.status == IS.REFUNDING:
+        return PaymentStatus(
+            "refunding", "Paid. A refund is on its way to your card.", receipt=receipts.get("payment")
+        )
+    if invoice.status == IS.REFUNDED:
+        return PaymentStatus(
+            "refunded",
+            "Refunded",
+            f"The {amount} you paid was sent back to your card. Banks take up to 10 days to show it.",
+            receipt=receipts.get(Receipt.Kind.REFUND) or receipts.get(Receipt.Kind.PAYMENT),
+        )
+    if invoice.status == IS.CANCELED:
+        return PaymentStatus("canceled", "Canceled: there is nothing to pay.")
+    if invoice.status == IS.INIT:
+        return PaymentStatus("open", f"Not paid yet: add a card to pay {amount}.")
+    charge = (
+        Transaction.objects.filter(invoice=invoice, kind=Transaction.Kind.CHARGE)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    why = decline_for_customer(charge.last_message) if charge and charge.last_message else ""
+    if invoice.status == IS.PROCESS_FAILED:
+        if invoice_attempt_awaiting_authentication(invoice) is not None:
+            return PaymentStatus(
+                "authenticate",
+                "Your bank wants you to confirm this payment.",
+                "Confirm it below (your bank's check opens), or pay with another card.",
+            )
+        detail = f"{why} " if why else ""
+        detail += "Nothing was charged. Pay with another card below."
+        if invoice.grace_ends_at:
+            detail += (
+                f" If it is still unpaid on {_day(invoice.grace_ends_at)}, {invoice_after_grace(invoice)}."
+            )
+        return PaymentStatus("declined", "Your card was declined.", detail)
+    # processing
+    if charge is None or charge.status not in Transaction.OPEN_STATUSES:
+        return PaymentStatus("charging", f"We are charging {amount} to your card.")
+    if charge.held_for_staff_at:
+        return PaymentStatus(
+            "held",
+            "Your payment is delayed by a problem on our side.",
+            "You do not need to do anything: we will charge your card once it is fixed, and email you.",
+        )
+    if charge.status == Transaction.Status.RETRYING:
+        return PaymentStatus(
+            "retrying",
+            "Your card was declined.",
+            (f"{why} " if why else "")
+            + f"We will try again on {_day(charge.next_attempt_at)}. To pay sooner, use another card below.",
+            next_attempt_at=charge.next_attempt_at,
+        )
+    return PaymentStatus("charging", f"We are charging {amount} to your card.")
+
+
+def invoice_after_grace(invoice: Invoice) -> str:
+    """What happens when a failed invoice's grace period ends, for the customer."""
+    if invoice.order_id:
+        return f"order #{invoice.order_id} will be canceled"
+    if invoice.subscription_id:
+        action = (invoice.dunning or {}).get("final_action", "cancel")
+        return {
+            "cancel": "your subscription will be canceled",
+            "unpaid": "your subscription will be marked unpaid and its service paused",
+        }.get(action, "your subscription will stay past due")
+    return "the invoice will stay unpaid"

@@ -6,4 +6,6 @@ app_name = "billing"
 
 urlpatterns = [
     path("billing/card/<str:token>/", views.update_card, name="update_card"),
+    path("billing/card/<str:token>/status/", views.card_status, name="card_status"),
+    path("billing/receipt/<str:token>/", views.receipt, name="receipt"),
 ]

@@ -9,14 +9,16 @@ import logging
 
 from django.conf import settings
 from django.contrib import messages
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from marketplace.exceptions import ApplicationError
 
-from . import gateway, services
-from .links import LinkProblem, card_update_invoice
-from .models import Invoice
+from . import gateway, selectors, services
+from .invoice_owners import invoice_describe
+from .links import LinkProblem, card_update_invoice, receipt_from_token, receipt_token
+from .models import Invoice, Receipt
 
 logger = logging.getLogger(__name__)
 OPEN = {Invoice.Status.INIT, Invoice.Status.PROCESSING, Invoice.Status.PROCESS_FAILED}
@@ -56,7 +58,9 @@ def update_card(request, token):
             )
             context["error"] = message
         else:
-            messages.success(request, f"{pm} saved. We are charging it now.")
+            # Not "paid" yet: the page says so once the bank has answered (it asks
+            # `card_status` until then).
+            messages.info(request, f"{pm} saved.")
             return redirect("billing:update_card", token=token)
     if context["open"] and request.method != "HEAD":
         _offer_authentication(invoice, context)
@@ -64,8 +68,56 @@ def update_card(request, token):
         _offer_new_card(customer, context)
     context["stripe_js"] = settings.STRIPE_JS_URL
     context["publishable_key"] = settings.STRIPE_PUBLISHABLE_KEY
-    context["last_attempt"] = invoice.transactions.filter(kind="charge").order_by("-created_at").first()
-    return render(request, "billing/update_card.html", context, status=400 if context.get("error") else 200)
+    context["payment"] = selectors.invoice_payment_status(context["invoice"])
+    if context["payment"].receipt:
+        context["receipt_token"] = receipt_token(context["payment"].receipt)
+    context["description"] = invoice_describe(invoice)
+    context["lines"] = invoice.lines.all()
+    response = render(
+        request, "billing/update_card.html", context, status=400 if context.get("error") else 200
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def card_status(request, token):
+    """What the card page shows while it waits for the bank: asked every few seconds
+    until the answer is in. Changes nothing."""
+    try:
+        invoice = card_update_invoice(token)
+    except LinkProblem as problem:
+        return JsonResponse({"error": problem.title}, status=problem.status)
+    payment = selectors.invoice_payment_status(invoice)
+    response = JsonResponse(
+        {"state": payment.state, "waiting": payment.waiting, "headline": payment.headline}
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def receipt(request, token):
+    """A receipt, printable, behind the signed link in the receipt email."""
+    try:
+        found = receipt_from_token(token)
+    except LinkProblem as problem:
+        return render(request, "billing/link_problem.html", {"problem": problem}, status=problem.status)
+    return render(request, "billing/receipt.html", receipt_context(found))
+
+
+def receipt_context(found: Receipt) -> dict:
+    invoice = found.invoice
+    return {
+        "receipt": found,
+        "invoice": invoice,
+        "description": invoice_describe(invoice),
+        "lines": invoice.lines.all(),
+        "customer": invoice.customer.user,
+        "payment_receipt": invoice.receipts.filter(kind=Receipt.Kind.PAYMENT).first()
+        if found.kind == Receipt.Kind.REFUND
+        else None,
+    }
 
 
 def _offer_authentication(invoice: Invoice, context: dict) -> None:

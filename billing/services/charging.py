@@ -33,14 +33,16 @@ from django.utils import timezone
 
 from .. import declines, gateway
 from ..invoice_owners import InvoiceEvent, invoice_lock, invoice_owner_notify
-from ..models import Attempt, DunningPolicy, Invoice, PaymentMethod, Transaction
+from ..models import Attempt, DunningPolicy, Invoice, PaymentMethod, Receipt, Transaction
 from .customers import customer_stripe_id
 from .dunning import invoice_failed
 from .effects import attempt_soon, email
+from .receipts import receipt_issue
 
 logger = logging.getLogger(__name__)
 IS = Invoice.Status
 TS = Transaction.Status
+PAYMENT, REFUND = Receipt.Kind.PAYMENT, Receipt.Kind.REFUND
 
 # An unknown attempt younger than this may still be in flight in another worker.
 IN_FLIGHT_GRACE = timedelta(seconds=120)
@@ -374,6 +376,7 @@ def _charge_answered(txn, invoice, attempt, decline, now) -> AttemptResult:
             invoice.settle(description=f"Charged {attempt.stripe_id}")
             invoice.save()
             invoice_owner_notify(invoice, InvoiceEvent.SETTLED)
+            receipt_issue(invoice=invoice, kind=PAYMENT, amount=txn.amount, reference=attempt.stripe_id)
         else:
             # Settled after the invoice was given up on (an answer that came late): keep
             # the money on record and tell ops; never charge again.
@@ -448,6 +451,7 @@ def _refund_answered(txn, invoice, attempt, decline) -> AttemptResult:
         invoice_owner_notify(
             invoice, InvoiceEvent.REFUNDED, amount=txn.amount, reason=txn.reason, reference=attempt.stripe_id
         )
+        receipt_issue(invoice=invoice, kind=REFUND, amount=txn.amount, reference=attempt.stripe_id)
         return AttemptResult.DONE
     attempt.decision = f"refund refused: {attempt.message or decline.message}"[:300]
     txn.last_category, txn.last_message = decline.category, attempt.decision

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketplace.exceptions import ApplicationError
+from marketplace.platform_time import platform_localtime
 
 from ..invoice_owners import invoice_owner_register
 from ..models import Customer, DunningPolicy, Invoice, Plan, Subscription, Transaction
@@ -121,11 +122,20 @@ def _subscription_lock(invoice: Invoice) -> None:
     Subscription.objects.select_for_update().filter(pk=invoice.subscription_id).first()
 
 
+def _describe(invoice: Invoice) -> str:
+    plan = invoice.subscription.plan.name
+    if invoice.period_start and invoice.period_end:
+        start, end = platform_localtime(invoice.period_start), platform_localtime(invoice.period_end)
+        return f"Your {plan} subscription, {start:%-d %B %Y} to {end:%-d %B %Y}"
+    return f"Your {plan} subscription"
+
+
 def subscription_invoices_register() -> None:
     """Billing owns subscription invoices too; called from `BillingConfig.ready()`."""
     invoice_owner_register(
         purpose=Invoice.Purpose.SUBSCRIPTION,
         lock=_subscription_lock,
+        describe=_describe,
         settled=_subscription_after_invoice_change,
         payment_resumed=_subscription_after_invoice_change,
         payment_retrying=_subscription_past_due,

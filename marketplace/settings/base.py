@@ -80,6 +80,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Dates on every page in the platform timezone (Payout Cycle Settings).
+    "marketplace.platform_time.PlatformTimezoneMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -96,6 +98,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "marketplace.context_processors.platform",
             ],
         },
     },
@@ -268,6 +271,8 @@ STRIPE_JS_URL = env.str(
 BILLING_CONCURRENCY = env.int("BILLING_CONCURRENCY", default=8)
 # Processes the loop forks for a big backlog (PostgreSQL), each running BILLING_CONCURRENCY threads.
 BILLING_PROCESSES = env.int("BILLING_PROCESSES", default=1)
+# Who charges the customer: the name on the card page, receipts and billing emails.
+PLATFORM_NAME = env.str("PLATFORM_NAME", default="Marketplace")
 # How long the "update your card" link in billing emails works.
 BILLING_LINK_MAX_AGE_DAYS = env.int("BILLING_LINK_MAX_AGE_DAYS", default=14)
 

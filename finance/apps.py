@@ -14,7 +14,7 @@ class FinanceConfig(AppConfig):
     def ready(self):
         from marketplace.platform_time import platform_timezone_source_register
 
-        from .models import PayoutCycleSettings
+        from .models import platform_timezone_read
 
         # Pages, the admin and emails show dates in the timezone these settings hold.
-        platform_timezone_source_register(lambda: PayoutCycleSettings.load().tz)
+        platform_timezone_source_register(platform_timezone_read)

@@ -316,3 +316,10 @@ def _readable(name: str, value) -> str:
     if name == "minimum_payout_amount" and type(value) is int:
         return f"{value:,} minor units"
     return repr(value)
+
+
+def platform_timezone_read() -> zoneinfo.ZoneInfo:
+    """The platform timezone, read without writing (every page asks): the settings' value,
+    or the field's default before anyone saved them."""
+    name = PayoutCycleSettings.objects.filter(pk=1).values_list("timezone", flat=True).first()
+    return zoneinfo.ZoneInfo(name or PayoutCycleSettings._meta.get_field("timezone").default)

@@ -48,6 +48,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
     confirmation_round = models.PositiveIntegerField(default=0)
     buyer_reminded_round = models.PositiveIntegerField(default=0)
     seller_reminded_round = models.PositiveIntegerField(default=0)
+    # When the seller was reminded to ship this paid order (once).
+    ship_reminded_at = models.DateTimeField(null=True, blank=True)
     carrier = models.CharField(max_length=100, blank=True)
     tracking_number = models.CharField(max_length=100, blank=True)
     refund_reason = models.TextField(blank=True)
@@ -147,7 +149,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
     @fsm_log_description
     @transition(
         field=status,
-        source=Status.PENDING_CUSTOMER_CONFIRMATION,
+        # From pending_seller_action too: the parcel the buyer reported missing turned up.
+        source=[Status.PENDING_CUSTOMER_CONFIRMATION, Status.PENDING_SELLER_ACTION],
         target=Status.COMPLETED,
         custom={"verb": "confirm receipt of", "past": "confirmed as received"},
     )
@@ -195,6 +198,20 @@ class Order(ConcurrentTransitionMixin, models.Model):
     def refund(self, *, by=None, description=None):
         self.refund_reason = description or ""
         self.refunded_at = timezone.now()
+        self._moved()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=status,
+        source=Status.PAID,
+        target=Status.CANCELED,
+        custom={"verb": "cancel", "past": "canceled"},
+    )
+    def cancel_unshipped(self, *, by=None, description=None):
+        """Order Settings' timeout: paid but never shipped. Taken once Stripe has
+        confirmed the buyer's full refund (orders.services.order_refund_confirmed)."""
+        self.canceled_at = timezone.now()
         self._moved()
 
 
@@ -257,6 +274,20 @@ class OrderSettings(models.Model):
     )
     seller_reminder_days = models.PositiveIntegerField(
         default=5, help_text="Remind the seller after this many days in 'pending seller action'."
+    )
+    ship_reminder_days = models.PositiveIntegerField(
+        default=3,
+        validators=[MinValueValidator(1)],
+        help_text="Remind the seller of a paid order that is not shipped after this many days.",
+    )
+    unshipped_cancel_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=(
+            "Cancel a paid order that is still not shipped after this many days, and refund the "
+            "buyer in full. Leave empty (the default) to never cancel on its own."
+        ),
     )
     auto_confirm_days = models.PositiveIntegerField(
         null=True,

@@ -4,7 +4,7 @@ from datetime import datetime
 from django.contrib.contenttypes.models import ContentType
 from django_fsm_log.models import StateLog
 
-from .models import Order, OrderEvent
+from .models import Order, OrderEvent, OrderSettings
 
 
 def seller_orders_list(*, seller, status: str | None = None):
@@ -58,3 +58,86 @@ def order_timeline(*, order: Order) -> list[TimelineEntry]:
         for event in OrderEvent.objects.filter(order=order).select_related("by")
     ]
     return sorted(entries, key=lambda entry: entry.at)
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """Who must act next on an order and what happens then, for the person looking."""
+
+    title: str
+    text: str
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def order_next_step(*, order: Order, viewer: str) -> NextStep | None:
+    """What the buyer (`viewer="buyer"`) or the seller (`"seller"`) is told is next on
+    their order page. None once nothing is waiting (completed, refunded, canceled)."""
+    settings = OrderSettings.load()
+    seller, buyer = str(order.seller), str(order.buyer)
+    S = Order.Status
+    buyer_view = viewer == "buyer"
+    if order.status == S.PENDING_PAYMENT:
+        if buyer_view:
+            return NextStep(
+                "Next: your payment",
+                f"We are collecting your payment. Once it goes through, {seller} prepares and ships your order.",
+            )
+        return NextStep(
+            "Next: the buyer's payment",
+            "Do not ship yet. We email you as soon as the payment has gone through.",
+        )
+    if order.status == S.PAID:
+        deadline = ""
+        if settings.unshipped_cancel_days:
+            deadline = (
+                f" If it is not shipped within {_plural(settings.unshipped_cancel_days, 'day')} of payment, "
+                "the order is canceled and the buyer refunded in full."
+            )
+        if buyer_view:
+            return NextStep(
+                "Next: the seller ships",
+                f"{seller} is preparing your order. When it has arrived you will be asked to confirm it.{deadline}",
+            )
+        return NextStep(
+            "Next: you ship",
+            f"Ship the order, then mark it as shipped (with the carrier and tracking number) or as delivered.{deadline}",
+        )
+    if order.status == S.SHIPPED:
+        if buyer_view:
+            return NextStep(
+                "Next: delivery",
+                f"Your order is on its way. Once it has arrived, {seller} marks it delivered and we ask you to confirm.",
+            )
+        return NextStep(
+            "Next: you mark it delivered",
+            "Once the parcel has arrived, mark the order as delivered: the buyer is then asked to confirm receipt.",
+        )
+    if order.status == S.PENDING_CUSTOMER_CONFIRMATION:
+        auto = (
+            f" Without an answer it completes by itself after {_plural(settings.auto_confirm_days, 'day')}."
+            if settings.auto_confirm_days
+            else ""
+        )
+        if buyer_view:
+            return NextStep(
+                "Next: you confirm",
+                f"Tell us whether the item arrived. When you confirm, the order is completed and {seller} is paid. If it has not arrived, say so and {seller} looks into it.{auto}",
+            )
+        return NextStep(
+            "Next: the buyer confirms",
+            f"We asked {buyer} to confirm they received the order, and remind them after {_plural(settings.buyer_reminder_days, 'day')}. When they confirm, the order is completed and your payout clock starts.{auto}",
+        )
+    if order.status == S.PENDING_SELLER_ACTION:
+        if buyer_view:
+            return NextStep(
+                "Next: the seller looks into it",
+                f"You told us the item has not arrived. {seller} has been told and will get in touch; once it is sorted out they ask you to confirm again. If it turns up meanwhile, confirm it below.",
+            )
+        return NextStep(
+            "Next: you sort it out",
+            f"{buyer} says the item has not arrived. Get in touch with them, then mark the order resolved (they are asked to confirm again) or refund it. If the parcel turns up, they can confirm it themselves. We remind you after {_plural(settings.seller_reminder_days, 'day')}.",
+        )
+    return None

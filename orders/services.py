@@ -54,6 +54,8 @@ WHO_MAY = {
     "report_not_received": {Actor.BUYER},
     "resolve_and_confirm_delivery": {Actor.SELLER},
     "refund": {Actor.SELLER, Actor.ADMIN},
+    # Order Settings' timeout for paid orders never shipped (off unless set).
+    "cancel_unshipped": {Actor.SYSTEM},
 }
 
 MSG_NOT_YOURS = "Only {who} can {action} this order."

@@ -124,20 +124,26 @@ def order_next_step(*, order: Order, viewer: str) -> NextStep | None:
         if buyer_view:
             return NextStep(
                 "Next: you confirm",
-                f"Tell us whether the item arrived. When you confirm, the order is completed and {seller} is paid. If it has not arrived, say so and {seller} looks into it.{auto}",
+                f"Tell us whether the item arrived. When you confirm, the order is completed and {seller} "
+                f"is paid. If it has not arrived, say so and {seller} looks into it.{auto}",
             )
         return NextStep(
             "Next: the buyer confirms",
-            f"We asked {buyer} to confirm they received the order, and remind them after {_plural(settings.buyer_reminder_days, 'day')}. When they confirm, the order is completed and your payout clock starts.{auto}",
+            f"We asked {buyer} to confirm they received the order, and remind them after "
+            f"{_plural(settings.buyer_reminder_days, 'day')}. When they confirm, the order is completed "
+            f"and your payout clock starts.{auto}",
         )
     if order.status == S.PENDING_SELLER_ACTION:
         if buyer_view:
             return NextStep(
                 "Next: the seller looks into it",
-                f"You told us the item has not arrived. {seller} has been told and will get in touch; once it is sorted out they ask you to confirm again. If it turns up meanwhile, confirm it below.",
+                f"You told us the item has not arrived. {seller} has been told and will get in touch; "
+                "once it is sorted out they ask you to confirm again. If it turns up meanwhile, confirm it below.",
             )
         return NextStep(
             "Next: you sort it out",
-            f"{buyer} says the item has not arrived. Get in touch with them, then mark the order resolved (they are asked to confirm again) or refund it. If the parcel turns up, they can confirm it themselves. We remind you after {_plural(settings.seller_reminder_days, 'day')}.",
+            f"{buyer} says the item has not arrived. Get in touch with them, then mark the order "
+            "resolved (they are asked to confirm again) or refund it. If the parcel turns up, they can "
+            f"confirm it themselves. We remind you after {_plural(settings.seller_reminder_days, 'day')}.",
         )
     return None

@@ -161,3 +161,99 @@ def invoice_after_grace(invoice: Invoice) -> str:
             "unpaid": "your subscription will be marked unpaid and its service paused",
         }.get(action, "your subscription will stay past due")
     return "the invoice will stay unpaid"
+
+
+@dataclass
+class PaymentLine:
+    """One logical payment or refund of an invoice, as staff should read it: the
+    transactions that are the same money at Stripe (a charge declined, then confirmed
+    later by the customer's bank and recorded on a new transaction, share a PaymentIntent)
+    on one line, their gateway attempts beneath."""
+
+    kind: str
+    amount: int
+    currency: str
+    card: str
+    outcome: str
+    transactions: list
+    attempts: list
+
+
+def _payment_outcome(txns: list[Transaction]) -> str:
+    refund = txns[0].kind == Transaction.Kind.REFUND
+    done = [t for t in txns if t.status == Transaction.Status.DONE]
+    if done:
+        return (
+            f"{'Refunded' if refund else 'Paid'} on {platform_localtime(done[0].done_at):%-d %b %Y, %H:%M %Z}"
+        )
+    waiting = [t for t in txns if t.status in Transaction.OPEN_STATUSES]
+    if waiting:
+        txn = waiting[0]
+        if txn.held_for_staff_at:
+            return f"Waiting for staff: {txn.last_message}"
+        if txn.status == Transaction.Status.RETRYING:
+            return f"Declined, next try on {platform_localtime(txn.next_attempt_at):%-d %b %Y, %H:%M %Z}: {txn.last_message}"
+        return "Being sent to Stripe"
+    last = txns[-1]
+    if last.status == Transaction.Status.CANCELED:
+        return f"Canceled: {last.reason or 'no reason given'}"
+    return f"Failed: {last.last_message or 'no reason recorded'}"
+
+
+def invoice_payments(invoice: Invoice) -> list[PaymentLine]:
+    """The invoice's charges and refunds, one line per logical payment, oldest first."""
+    txns = list(
+        invoice.transactions.select_related("payment_method")
+        .prefetch_related("attempts")
+        .order_by("created_at", "pk")
+    )
+    groups: list[list[Transaction]] = []
+    by_stripe_id: dict[str, int] = {}
+    for txn in txns:
+        ids = {a.stripe_id for a in txn.attempts.all() if a.stripe_id} | (
+            {txn.stripe_id} if txn.stripe_id else set()
+        )
+        found = next((by_stripe_id[i] for i in ids if i in by_stripe_id), None)
+        if found is None:
+            groups.append([txn])
+            found = len(groups) - 1
+        else:
+            groups[found].append(txn)
+        for i in ids:
+            by_stripe_id.setdefault(i, found)
+    lines = []
+    for group in groups:
+        first = group[0]
+        card = next((str(t.payment_method) for t in group if t.payment_method), "")
+        attempts = sorted((a for t in group for a in t.attempts.all()), key=lambda a: (a.started_at, a.pk))
+        lines.append(
+            PaymentLine(
+                kind=first.get_kind_display(),
+                amount=first.amount,
+                currency=first.currency,
+                card=card,
+                outcome=_payment_outcome(group),
+                transactions=group,
+                attempts=attempts,
+            )
+        )
+    return lines
+
+
+def dunning_in_words(dunning: dict | None) -> str:
+    """An invoice's copy of the dunning policy, for staff."""
+    if not dunning:
+        return "Not started (the invoice copies the dunning policy when it is first charged)."
+    delays = ", ".join(str(d) for d in dunning.get("retry_delays", []))
+    final = {
+        "cancel": "cancel the subscription",
+        "unpaid": "mark the subscription unpaid",
+        "past_due": "leave the subscription past due",
+    }.get(dunning.get("final_action"), "take the final action")
+    grace = dunning.get("grace_period_days", 0)
+    cap = dunning.get("ambiguous_retry_cap")
+    text = f"After a soft decline, retry after {delays} days; then {grace} day{'s' if grace != 1 else ''} of grace"
+    text += f", then {final} (an unpaid order is canceled)."
+    if cap is not None:
+        text += f" Declines with no reason are retried at most {cap} time{'s' if cap != 1 else ''}."
+    return text

@@ -4,14 +4,17 @@ from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
-from django_fsm_log.admin import StateLogInline
+from django.utils.html import format_html, format_html_join
+from django_fsm import can_proceed
 
-from marketplace.admin_parts import action_form_page
+from marketplace.admin_parts import NoSaveButtons, UntitledReadOnlyInline, action_form_page, when
 from marketplace.exceptions import ApplicationError
 from marketplace.money import format_money
 
 from . import services
-from .models import Order, OrderEvent, OrderItem, OrderSettings
+from .models import Order, OrderItem, OrderSettings
+from .selectors import order_timeline
+from .tracking import shipping_html
 
 
 class WaitingLongerThanFilter(admin.SimpleListFilter):
@@ -21,7 +24,7 @@ class WaitingLongerThanFilter(admin.SimpleListFilter):
     parameter_name = "waiting_days"
 
     def lookups(self, request, model_admin):
-        return [(str(days), f"{days} days") for days in (1, 3, 5, 7, 14, 30)]
+        return [(str(days), f"{days} day" if days == 1 else f"{days} days") for days in (1, 3, 5, 7, 14, 30)]
 
     def queryset(self, request, queryset):
         if not self.value():
@@ -35,60 +38,76 @@ class WaitingLongerThanFilter(admin.SimpleListFilter):
         )
 
 
-class OrderItemInline(admin.TabularInline):
+class OrderItemInline(UntitledReadOnlyInline):
     model = OrderItem
-    extra = 0
-    can_delete = False
-    readonly_fields = ["title", "quantity", "unit_amount"]
+    fields = ["title", "quantity", "unit_price", "line_total"]
+    readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    @admin.display(description="unit price")
+    def unit_price(self, item):
+        return format_money(item.unit_amount, item.order.currency)
 
-
-class OrderEventInline(admin.TabularInline):
-    model = OrderEvent
-    extra = 0
-    can_delete = False
-    readonly_fields = ["created_at", "kind", "by", "note"]
-    verbose_name_plural = "reminders and resent emails"
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    @admin.display(description="amount")
+    def line_total(self, item):
+        return format_money(item.line_amount, item.order.currency)
 
 
-def _transition_action(service, label, *, on_behalf_of=None, needs_reason=True):
-    """An admin action that takes one transition per selected order through `service`,
-    after asking for the reason on an intermediate page. Each order is its own
-    transaction; refusals are reported, not raised."""
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _transition_action(service, label, applies, *, on_behalf_of=None, needs_reason=True, shipping=False):
+    """An admin action that takes one transition per selected order through `service`.
+    It first checks which selected orders it applies to (`applies(order)`): when none do,
+    it says so at once instead of asking for a reason; otherwise it asks for the reason
+    (and, to mark shipped, the carrier and tracking number) on an intermediate page that
+    lists the orders it will skip. Each order is its own transaction; refusals are
+    reported, not raised."""
 
     def action(modeladmin, request, queryset):
+        orders = list(queryset)
+        skipped = [order for order in orders if not applies(order)]
+        if len(skipped) == len(orders):
+            modeladmin.message_user(
+                request,
+                f"{label}: nothing to do. "
+                + "; ".join(f"Order #{o.pk} is {o.get_status_display().lower()}" for o in skipped)
+                + ".",
+                messages.WARNING,
+            )
+            return None
         reason = request.POST.get("reason", "").strip()
-        if needs_reason and "apply" not in request.POST:
+        if "apply" not in request.POST and (needs_reason or shipping):
             return action_form_page(
                 modeladmin,
                 request,
                 queryset,
                 template="admin/orders/order/transition_reason.html",
                 label=label,
-                text_required=True,
+                text_required=needs_reason,
+                skipped=skipped,
+                shipping=shipping,
             )
         if needs_reason and not reason:
             modeladmin.message_user(request, services.MSG_REASON_REQUIRED, messages.ERROR)
             return None
         done, refused = 0, []
-        for order in queryset:
+        for order in orders:
             kwargs = {"order_id": order.pk, "by": request.user}
             if needs_reason:
                 kwargs["reason"] = reason
             if on_behalf_of:
                 kwargs["on_behalf_of"] = on_behalf_of
+            if shipping:
+                kwargs["carrier"] = request.POST.get("carrier", "")
+                kwargs["tracking_number"] = request.POST.get("tracking_number", "")
             try:
                 service(**kwargs)
                 done += 1
             except ApplicationError as exc:
                 refused.append(f"#{order.pk}: {exc.message}")
         if done:
-            modeladmin.message_user(request, f"{label}: done for {done} order(s).", messages.SUCCESS)
+            modeladmin.message_user(request, f"{label}: done for {_plural(done, 'order')}.", messages.SUCCESS)
         for line in refused:
             modeladmin.message_user(request, line, messages.WARNING)
         return None
@@ -98,8 +117,12 @@ def _transition_action(service, label, *, on_behalf_of=None, needs_reason=True):
     return action
 
 
+def _can(transition: str):
+    return lambda order: can_proceed(getattr(order, transition))
+
+
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(NoSaveButtons, admin.ModelAdmin):
     list_display = ["id", "status", "buyer", "seller", "total", "created_at", "status_changed_at"]
     list_filter = ["status", WaitingLongerThanFilter, "currency"]
     search_fields = ["=id", "buyer__email", "seller__email"]
@@ -110,12 +133,11 @@ class OrderAdmin(admin.ModelAdmin):
         "status",
         "buyer",
         "seller",
-        "total_amount",
-        "currency",
+        "total",
+        "refunded",
+        "shipping",
         "confirmation_round",
         "status_changed_at",
-        "carrier",
-        "tracking_number",
         "refund_reason",
         "created_at",
         "paid_at",
@@ -123,23 +145,12 @@ class OrderAdmin(admin.ModelAdmin):
         "completed_at",
         "refunded_at",
         "canceled_at",
-        "buyer_reminded_round",
-        "seller_reminded_round",
+        "reminders",
+        "timeline",
     ]
     fieldsets = [
-        (None, {"fields": ["status", "buyer", "seller", "total_amount", "currency"]}),
-        (
-            "Delivery",
-            {
-                "fields": [
-                    "carrier",
-                    "tracking_number",
-                    "confirmation_round",
-                    "buyer_reminded_round",
-                    "seller_reminded_round",
-                ]
-            },
-        ),
+        (None, {"fields": ["status", "buyer", "seller", "total", "refunded"]}),
+        ("Delivery", {"fields": ["shipping", "confirmation_round", "reminders"]}),
         (
             "Dates",
             {
@@ -155,35 +166,44 @@ class OrderAdmin(admin.ModelAdmin):
             },
         ),
         ("Refund", {"fields": ["refund_reason"]}),
+        ("Timeline", {"fields": ["timeline"]}),
     ]
-    inlines = [OrderItemInline, StateLogInline, OrderEventInline]
+    inlines = [OrderItemInline]
     actions = [
         _transition_action(
             services.order_mark_shipped,
             "Mark shipped, on behalf of the seller",
+            _can("mark_shipped"),
             on_behalf_of=services.Actor.SELLER,
+            shipping=True,
         ),
         _transition_action(
             services.order_mark_delivered,
             "Mark delivered, on behalf of the seller",
+            _can("mark_delivered"),
             on_behalf_of=services.Actor.SELLER,
         ),
-        _transition_action(services.order_confirm_received, "Confirm received (as platform staff)"),
+        _transition_action(
+            services.order_confirm_received, "Confirm received (as platform staff)", _can("confirm_received")
+        ),
         _transition_action(
             services.order_report_not_received,
             "Report not received, on behalf of the buyer",
+            _can("report_not_received"),
             on_behalf_of=services.Actor.BUYER,
         ),
         _transition_action(
             services.order_resolve_and_confirm_delivery,
             "Mark resolved & confirm delivery, on behalf of the seller",
+            _can("resolve_and_confirm_delivery"),
             on_behalf_of=services.Actor.SELLER,
         ),
-        _transition_action(services.order_refund, "Refund (as platform staff)"),
-        _transition_action(services.order_cancel, "Cancel unpaid order (as platform staff)"),
+        _transition_action(services.order_refund, "Refund (as platform staff)", _can("refund")),
+        _transition_action(services.order_cancel, "Cancel unpaid order (as platform staff)", _can("cancel")),
         _transition_action(
             services.order_confirmation_email_resend,
             "Resend the current confirmation email",
+            lambda order: order.status == Order.Status.PENDING_CUSTOMER_CONFIRMATION,
             needs_reason=False,
         ),
     ]
@@ -191,6 +211,44 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description="total", ordering="total_amount")
     def total(self, order):
         return format_money(order.total_amount, order.currency)
+
+    @admin.display(description="refunded")
+    def refunded(self, order):
+        return format_money(order.amount_refunded, order.currency) if order.amount_refunded else "–"
+
+    @admin.display(description="shipping")
+    def shipping(self, order):
+        return shipping_html(order) or "–"
+
+    @admin.display(description="reminders sent")
+    def reminders(self, order):
+        return (
+            f"Buyer reminded in round {order.buyer_reminded_round or '–'}; "
+            f"seller reminded in round {order.seller_reminded_round or '–'}; "
+            f"reminded to ship: {when(order.ship_reminded_at) if order.ship_reminded_at else 'no'}"
+        )
+
+    @admin.display(description="timeline")
+    def timeline(self, order):
+        entries = order_timeline(order=order)
+        if not entries:
+            return "Nothing has happened to this order yet."
+        return format_html(
+            '<ol class="order-timeline">{}</ol>',
+            format_html_join(
+                "",
+                "<li><strong>{}</strong><br><span>{} · {}</span>{}</li>",
+                (
+                    (
+                        entry.title,
+                        when(entry.at),
+                        entry.who,
+                        format_html("<br>{}", entry.note) if entry.note else "",
+                    )
+                    for entry in entries
+                ),
+            ),
+        )
 
     def has_add_permission(self, request):
         return False  # orders are placed by buyers; billing connects them to invoices
@@ -204,7 +262,8 @@ class OrderSettingsAdmin(admin.ModelAdmin):
     """One record: the list page opens it directly."""
 
     fieldsets = [
-        ("Reminders", {"fields": ["buyer_reminder_days", "seller_reminder_days"]}),
+        ("Reminders", {"fields": ["ship_reminder_days", "buyer_reminder_days", "seller_reminder_days"]}),
+        ("Orders never shipped", {"fields": ["unshipped_cancel_days"]}),
         ("Automatic completion", {"fields": ["auto_confirm_days"]}),
         ("Email links", {"fields": ["link_lifetime_days"]}),
     ]

@@ -245,6 +245,7 @@ class OrderEvent(models.Model):
     class Kind(models.TextChoices):
         BUYER_REMINDED = "buyer_reminded", "Buyer reminded to confirm"
         SELLER_REMINDED = "seller_reminded", "Seller reminded to act"
+        SHIP_REMINDED = "ship_reminded", "Seller reminded to ship"
         EMAIL_RESENT = "email_resent", "Confirmation email sent again"
         REFUND_REQUESTED = "refund_requested", "Refund requested"
         PARTLY_REFUNDED = "partly_refunded", "Partly refunded"

@@ -4,6 +4,8 @@ from datetime import datetime
 from django.contrib.contenttypes.models import ContentType
 from django_fsm_log.models import StateLog
 
+from marketplace.money import format_money
+
 from .models import Order, OrderEvent, OrderSettings
 
 
@@ -37,15 +39,52 @@ def _who(user) -> str:
     return user.full_name or user.email if user else "System"
 
 
+def _status_sentence(log, order: Order) -> str:
+    """What a status change means, as a sentence about the people in it."""
+    who = _who(log.by) if log.by else None
+    buyer, seller = str(order.buyer), str(order.seller)
+    money = format_money(order.total_amount, order.currency)
+    shipped = "shipped the order"
+    if order.carrier or order.tracking_number:
+        shipped += f" with {order.carrier or 'a carrier'}" + (
+            f", tracking number {order.tracking_number}" if order.tracking_number else ""
+        )
+    sentences = {
+        "pay": f"{buyer}'s payment of {money} went through",
+        "cancel": f"{who or 'The system'} canceled the order",
+        "cancel_unshipped": "The order was canceled because it was not shipped in time; the buyer is refunded in full",
+        "mark_shipped": f"{who or seller} {shipped}",
+        "mark_delivered": f"{who or seller} marked the order delivered; {buyer} was asked to confirm receipt",
+        "confirm_received": f"{who} confirmed the order arrived"
+        if who
+        else "The order completed by itself: no answer in time",
+        "report_not_received": f"{who or buyer} reported the parcel missing",
+        "resolve_and_confirm_delivery": f"{who or seller} marked the problem resolved; {buyer} was asked to confirm again",
+        "refund": "The order was refunded in full",
+    }
+    return sentences.get(log.transition) or f"{who or 'The system'} changed the order"
+
+
+def _event_sentence(event: OrderEvent, order: Order) -> str:
+    who = _who(event.by) if event.by else "The system"
+    K = OrderEvent.Kind
+    return {
+        K.BUYER_REMINDED: f"{order.buyer} was reminded to confirm receipt",
+        K.SELLER_REMINDED: f"{order.seller} was reminded to sort out the missing parcel",
+        K.SHIP_REMINDED: f"{order.seller} was reminded to ship the order",
+        K.EMAIL_RESENT: f"{who} sent the confirmation email again",
+        K.REFUND_REQUESTED: f"{who} asked for a refund",
+        K.PARTLY_REFUNDED: "Part of the order was refunded",
+        K.REFUND_REFUSED: "Stripe refused the refund; nothing was refunded",
+    }.get(event.kind) or event.get_kind_display()
+
+
 def order_timeline(*, order: Order) -> list[TimelineEntry]:
-    """Every status change (from the audit log) and every reminder or resend, oldest first."""
-    status_names = dict(Order.Status.choices)
+    """Every status change (from the audit log) and every reminder or resend, oldest
+    first, each as a sentence saying who did what ("Bea reported the parcel missing")."""
     entries = [
         TimelineEntry(
-            at=log.timestamp,
-            title=f"{status_names.get(log.source_state, log.source_state)} → {status_names.get(log.state, log.state)}",
-            who=_who(log.by),
-            note=log.description or "",
+            at=log.timestamp, title=_status_sentence(log, order), who=_who(log.by), note=log.description or ""
         )
         for log in StateLog.objects.filter(
             content_type=ContentType.objects.get_for_model(Order), object_id=order.pk
@@ -53,7 +92,7 @@ def order_timeline(*, order: Order) -> list[TimelineEntry]:
     ]
     entries += [
         TimelineEntry(
-            at=event.created_at, title=event.get_kind_display(), who=_who(event.by), note=event.note
+            at=event.created_at, title=_event_sentence(event, order), who=_who(event.by), note=event.note
         )
         for event in OrderEvent.objects.filter(order=order).select_related("by")
     ]

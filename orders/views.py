@@ -18,6 +18,7 @@ from .forms import BuyerMessageForm, ExpectedStatusForm, MarkShippedForm, NotRec
 from .links import RECEIVED, LinkProblem, confirmation_link_read
 from .models import Order
 from .selectors import buyer_orders_list, order_next_step, order_timeline, seller_orders_list
+from .tracking import shipping_html
 
 PAGE_SIZE = 25
 
@@ -71,6 +72,7 @@ def seller_order(request, order_id):
             "timeline": order_timeline(order=order),
             "allowed": services.order_allowed_transitions(order=order, user=request.user),
             "next_step": order_next_step(order=order, viewer="seller"),
+            "shipping": shipping_html(order),
             "ship_form": MarkShippedForm(initial={"expected_status": order.status}),
         },
     )
@@ -152,6 +154,7 @@ def buyer_order(request, order_id):
             "order": order,
             "timeline": order_timeline(order=order),
             "next_step": order_next_step(order=order, viewer="buyer"),
+            "shipping": shipping_html(order),
             "not_received_form": NotReceivedForm(initial={"expected_status": order.status}),
         },
     )

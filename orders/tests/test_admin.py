@@ -51,8 +51,37 @@ def test_an_action_reports_each_order_it_could_not_change(client, staff):
     ok, done = OrderFactory(paid=True), OrderFactory(completed=True)
     response = _action(client, "action_order_mark_delivered_seller", [ok, done], apply="1", reason="ops")
     text = response.content.decode()
-    assert "done for 1 order(s)" in text
+    assert "done for 1 order." in text
     assert f"#{done.pk}: This order is completed, so it cannot be marked as delivered now." in text
+
+
+def test_an_action_that_applies_to_none_of_the_orders_says_so_before_asking_for_a_reason(client, staff):
+    completed = OrderFactory(completed=True)
+    response = _action(client, "action_order_mark_delivered_seller", [completed])
+    text = response.content.decode()
+    assert "The reason goes on each order" not in text
+    assert f"nothing to do. Order #{completed.pk} is completed." in text
+
+
+def test_marking_shipped_on_the_sellers_behalf_records_the_carrier_and_tracking(client, staff):
+    order, other = OrderFactory(paid=True), OrderFactory(completed=True)
+    page = _action(client, "action_order_mark_shipped_seller", [order, other]).content.decode()
+    assert 'name="carrier"' in page and 'name="tracking_number"' in page
+    assert "skipped: it is completed" in page
+    _action(
+        client,
+        "action_order_mark_shipped_seller",
+        [order],
+        apply="1",
+        reason="Seller phoned",
+        carrier="DHL",
+        tracking_number="JD0146",
+    )
+    order.refresh_from_db()
+    assert (order.status, order.carrier, order.tracking_number) == (S.SHIPPED, "DHL", "JD0146")
+    change = client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    assert "tracking-parcel.html?tracking-id=JD0146" in change
+    assert "with DHL, tracking number JD0146" in change
 
 
 def test_the_admin_can_resend_the_current_confirmation_email(
@@ -86,7 +115,8 @@ def test_the_order_page_shows_a_read_only_status_and_the_timeline(client, staff)
     services.order_mark_shipped(order_id=order.pk, by=order.seller)
     html = client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
     assert 'name="status"' not in html
-    assert "mark_shipped" in html
+    assert f"{order.seller} shipped the order" in html and "mark_shipped" not in html
+    assert 'name="_save"' not in html  # nothing here is edited by hand
 
 
 def test_order_settings_is_one_record_and_refuses_bad_values(client, staff):
@@ -96,6 +126,7 @@ def test_order_settings_is_one_record_and_refuses_bad_values(client, staff):
     response = client.post(
         url,
         {
+            "ship_reminder_days": 3,
             "buyer_reminder_days": 3,
             "seller_reminder_days": 5,
             "auto_confirm_days": 0,
@@ -107,6 +138,7 @@ def test_order_settings_is_one_record_and_refuses_bad_values(client, staff):
     client.post(
         url,
         {
+            "ship_reminder_days": 3,
             "buyer_reminder_days": 2,
             "seller_reminder_days": 5,
             "auto_confirm_days": "",

@@ -43,7 +43,7 @@ def test_two_rounds_of_confirmation_end_in_a_completed_order(
     seller_page.reload()
     assert seller_page.get_by_text("The parcel box was empty.").is_visible()
     seller_page.get_by_role("button", name="Mark as Resolved & Confirm Delivery").click()
-    seller_page.get_by_text("asked to confirm again").wait_for()
+    seller_page.get_by_text("The buyer has been asked to confirm again").wait_for()
 
     second = [m for m in mailoutbox if m.to == [buyer.email]][-1]
     assert second is not first

@@ -1,9 +1,8 @@
 from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.utils import timezone
-from django_fsm_log.admin import StateLogInline
 
-from marketplace.admin_parts import ReadOnlyInline, text_action
+from marketplace.admin_parts import NoSaveButtons, StateHistoryInline, UntitledReadOnlyInline, text_action
 from marketplace.exceptions import ApplicationError
 from marketplace.money import format_money
 
@@ -39,8 +38,25 @@ def _text_action(label, *, field_label, explain, required):
 
 @admin.action(description="Export for the bank (CSV); marks scheduled payouts as sent to the bank")
 def export_csv(modeladmin, request, queryset):
+    exportable = queryset.filter(status__in=[Payout.Status.SCHEDULED, Payout.Status.PROCESSING])
+    count, scheduled = exportable.count(), exportable.filter(status=Payout.Status.SCHEDULED).count()
+    skipped = queryset.count() - count
+    if not count:
+        modeladmin.message_user(
+            request,
+            "Nothing to export: only scheduled payouts, or ones already sent to the bank, go in the file.",
+            messages.WARNING,
+        )
+        return None
     body = services.payouts_export_csv(
         payout_ids=list(queryset.values_list("pk", flat=True)), by=request.user
+    )
+    # Shown on the next page the browser opens (the answer itself is the file).
+    modeladmin.message_user(
+        request,
+        f"Exported {_plural(count, 'payout')} for the bank; {_plural(scheduled, 'payout')} marked sent to the bank."
+        + (f" {_plural(skipped, 'payout')} left out: paid, failed or canceled." if skipped else ""),
+        messages.SUCCESS,
     )
     response = HttpResponse(body, content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="payouts-{timezone.now():%Y%m%d-%H%M}.csv"'
@@ -101,15 +117,23 @@ def check_with_stripe(modeladmin, request, queryset):
             modeladmin.message_user(request, check.message, CHECK_LEVELS[check.outcome])
 
 
-class EarningInline(ReadOnlyInline):
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+class EarningInline(UntitledReadOnlyInline):
     model = Earning
-    fields = ["kind", "order", "amount", "available_on", "description"]
+    fields = ["kind", "order", "seller_gets", "available_on", "description"]
     readonly_fields = fields
     show_change_link = True
 
+    @admin.display(description="seller gets")
+    def seller_gets(self, earning):
+        return format_money(earning.amount, earning.currency)
+
 
 @admin.register(Payout)
-class PayoutAdmin(admin.ModelAdmin):
+class PayoutAdmin(NoSaveButtons, admin.ModelAdmin):
     list_display = [
         "id",
         "payout_date",
@@ -130,7 +154,7 @@ class PayoutAdmin(admin.ModelAdmin):
         "seller",
         "currency",
         "payout_date",
-        "amount",
+        "money",
         "status",
         "run",
         "provider",
@@ -146,7 +170,7 @@ class PayoutAdmin(admin.ModelAdmin):
         "paid_at",
         "failed_at",
     ]
-    inlines = [EarningInline, StateLogInline]
+    inlines = [EarningInline, StateHistoryInline]
 
     @admin.display(description="amount", ordering="amount")
     def money(self, payout):
@@ -178,6 +202,24 @@ class PayoutRunAdmin(ReadOnlyAdmin):
 @admin.register(Earning)
 class EarningAdmin(ReadOnlyAdmin):
     list_display = ["id", "kind", "order", "seller", "money", "fee", "available_on", "payout", "reversed_at"]
+    fields = [
+        "kind",
+        "order",
+        "seller",
+        "gross",
+        "fee",
+        "fee_rate",
+        "money",
+        "delay_days",
+        "completed_at",
+        "available_on",
+        "description",
+        "payout",
+        "reversed_at",
+        "reference",
+        "created_at",
+    ]
+    readonly_fields = fields
     list_filter = ["kind", "currency", ("payout", admin.EmptyFieldListFilter), "available_on"]
     search_fields = ["=order__id", "seller__email"]
     list_select_related = ["seller"]
@@ -190,6 +232,14 @@ class EarningAdmin(ReadOnlyAdmin):
     def fee(self, e):
         return format_money(e.fee_amount, e.currency)
 
+    @admin.display(description="buyer paid")
+    def gross(self, e):
+        return format_money(e.gross_amount, e.currency)
+
+    @admin.display(description="fee rate")
+    def fee_rate(self, e):
+        return f"{e.fee_bps // 100}.{e.fee_bps % 100:02d}%"
+
 
 @admin.register(PayoutAccount)
 class PayoutAccountAdmin(admin.ModelAdmin):
@@ -199,10 +249,14 @@ class PayoutAccountAdmin(admin.ModelAdmin):
     autocomplete_fields = ["seller"]
 
 
-class EntryInline(ReadOnlyInline):
+class EntryInline(UntitledReadOnlyInline):
     model = Entry
-    fields = ["account", "amount"]
+    fields = ["account", "money"]
     readonly_fields = fields
+
+    @admin.display(description="amount")
+    def money(self, entry):
+        return format_money(entry.amount, entry.account.currency)
 
 
 @admin.register(Journal)
@@ -215,6 +269,8 @@ class JournalAdmin(ReadOnlyAdmin):
 @admin.register(LedgerAccount)
 class LedgerAccountAdmin(ReadOnlyAdmin):
     list_display = ["key", "kind", "currency", "seller", "shown_balance"]
+    fields = ["key", "kind", "seller", "shown_balance"]
+    readonly_fields = fields
     list_filter = ["kind", "currency"]
     search_fields = ["key", "seller__email"]
 

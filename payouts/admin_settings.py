@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from finance.forms import PayoutCycleSettingsForm
 from finance.models import PayoutCycleSettings, PayoutSettingsChange
 from finance.services import payout_settings_update
+from marketplace.admin_parts import when
 
 from .selectors import payout_preview_lines
 
@@ -104,9 +105,7 @@ class PayoutCycleSettingsAdmin(admin.ModelAdmin):
             return "No change yet."
         rows = []
         for change in changes:
-            rows.append(
-                (f"{change.changed_at:%Y-%m-%d %H:%M %Z}", change.changed_by or "(system)", change.summary())
-            )
+            rows.append((when(change.changed_at), change.changed_by or "(system)", change.summary()))
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{} by {}: {}</li>", rows))
 
     def save_model(self, request, obj, form, change):

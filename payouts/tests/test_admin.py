@@ -72,7 +72,9 @@ def test_a_saved_change_is_logged_with_who_when_before_and_after(admin_client, a
     change = PayoutSettingsChange.objects.get()
     assert change.changed_by == admin_user
     assert ("delay_days", 7, 10) in change.changes() and ("schedule", "monthly", "weekly") in change.changes()
-    assert "delay_days: 7 → 10" in admin_client.get(URL).content.decode()
+    page = admin_client.get(URL).content.decode()
+    assert "Delay N (days): 7 → 10" in page
+    assert "Schedule: Monthly" in page and "Weekdays: none → Monday, Thursday" in page
 
 
 @pytest.mark.parametrize(
@@ -111,10 +113,10 @@ def test_minimums_per_currency_are_parsed_exactly_and_logged_readably(admin_clie
     page = admin_client.get(URL).content.decode()
     assert 'value="EUR 25.00, GBP 20.10, JPY 3000"' not in page
     assert 'value="EUR 25.00, GBP 20.10, JPY 2000"' in page  # the form shows what is stored
-    assert "minimum_payout_amount: 0 minor units → 2,500 minor units" in page
-    assert "minimum_payout_by_currency: none → EUR 25.00, GBP 20.10, JPY 3000" in page
+    assert "Minimum payout, any other currency: 0 minor units → 2,500 minor units" in page
+    assert "Minimum payout per currency: none → EUR 25.00, GBP 20.10, JPY 3000" in page
     assert (
-        "minimum_payout_by_currency: EUR 25.00, GBP 20.10, JPY 3000 → EUR 25.00, GBP 20.10, JPY 2000" in page
+        "Minimum payout per currency: EUR 25.00, GBP 20.10, JPY 3000 → EUR 25.00, GBP 20.10, JPY 2000" in page
     )
     log = admin_client.get("/admin/finance/payoutsettingschange/").content.decode()
     assert "JPY 3000 → EUR 25.00, GBP 20.10, JPY 2000" in log
@@ -153,3 +155,18 @@ def test_admin_exports_scheduled_payouts_as_csv(admin_client, payouts):
     assert response["Content-Type"] == "text/csv"
     assert b",USD,90.00" in response.content
     assert Payout.objects.get().status == "processing"
+    # The answer is the file; the list page the browser shows next says what was done.
+    page = admin_client.get("/admin/payouts/payout/").content.decode()
+    assert "Exported 1 payout for the bank; 1 payout marked sent to the bank." in page
+
+
+def test_exporting_payouts_that_cannot_go_to_the_bank_says_so_and_gives_no_file(admin_client, payouts):
+    payouts.complete(at=utc(2027, 1, 5, 10))
+    payouts.run(date(2027, 1, 15))
+    payout = Payout.objects.get()
+    data = {"action": "export_csv", "_selected_action": [payout.pk]}
+    admin_client.post("/admin/payouts/payout/", data)  # sent to the bank
+    admin_client.post("/admin/payouts/payout/", {**data, "action": "mark_paid", "apply": "1", "reason": ""})
+    response = admin_client.post("/admin/payouts/payout/", data, follow=True)
+    assert response["Content-Type"].startswith("text/html")
+    assert "Nothing to export" in response.content.decode()

@@ -20,6 +20,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(PY)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	@touch $@
 
+# axe-core for the accessibility browser tests, from npm when npm is there. Without npm
+# those tests are skipped with the reason (REQUIRE_REAL_SERVICES=1, as CI sets, fails them).
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	  else echo "npm not found: the accessibility checks (axe-core) will be skipped"; fi
+
 setup: $(VENV)/.installed
 
 run: setup
@@ -27,7 +33,7 @@ run: setup
 	$(PY) manage.py setup_periodic_tasks
 	bin/run-dev
 
-test: setup
+test: setup node_modules/.installed
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Benchmarks print figures; set DATABASE_URL to run them on PostgreSQL.

@@ -18,6 +18,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 REQUIRE_REAL_SERVICES = os.environ.get("REQUIRE_REAL_SERVICES") == "1"
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+# axe-core, pinned in package.json and installed by `make test` (npm ci) when npm is there.
+AXE_JS = os.path.join(os.path.dirname(__file__), "node_modules", "axe-core", "axe.min.js")
 
 
 def _database_is_postgres() -> bool:
@@ -41,6 +43,9 @@ def pytest_collection_modifyitems(config, items):
         "browser": None
         if os.path.exists(CHROMIUM)
         else f"needs Chromium at {CHROMIUM} (apt-get install chromium)",
+        "axe": None
+        if os.path.exists(AXE_JS)
+        else "needs axe-core from npm (install Node.js; make test runs npm ci)",
     }
     for item in items:
         for marker, reason in missing.items():
@@ -109,6 +114,30 @@ def page(browser):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def axe_check():
+    """`axe_check(page)` runs axe-core in the page and returns its serious and critical
+    violations, one line each ("color-contrast (serious): .badge ...")."""
+    with open(AXE_JS) as source:
+        script = source.read()
+
+    def check(page) -> list[str]:
+        if not page.evaluate("typeof window.axe !== 'undefined'"):
+            page.add_script_tag(content=script)
+        result = page.evaluate(
+            "async () => await axe.run(document, {resultTypes: ['violations'],"
+            " runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"
+        )
+        return [
+            f"{v['id']} ({v['impact']}): {v['help']} at "
+            + "; ".join(" ".join(node["target"]) for node in v["nodes"][:5])
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+
+    return check
 
 
 @pytest.fixture

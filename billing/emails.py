@@ -9,7 +9,6 @@ from marketplace.money import format_money
 from marketplace.outbox import outbox_email
 from marketplace.platform_time import platform_localtime
 
-from .invoice_owners import invoice_describe
 from .links import card_update_url
 from .models import Invoice, Subscription
 from .selectors import invoice_after_grace
@@ -30,7 +29,8 @@ def _what(invoice: Invoice) -> str:
         return f"{amount} for order #{invoice.order_id}"
     if invoice.subscription_id:
         return f"{amount} for your {invoice.subscription.plan.name} subscription"
-    return f"{amount} for {invoice_describe(invoice)}"
+    lines = ", ".join(line.description for line in invoice.lines.all())
+    return f"{amount} for invoice #{invoice.pk}" + (f" ({lines})" if lines else "")
 
 
 def billing_email_send(

@@ -117,7 +117,7 @@ def test_a_payment_the_bank_wants_confirmed_is_confirmed_on_the_page_and_settles
     invoice = billing.invoice(billing.customer(card="4000002500003155"))
     assert invoice.status == "process_failed"
     email = mailoutbox[-1]
-    assert email.subject == f"Confirm the payment of $10.00 for invoice #{invoice.pk} with your bank"
+    assert email.subject == f"Confirm the payment of $10.00 for invoice #{invoice.pk} (Thing) with your bank"
     assert "Confirm the payment: http" in email.body and "/billing/card/" in email.body
 
     page = client.get(_url(invoice))

@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Dates on every page in the platform timezone (Payout Cycle Settings).
     "marketplace.platform_time.PlatformTimezoneMiddleware",
+    "marketplace.error_pages.FriendlyNotFoundMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"

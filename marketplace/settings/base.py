@@ -175,6 +175,13 @@ STORAGES = {
 EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
 _require_url("EMAIL_URL", EMAIL_URL, set(environ.Env.EMAIL_SCHEMES))
 globals().update(env.email_url_config(EMAIL_URL))
+# Development: each email as an .eml file in this folder (open it in any mail program),
+# plus one readable line in the worker's log. `make run` sets var/mail when EMAIL_URL is
+# not given. Overrides EMAIL_URL's backend.
+EMAIL_DIR = env.str("EMAIL_DIR", default="")
+if EMAIL_DIR:
+    EMAIL_BACKEND = "marketplace.mail_files.EmlFileBackend"
+    EMAIL_FILE_PATH = EMAIL_DIR
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Marketplace <no-reply@marketplace.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # An SMTP server that stops answering must not hold the outbox sender for long.

@@ -246,6 +246,7 @@ class OrderEvent(models.Model):
         BUYER_REMINDED = "buyer_reminded", "Buyer reminded to confirm"
         SELLER_REMINDED = "seller_reminded", "Seller reminded to act"
         SHIP_REMINDED = "ship_reminded", "Seller reminded to ship"
+        NOT_SHIPPED_IN_TIME = "not_shipped_in_time", "Not shipped in time: canceling with a full refund"
         EMAIL_RESENT = "email_resent", "Confirmation email sent again"
         REFUND_REQUESTED = "refund_requested", "Refund requested"
         PARTLY_REFUNDED = "partly_refunded", "Partly refunded"

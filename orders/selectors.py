@@ -72,6 +72,7 @@ def _event_sentence(event: OrderEvent, order: Order) -> str:
         K.BUYER_REMINDED: f"{order.buyer} was reminded to confirm receipt",
         K.SELLER_REMINDED: f"{order.seller} was reminded to sort out the missing parcel",
         K.SHIP_REMINDED: f"{order.seller} was reminded to ship the order",
+        K.NOT_SHIPPED_IN_TIME: "The order was not shipped in time: it is canceled and the buyer refunded in full",
         K.EMAIL_RESENT: f"{who} sent the confirmation email again",
         K.REFUND_REQUESTED: f"{who} asked for a refund",
         K.PARTLY_REFUNDED: "Part of the order was refunded",

@@ -215,3 +215,26 @@ def test_canceling_the_invoice_withdraws_the_payment_waiting_for_the_bank(client
 
     assert _status_at_stripe(offer["payment_intent"]) == "canceled"
     assert "authenticate" not in client.get(_url(invoice)).context
+
+
+def test_a_card_set_up_with_3d_secure_is_not_asked_again_for_the_payment(client, billing):
+    """Stripe: 4000002500003155 set up through a SetupIntent (the customer passed 3-D
+    Secure there) needs no further authentication for off-session payments."""
+    import requests
+
+    invoice = billing.invoice(billing.customer())  # no card yet
+    secret = client.get(_url(invoice)).context["client_secret"]
+    setup = _confirm_setup(secret, "4000002500003155")
+    assert setup["status"] == "requires_action"  # the bank's check, once, on the page
+    passed = requests.post(
+        f"{stripe.api_base}/v1/setup_intents/{setup['id']}/confirm",
+        json={"key": "pk_test_localstripe", "use_stripe_sdk": True, "client_secret": secret},
+        timeout=5,
+    ).json()
+    assert passed["status"] == "succeeded"
+
+    with billing.capture(execute=True):
+        client.post(_url(invoice), {"setup_intent": setup["id"]})
+
+    assert Invoice.objects.get(pk=invoice.pk).status == "settled"
+    assert not Attempt.objects.filter(transaction__invoice=invoice, code="authentication_required").exists()

@@ -4,13 +4,14 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test lint bench clean
+.PHONY: help setup run test lint bench clean screenshots
 
 help:
 	@echo "make run    set up and run the product on its embedded default (SQLite, no broker server)"
 	@echo "make test   set up and run the whole test suite"
 	@echo "make bench  benchmarks (set DATABASE_URL for PostgreSQL)"
 	@echo "make lint   ruff"
+	@echo "make screenshots  the README's screenshots, from the demo data (needs Chromium)"
 	@echo "make clean  remove the virtualenv, the local database and var/"
 
 $(PY):
@@ -41,6 +42,10 @@ bench: setup
 	cd benchmarks && ../$(PY) orders_page.py
 	@case "$$DATABASE_URL" in postgres*) cd benchmarks && ../$(PY) billing_charges.py && ../$(PY) payouts_run.py ;; \
 	  *) echo "billing_charges.py and payouts_run.py skipped: they need PostgreSQL (set DATABASE_URL)" ;; esac
+
+# The README's screenshots, from seed_demo data in a throwaway database (needs Chromium).
+screenshots: setup
+	$(PY) bin/readme-screenshots
 
 lint: setup
 	$(VENV)/bin/ruff check .

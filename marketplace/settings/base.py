@@ -9,7 +9,7 @@ written in this repository) or malformed value stops the process at start with a
 naming the variable.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import environ
@@ -142,6 +142,16 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
             ],
         },
+    },
+    {
+        # Plain-text email bodies and subjects (marketplace.emails): the same templates,
+        # rendered without HTML escaping, so "It's lost & broken" arrives as typed. Found
+        # only by name (`using="text"`); pages never render through it.
+        "NAME": "text",
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {"autoescape": False},
     },
 ]
 
@@ -342,6 +352,13 @@ BILLING_CONCURRENCY = env.int("BILLING_CONCURRENCY", default=8)
 BILLING_PROCESSES = env.int("BILLING_PROCESSES", default=1)
 # How long the "update your card" link in billing emails works.
 BILLING_LINK_MAX_AGE_DAYS = env.int("BILLING_LINK_MAX_AGE_DAYS", default=14)
+
+# The first date a payout can be made on: the platform did not exist before it, so
+# `run_payouts` refuses earlier dates (a typo such as 0001-01-01 would write empty runs).
+try:
+    PAYOUTS_FIRST_DATE = date.fromisoformat(env.str("PAYOUTS_FIRST_DATE", default="2026-01-01"))
+except ValueError:
+    raise ImproperlyConfigured("PAYOUTS_FIRST_DATE is not a date: use YYYY-MM-DD, e.g. 2026-01-01.") from None
 
 # ---------------------------------------------------------------------------
 # Security in production

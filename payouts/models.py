@@ -46,7 +46,12 @@ class Earning(models.Model):
         DISPUTE_FEE = "dispute_fee", "Stripe's fee for a lost dispute"
 
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SALE)
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="earnings")
+    # Every index here is written again for each line a payout run pays (setting `payout`
+    # cannot be a HOT update while `earning_unpaid` depends on it), so there are only four:
+    # the key, one per order (which also keeps lines unique), seller, payout.
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="earnings", db_index=False
+    )
     seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="earnings")
     currency = models.CharField(max_length=3)
     gross_amount = models.BigIntegerField(help_text="What the buyer paid, in minor units.")
@@ -72,13 +77,14 @@ class Earning(models.Model):
     class Meta:
         ordering = ["available_on", "id"]
         constraints = [
+            # One sale per order (a sale's reference is always empty) and one adjustment per
+            # reference, in one index that also finds an order's lines.
             models.UniqueConstraint(
-                fields=["order"], condition=models.Q(kind="sale"), name="earning_one_sale_per_order"
+                fields=["order", "kind", "reference"], name="earning_one_line_per_order_kind_reference"
             ),
-            models.UniqueConstraint(
-                fields=["order", "kind", "reference"],
-                condition=~models.Q(kind="sale"),
-                name="earning_one_adjustment_per_reference",
+            models.CheckConstraint(
+                condition=~models.Q(kind="sale") | models.Q(reference=""),
+                name="earning_sale_has_no_reference",
             ),
             models.CheckConstraint(
                 condition=models.Q(kind__in=["clawback", "dispute_hold", "dispute_fee"], amount__lte=0)
@@ -171,6 +177,7 @@ class Payout(models.Model):
 
     class Meta:
         ordering = ["-payout_date", "-id"]
+        indexes = [models.Index(fields=["-payout_date", "-id"], name="payout_newest")]
         constraints = [
             models.UniqueConstraint(
                 fields=["seller", "currency", "payout_date"], name="payout_one_per_seller_currency_date"
@@ -274,6 +281,12 @@ class Journal(models.Model):
                 name="journal_once_per_payout",
             ),
         ]
+        indexes = [
+            # The admin's kind filter: every kind but the (most common) earning journals.
+            models.Index(
+                fields=["kind", "-id"], condition=~models.Q(kind="earning"), name="journal_kind_newest"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} (#{self.pk})"
@@ -281,7 +294,10 @@ class Journal(models.Model):
 
 class Entry(models.Model):
     journal = models.ForeignKey(Journal, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries")
+    # Indexed once, by `entry_account` below.
+    account = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     amount = models.BigIntegerField(help_text="Signed credit in minor units.")
 
     class Meta:

@@ -106,8 +106,10 @@ class Earning(models.Model):
 
 
 class PayoutRun(models.Model):
-    """One per payout date. Chunks of sellers are processed in order; the cursor is moved
-    under a row lock, so two runs of the same date share the work and never repeat it."""
+    """One per payout date. Its sellers are split into chunks (`PayoutRunChunk`, planned
+    once under a row lock as the cursor moves to the last seller); each chunk is one
+    transaction that any process may take, so Celery workers, `run_payouts` and beat share
+    a date's work and never repeat it."""
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
@@ -130,6 +132,35 @@ class PayoutRun(models.Model):
 
     def __str__(self):
         return f"Payout run of {self.payout_date}"
+
+
+class PayoutRunChunk(models.Model):
+    """The sellers with ids in (after_seller_id, last_seller_id] of one run: built in one
+    transaction, by whichever process locks the row first (the others skip it), and marked
+    done in that same transaction."""
+
+    run = models.ForeignKey(PayoutRun, on_delete=models.CASCADE, related_name="chunks", db_index=False)
+    after_seller_id = models.BigIntegerField()
+    last_seller_id = models.BigIntegerField()
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.CharField(max_length=200, blank=True, help_text="The process that built it (host:pid).")
+    payouts_created = models.PositiveIntegerField(default=0)
+    lines_paid = models.PositiveIntegerField(default=0)
+    below_minimum = models.PositiveIntegerField(default=0)
+    on_hold = models.PositiveIntegerField(default=0)
+    not_positive = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["run", "after_seller_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "after_seller_id"], name="chunk_once_per_range")
+        ]
+        indexes = [
+            models.Index(fields=["run"], condition=models.Q(done_at__isnull=True), name="chunk_pending"),
+        ]
+
+    def __str__(self):
+        return f"Sellers {self.after_seller_id + 1}–{self.last_seller_id} of {self.run}"
 
 
 class Payout(models.Model):

@@ -18,6 +18,9 @@ class RenderedEmail:
 
 
 def email_render(*, template_prefix: str, context: dict) -> RenderedEmail:
+    """The subject and the plain-text body are rendered by the "text" template engine,
+    which does not HTML-escape (what people typed arrives as they typed it); the HTML body
+    by the default engine, which does. Dates are in the platform timezone."""
     context = {"site_url": settings.SITE_URL, "platform_name": settings.PLATFORM_NAME, **context}
     with platform_timezone_active():
         return _render(template_prefix, context)
@@ -25,7 +28,7 @@ def email_render(*, template_prefix: str, context: dict) -> RenderedEmail:
 
 def _render(template_prefix: str, context: dict) -> RenderedEmail:
     return RenderedEmail(
-        subject=" ".join(render_to_string(f"{template_prefix}_subject.txt", context).split()),
-        text_body=render_to_string(f"{template_prefix}.txt", context),
+        subject=" ".join(render_to_string(f"{template_prefix}_subject.txt", context, using="text").split()),
+        text_body=render_to_string(f"{template_prefix}.txt", context, using="text"),
         html_body=render_to_string(f"{template_prefix}.html", context),
     )

@@ -5,9 +5,16 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django_fsm import can_proceed
 
-from marketplace.admin_parts import NoSaveButtons, UntitledReadOnlyInline, action_form_page, when
+from marketplace.admin_parts import (
+    FixedChoicesCurrencyFilter,
+    NoSaveButtons,
+    ScaledChangeList,
+    UntitledReadOnlyInline,
+    action_form_page,
+    rows_refused,
+    when,
+)
 from marketplace.exceptions import ApplicationError
 from marketplace.money import format_money
 
@@ -26,12 +33,22 @@ class WaitingLongerThanFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return [(str(days), f"{days} day" if days == 1 else f"{days} days") for days in (1, 3, 5, 7, 14, 30)]
 
+    # Further back than any order can have waited; also keeps the date arithmetic in range.
+    MAX_DAYS = 3650
+
     def queryset(self, request, queryset):
         if not self.value():
             return queryset
         try:
             days = int(self.value())
         except ValueError:
+            days = -1
+        if not 0 <= days <= self.MAX_DAYS:
+            messages.error(
+                request,
+                f"“Waiting longer than” takes a number of days from 0 to {self.MAX_DAYS}, "
+                f"not “{self.value()}”: no order is shown.",
+            )
             return queryset.none()
         return queryset.filter(
             status__in=Order.OPEN_STATUSES, status_changed_at__lt=timezone.now() - timedelta(days=days)
@@ -56,41 +73,50 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def _transition_action(service, label, applies, *, on_behalf_of=None, needs_reason=True, shipping=False):
+def _transition_action(
+    service, label, *, transition=None, on_behalf_of=None, needs_reason=True, shipping=False
+):
     """An admin action that takes one transition per selected order through `service`.
-    It first checks which selected orders it applies to (`applies(order)`): when none do,
-    it says so at once instead of asking for a reason; otherwise it asks for the reason
-    (and, to mark shipped, the carrier and tracking number) on an intermediate page that
-    lists the orders it will skip. Each order is its own transaction; refusals are
-    reported, not raised."""
+    Every selected order is checked first (`transition`: the name of the transition the
+    service takes; otherwise the service's own `<service>_check`), before anything is
+    asked: if any is refused, each refusal is reported and nothing is changed. Only then
+    does it ask for the reason (and, to mark shipped, the carrier and tracking number) on
+    an intermediate page, and check again with it. Each order is then its own
+    transaction; one that changed meanwhile is reported, not raised."""
+
+    def check(order, request, reason):
+        if transition:
+            services.order_transition_check(
+                order=order, name=transition, by=request.user, on_behalf_of=on_behalf_of, reason=reason
+            )
+        else:
+            getattr(services, f"{service.__name__}_check")(order=order)
 
     def action(modeladmin, request, queryset):
-        orders = list(queryset)
-        skipped = [order for order in orders if not applies(order)]
-        if len(skipped) == len(orders):
-            modeladmin.message_user(
-                request,
-                f"{label}: nothing to do. "
-                + "; ".join(f"Order #{o.pk} is {o.get_status_display().lower()}" for o in skipped)
-                + ".",
-                messages.WARNING,
-            )
-            return None
         reason = request.POST.get("reason", "").strip()
-        if "apply" not in request.POST and (needs_reason or shipping):
-            return action_form_page(
-                modeladmin,
-                request,
-                queryset,
-                template="admin/orders/order/transition_reason.html",
-                label=label,
-                text_required=needs_reason,
-                skipped=skipped,
-                shipping=shipping,
-            )
+        if "apply" not in request.POST:
+            # What the orders alone decide (their status, who may act) is checked before a
+            # reason is asked for; the reason itself is checked once given.
+            if rows_refused(
+                modeladmin, request, queryset, lambda order: check(order, request, reason or "-")
+            ):
+                return None
+            if needs_reason or shipping:
+                return action_form_page(
+                    modeladmin,
+                    request,
+                    queryset,
+                    template="admin/orders/order/transition_reason.html",
+                    label=label,
+                    text_required=needs_reason,
+                    shipping=shipping,
+                )
         if needs_reason and not reason:
             modeladmin.message_user(request, services.MSG_REASON_REQUIRED, messages.ERROR)
             return None
+        if rows_refused(modeladmin, request, queryset, lambda order: check(order, request, reason)):
+            return None
+        orders = list(queryset)
         done, refused = 0, []
         for order in orders:
             kwargs = {"order_id": order.pk, "by": request.user}
@@ -117,18 +143,19 @@ def _transition_action(service, label, applies, *, on_behalf_of=None, needs_reas
     return action
 
 
-def _can(transition: str):
-    return lambda order: can_proceed(getattr(order, transition))
-
-
 @admin.register(Order)
-class OrderAdmin(NoSaveButtons, admin.ModelAdmin):
+class OrderAdmin(NoSaveButtons, ScaledChangeList):
     list_display = ["id", "status", "buyer", "seller", "total", "created_at", "status_changed_at"]
-    list_filter = ["status", WaitingLongerThanFilter, "currency"]
+    # A date range instead of date_hierarchy: its drill-down reads every row for the years.
+    list_filter = [
+        "status",
+        WaitingLongerThanFilter,
+        FixedChoicesCurrencyFilter,
+        ("created_at", admin.DateFieldListFilter),
+    ]
     search_fields = ["=id", "buyer__email", "seller__email"]
     search_help_text = "Order number, or the buyer's or seller's email."
     list_select_related = ["buyer", "seller"]
-    date_hierarchy = "created_at"
     readonly_fields = [
         "status",
         "buyer",
@@ -173,37 +200,40 @@ class OrderAdmin(NoSaveButtons, admin.ModelAdmin):
         _transition_action(
             services.order_mark_shipped,
             "Mark shipped, on behalf of the seller",
-            _can("mark_shipped"),
+            transition="mark_shipped",
             on_behalf_of=services.Actor.SELLER,
             shipping=True,
         ),
         _transition_action(
             services.order_mark_delivered,
             "Mark delivered, on behalf of the seller",
-            _can("mark_delivered"),
+            transition="mark_delivered",
             on_behalf_of=services.Actor.SELLER,
         ),
         _transition_action(
-            services.order_confirm_received, "Confirm received (as platform staff)", _can("confirm_received")
+            services.order_confirm_received,
+            "Confirm received (as platform staff)",
+            transition="confirm_received",
         ),
         _transition_action(
             services.order_report_not_received,
             "Report not received, on behalf of the buyer",
-            _can("report_not_received"),
+            transition="report_not_received",
             on_behalf_of=services.Actor.BUYER,
         ),
         _transition_action(
             services.order_resolve_and_confirm_delivery,
             "Mark resolved & confirm delivery, on behalf of the seller",
-            _can("resolve_and_confirm_delivery"),
+            transition="resolve_and_confirm_delivery",
             on_behalf_of=services.Actor.SELLER,
         ),
-        _transition_action(services.order_refund, "Refund (as platform staff)", _can("refund")),
-        _transition_action(services.order_cancel, "Cancel unpaid order (as platform staff)", _can("cancel")),
+        _transition_action(services.order_refund, "Refund (as platform staff)", transition="refund"),
+        _transition_action(
+            services.order_cancel, "Cancel unpaid order (as platform staff)", transition="cancel"
+        ),
         _transition_action(
             services.order_confirmation_email_resend,
             "Resend the current confirmation email",
-            lambda order: order.status == Order.Status.PENDING_CUSTOMER_CONFIRMATION,
             needs_reason=False,
         ),
     ]

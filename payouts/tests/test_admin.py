@@ -170,3 +170,27 @@ def test_exporting_payouts_that_cannot_go_to_the_bank_says_so_and_gives_no_file(
     response = admin_client.post("/admin/payouts/payout/", data, follow=True)
     assert response["Content-Type"].startswith("text/html")
     assert "Nothing to export" in response.content.decode()
+
+
+def test_marking_several_payouts_checks_every_one_first_and_changes_none_when_one_is_refused(
+    admin_client, payouts
+):
+    payouts.complete(at=utc(2027, 1, 5, 10))
+    payouts.complete(at=utc(2027, 1, 5, 11))
+    payouts.run(date(2027, 1, 15))
+    scheduled, paid = Payout.objects.order_by("pk")
+    admin_client.post(
+        "/admin/payouts/payout/", {"action": "mark_paid", "_selected_action": [paid.pk], "apply": "1"}
+    )
+    assert Payout.objects.get(pk=paid.pk).status == "paid"
+
+    response = admin_client.post(
+        "/admin/payouts/payout/",
+        {"action": "cancel", "_selected_action": [scheduled.pk, paid.pk], "apply": "1", "reason": "Hold"},
+        follow=True,
+    )
+
+    html = response.content.decode()
+    assert f"Payout #{paid.pk}: Payout #{paid.pk} is paid: it cannot be canceled." in html
+    assert "Nothing was changed" in html
+    assert Payout.objects.get(pk=scheduled.pk).status == "scheduled"

@@ -116,16 +116,18 @@ def page(browser):
     context.close()
 
 
-@pytest.fixture(scope="session")
-def axe_check():
+class AxeCheck:
     """`axe_check(page)` runs axe-core in the page and returns its serious and critical
-    violations, one line each ("color-contrast (serious): .badge ...")."""
-    with open(AXE_JS) as source:
-        script = source.read()
+    violations, one line each ("color-contrast (serious): .badge ..."). Pages carry a
+    Content-Security-Policy that refuses injected inline scripts: give each browser
+    context `axe_check.script` with `context.add_init_script(...)` before it opens pages
+    (init scripts are the browser's own, outside the page's policy)."""
 
-    def check(page) -> list[str]:
-        if not page.evaluate("typeof window.axe !== 'undefined'"):
-            page.add_script_tag(content=script)
+    def __init__(self):
+        with open(AXE_JS) as source:
+            self.script = source.read()
+
+    def __call__(self, page) -> list[str]:
         result = page.evaluate(
             "async () => await axe.run(document, {resultTypes: ['violations'],"
             " runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"
@@ -137,7 +139,10 @@ def axe_check():
             if v["impact"] in ("serious", "critical")
         ]
 
-    return check
+
+@pytest.fixture(scope="session")
+def axe_check():
+    return AxeCheck()
 
 
 @pytest.fixture

@@ -95,8 +95,9 @@ LOGINS = {
 }
 
 
-def _context(browser, live_server, who, width):
+def _context(browser, live_server, who, width, axe_check):
     context = browser.new_context(viewport={"width": width, "height": 900})
+    context.add_init_script(axe_check.script)
     page = context.new_page()
     if who:
         email, password = LOGINS[who]
@@ -127,7 +128,7 @@ def test_every_demo_page_passes_axe_at_laptop_and_phone_width(
     problems = {}
     for device, width in WIDTHS.items():
         for who in (None, "buyer", "seller", "staff"):
-            context, page = _context(browser, live_server, who, width)
+            context, page = _context(browser, live_server, who, width, axe_check)
             for _, path in [p for p in pages if p[0] == who]:
                 page.goto(f"{live_server.url}{path}")
                 found = axe_check(page)

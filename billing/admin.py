@@ -1,5 +1,6 @@
 from decimal import Decimal, InvalidOperation
 
+from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -14,7 +15,7 @@ from marketplace.admin_parts import (
     when,
 )
 from marketplace.exceptions import ApplicationError
-from marketplace.money import currency_exponent, format_money
+from marketplace.money import currency_clean, currency_exponent, format_money
 
 from . import services
 from .links import receipt_url
@@ -383,8 +384,40 @@ class SubscriptionAdmin(admin.ModelAdmin):
         return self.readonly_fields + (["customer", "plan", "started_at"] if obj else [])
 
 
+class PlanForm(forms.ModelForm):
+    """The price typed in the plan's currency ("29.00"), stored exactly in minor units."""
+
+    price = forms.CharField(help_text="In the plan's currency, e.g. 29.00 (USD) or 3000 (JPY).")
+
+    class Meta:
+        model = Plan
+        fields = ["name", "currency", "price", "interval_unit", "interval_count", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            exponent = currency_exponent(self.instance.currency)
+            self.initial["price"] = f"{Decimal(self.instance.amount).scaleb(-exponent):.{exponent}f}"
+
+    def clean_currency(self):
+        try:
+            return currency_clean(self.cleaned_data["currency"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+    def clean(self):
+        cleaned = super().clean()
+        if "currency" in cleaned and "price" in cleaned:
+            try:
+                self.instance.amount = _parse_amount(cleaned["price"], cleaned["currency"]) or 0
+            except ValueError as exc:
+                self.add_error("price", str(exc))
+        return cleaned
+
+
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
+    form = PlanForm
     list_display = ["name", "price", "interval_unit", "interval_count", "is_active"]
 
     @admin.display(description="price")

@@ -15,6 +15,15 @@ def _link(email, label):
     return match.group(1)
 
 
+def _sign_in(browser, live_server, email, password):
+    page = browser.new_context().new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    return page
+
+
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_two_rounds_of_confirmation_end_in_a_completed_order(
@@ -24,11 +33,7 @@ def test_two_rounds_of_confirmation_end_in_a_completed_order(
     seller, buyer = demo_people.sellers[0], demo_people.buyers[0]
     order = OrderFactory(seller=seller, buyer=buyer, shipped=True)
 
-    seller_page = browser.new_context().new_page()
-    seller_page.goto(f"{live_server.url}/accounts/login/")
-    seller_page.get_by_label("Email").fill(seller.email)
-    seller_page.get_by_label("Password").fill("demo-seller-2026")
-    seller_page.get_by_role("button", name="Sign in").click()
+    seller_page = _sign_in(browser, live_server, seller.email, "demo-seller-2026")
     seller_page.goto(f"{live_server.url}/seller/orders/{order.pk}/")
     seller_page.get_by_role("button", name="Mark as Delivered").click()
     seller_page.get_by_text("The buyer has been asked to confirm.").wait_for()
@@ -61,15 +66,6 @@ def test_two_rounds_of_confirmation_end_in_a_completed_order(
         seller_page.get_by_test_id("completed-at").inner_text()
         == f"{order.completed_at:%b %-d, %Y, %H:%M} UTC"
     )
-
-
-def _sign_in(browser, live_server, email, password):
-    page = browser.new_context().new_page()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    return page
 
 
 @pytest.mark.browser

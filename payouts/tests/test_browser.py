@@ -3,9 +3,8 @@ import pytest
 from finance.models import PayoutCycleSettings, PayoutSettingsChange
 
 
-@pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
-def test_the_settings_preview_follows_the_form_as_the_admin_edits_it(live_server, browser, demo_people):
+def _settings_page(browser, live_server):
+    """The Payout Cycle Settings page, as the demo admin."""
     PayoutCycleSettings.load()
     page = browser.new_context().new_page()
     page.goto(f"{live_server.url}/admin/login/")
@@ -13,6 +12,13 @@ def test_the_settings_preview_follows_the_form_as_the_admin_edits_it(live_server
     page.get_by_label("Password").fill("demo-admin-2026")
     page.get_by_role("button", name="Log in").click()
     page.goto(f"{live_server.url}/admin/finance/payoutcyclesettings/")
+    return page
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_settings_preview_follows_the_form_as_the_admin_edits_it(live_server, browser, demo_people):
+    page = _settings_page(browser, live_server)
     preview = page.locator("#payout-preview")
     before = preview.locator(".dates").inner_text()
 
@@ -38,13 +44,7 @@ def test_the_settings_preview_follows_the_form_as_the_admin_edits_it(live_server
 def test_preview_errors_name_their_field_and_no_stale_dates_stay_beside_them(
     live_server, browser, demo_people
 ):
-    PayoutCycleSettings.load()
-    page = browser.new_context().new_page()
-    page.goto(f"{live_server.url}/admin/login/")
-    page.get_by_label("Email address").fill("admin@demo.test")
-    page.get_by_label("Password").fill("demo-admin-2026")
-    page.get_by_role("button", name="Log in").click()
-    page.goto(f"{live_server.url}/admin/finance/payoutcyclesettings/")
+    page = _settings_page(browser, live_server)
     preview = page.locator("#payout-preview")
     assert preview.locator(".dates li").count() == 6
 

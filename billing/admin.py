@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django_fsm_log.admin import StateLogInline
 
-from marketplace.admin_parts import ReadOnlyInline, text_action
+from marketplace.admin_parts import FixedChoicesCurrencyFilter, ReadOnlyInline, ScaledChangeList, text_action
 from marketplace.exceptions import ApplicationError
 from marketplace.money import currency_exponent, format_money
 
@@ -157,18 +157,18 @@ class HeldChargesAlert:
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(HeldChargesAlert, admin.ModelAdmin):
+class InvoiceAdmin(HeldChargesAlert, ScaledChangeList):
     list_display = ["id", "status", "customer", "total", "refunded", "what", "created_at", "grace_ends_at"]
     list_filter = [
         "status",
-        "currency",
+        FixedChoicesCurrencyFilter,
         ("subscription", admin.EmptyFieldListFilter),
         ("order", admin.EmptyFieldListFilter),
+        ("created_at", admin.DateFieldListFilter),
     ]
     search_fields = ["=id", "customer__user__email", "=order__id"]
     search_help_text = "Invoice number, order number, or the customer's email."
     list_select_related = ["customer__user", "subscription__plan"]
-    date_hierarchy = "created_at"
     readonly_fields = [
         "status",
         "customer",
@@ -238,7 +238,7 @@ class InvoiceAdmin(HeldChargesAlert, admin.ModelAdmin):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(HeldChargesAlert, admin.ModelAdmin):
+class TransactionAdmin(HeldChargesAlert, ScaledChangeList):
     list_display = [
         "id",
         "kind",
@@ -250,7 +250,7 @@ class TransactionAdmin(HeldChargesAlert, admin.ModelAdmin):
         "last_message",
     ]
     list_filter = ["status", "kind", "last_category", ("held_for_staff_at", admin.EmptyFieldListFilter)]
-    search_fields = ["=id", "=invoice__id", "stripe_id", "invoice__customer__user__email"]
+    search_fields = ["=id", "=invoice__id", "=stripe_id", "invoice__customer__user__email"]
     list_select_related = ["invoice"]
     readonly_fields = [
         "invoice",
@@ -363,7 +363,7 @@ class PaymentMethodAdmin(admin.ModelAdmin):
 
 
 @admin.register(Dispute)
-class DisputeAdmin(admin.ModelAdmin):
+class DisputeAdmin(ScaledChangeList):
     """Disputes as Stripe reports them; what they did to the order and the seller's money
     is on the order's timeline and the seller's earnings."""
 
@@ -378,7 +378,7 @@ class DisputeAdmin(admin.ModelAdmin):
         "closed_at",
     ]
     list_filter = ["status", "reason"]
-    search_fields = ["stripe_id", "payment_intent", "=invoice__id", "=invoice__order__id"]
+    search_fields = ["=stripe_id", "=payment_intent", "=invoice__id", "=invoice__order__id"]
     list_select_related = ["invoice"]
     readonly_fields = [f.name for f in Dispute._meta.fields]
 

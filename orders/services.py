@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed
 
 from billing import services as billing
-from billing.selectors import invoice_for_order
+from billing.selectors import disputes_open_for_order, invoice_for_order
 from marketplace.exceptions import ApplicationError
 from marketplace.fsm import transition_custom
 from marketplace.money import currency_clean, format_money
@@ -323,6 +323,10 @@ def order_confirm_received(
         )
         # Same transaction: a completed order always has its earning, and vice versa.
         payouts.earning_create_for_completed_order(order=order)
+        # A dispute opened while the order was on its way held nothing (nothing was earned
+        # yet): the earning is held from the moment it exists.
+        for dispute in disputes_open_for_order(order_id=order.pk):
+            payouts.earning_hold_for_dispute(order=order, amount=dispute.amount, reference=dispute.stripe_id)
         _queue_email(order.pk, "seller_order_completed")
     return order
 

@@ -3,7 +3,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django_fsm_log.admin import StateLogInline
 
-from marketplace.admin_parts import ReadOnlyInline, text_action
+from marketplace.admin_parts import FixedChoicesCurrencyFilter, ReadOnlyInline, ScaledChangeList, text_action
 from marketplace.exceptions import ApplicationError
 from marketplace.money import format_money
 
@@ -14,7 +14,7 @@ from . import (
 from .models import Earning, Entry, Journal, LedgerAccount, Payout, PayoutAccount, PayoutRun
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ScaledChangeList):
     """The ledger and the runs are written by services only; the admin reads them."""
 
     def has_add_permission(self, request, obj=None):
@@ -114,7 +114,7 @@ class EarningInline(ReadOnlyInline):
 
 
 @admin.register(Payout)
-class PayoutAdmin(admin.ModelAdmin):
+class PayoutAdmin(ScaledChangeList):
     list_display = [
         "id",
         "payout_date",
@@ -125,11 +125,10 @@ class PayoutAdmin(admin.ModelAdmin):
         "provider_reference",
         "failure_reason",
     ]
-    list_filter = ["status", "provider", "currency", "payout_date"]
-    search_fields = ["=id", "seller__email", "provider_reference"]
+    list_filter = ["status", "provider", FixedChoicesCurrencyFilter, "payout_date"]
+    search_fields = ["=id", "seller__email", "=provider_reference"]
     search_help_text = "Payout number, the seller's email, or the transfer / bank reference."
     list_select_related = ["seller"]
-    date_hierarchy = "payout_date"
     actions = [export_csv, mark_paid, mark_failed, cancel, check_with_stripe]
     readonly_fields = [
         "seller",
@@ -183,9 +182,11 @@ class PayoutRunAdmin(ReadOnlyAdmin):
 @admin.register(Earning)
 class EarningAdmin(ReadOnlyAdmin):
     list_display = ["id", "kind", "order", "seller", "money", "fee", "available_on", "payout", "reversed_at"]
-    list_filter = ["kind", "currency", ("payout", admin.EmptyFieldListFilter), "available_on"]
+    list_filter = ["kind", FixedChoicesCurrencyFilter, ("payout", admin.EmptyFieldListFilter), "available_on"]
     search_fields = ["=order__id", "seller__email"]
-    list_select_related = ["seller"]
+    list_select_related = ["seller", "order", "payout"]
+    # Newest lines first, through the primary key: no index on the date to keep up to date.
+    ordering = ["-id"]
 
     @admin.display(description="seller gets", ordering="amount")
     def money(self, e):
@@ -214,14 +215,16 @@ class EntryInline(ReadOnlyInline):
 class JournalAdmin(ReadOnlyAdmin):
     list_display = ["id", "kind", "description", "earning", "payout", "created_at"]
     list_filter = ["kind"]
+    list_select_related = ["earning", "payout"]
     inlines = [EntryInline]
 
 
 @admin.register(LedgerAccount)
 class LedgerAccountAdmin(ReadOnlyAdmin):
     list_display = ["key", "kind", "currency", "seller", "shown_balance"]
-    list_filter = ["kind", "currency"]
-    search_fields = ["key", "seller__email"]
+    list_filter = ["kind", FixedChoicesCurrencyFilter]
+    search_fields = ["=key", "seller__email"]
+    list_select_related = ["seller"]
 
     @admin.display(description="balance", ordering="balance")
     def shown_balance(self, account):

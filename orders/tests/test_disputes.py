@@ -115,3 +115,21 @@ def test_a_lost_disputes_fee_is_the_sellers_or_the_platforms_as_the_settings_say
     lost = mailoutbox[-1] if mailoutbox[-1].to == [order.seller.email] else mailoutbox[-2]
     assert ("dispute fee of $15.00 is charged to you" in lost.body) is seller_pays
     assert ledger_check() == [] and ledger_problems() == []
+
+
+def test_a_dispute_opened_before_the_buyer_confirms_holds_the_earning_once_there_is_one(billing, client):
+    order = _place(billing)  # paid, not yet delivered: nothing earned yet
+    intent = Transaction.objects.get(invoice__order=order, kind="charge").stripe_id
+    dispute = billing.server.dispute(intent, reason="product_not_received")
+    _deliver(client, billing, "charge.dispute.created", dispute["id"], 1)
+
+    order = _complete(billing, order)  # the parcel arrives; the buyer confirms
+
+    assert order.status == "completed"
+    assert _unpaid_total(order) == 0  # nothing payable while the dispute is open
+    assert ledger_check() == [] and ledger_problems() == []
+    stripe.Dispute.modify(
+        dispute["id"], evidence={"uncategorized_text": "winning_evidence"}, api_key=settings.STRIPE_SECRET_KEY
+    )
+    _deliver(client, billing, "charge.dispute.closed", dispute["id"], 2)
+    assert _unpaid_total(order) == Earning.objects.get(order=order, kind="sale").amount

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0005_dispute'),
+        ('billing', '0006_indexes_for_lists_at_scale'),
     ]
 
     operations = [

@@ -103,10 +103,17 @@ def main():
             SECRET_KEY=settings.SECRET_KEY,  # the session cookie and the link were signed with it
             SITE_URL=f"http://127.0.0.1:{args.port}",
             SESSION_COOKIE_SECURE="false",
+            # Required with DEBUG off; no page here talks to Stripe.
+            STRIPE_SECRET_KEY="sk_test_bench",
+            STRIPE_WEBHOOK_SECRET="whsec_bench",
         )
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", args.port)) == 0:
                 raise SystemExit(f"port {args.port} is taken: pass --port")
+        # DEBUG off serves hashed static files: they need collecting first (into var/).
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+        )
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "marketplace.wsgi", "-w", str(args.gunicorn_workers),
              "-b", f"127.0.0.1:{args.port}", "--log-level", "warning"],

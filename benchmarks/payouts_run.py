@@ -45,10 +45,10 @@ RAW_SQL = [
     # payout: one per seller and currency with a positive total, skipping holds
     """
     INSERT INTO payouts_payout (seller_id, currency, payout_date, amount, status, provider, idempotency_key,
-        transfer_group, provider_reference, failure_reason, created_at, run_id)
+        transfer_group, provider_reference, failure_reason, transfer_problem, created_at, run_id)
     SELECT e.seller_id, e.currency, %(d)s, sum(e.amount), 'scheduled', 'manual',
         %(ns)s || ':payout-' || e.seller_id || '-' || e.currency || '-' || %(d)s::text,
-        'payout-' || %(d)s::text || '-' || e.seller_id, '', '', now(),
+        'payout-' || %(d)s::text || '-' || e.seller_id, '', '', '', now(),
         (SELECT id FROM payouts_payoutrun WHERE payout_date = %(d)s)
     FROM payouts_earning e
     WHERE e.payout_id IS NULL AND e.reversed_at IS NULL AND e.available_on <= %(d)s

@@ -76,31 +76,50 @@ def _parse_amount(text: str, currency: str) -> int | None:
         value = Decimal(text)
     except InvalidOperation as exc:
         raise ValueError(f"“{text}” is not an amount. Write it like 12.50.") from exc
-    minor = value * (10**exponent)
+    # NaN, sNaN and Infinity are Decimals too, and no amount of money; nor is 1E+999999.
+    if not value.is_finite() or value.adjusted() >= 15:
+        raise ValueError(f"“{text}” is not an amount. Write it like 12.50.")
+    minor = value.scaleb(exponent)
     if value <= 0 or minor != minor.to_integral_value():
         raise ValueError(f"“{text}” is not an amount of {currency} more than zero.")
     return int(minor)
 
 
-def _form_action(label, *, needs_amount=False):
-    """Asks for a reason (and an amount) on an intermediate page, then calls `apply`."""
+def _form_action(label, *, check, needs_amount=False):
+    """Asks for a reason (and an amount) on an intermediate page, checks every selected
+    invoice with `check`, then calls `apply` on each (none when one was refused)."""
     return text_action(
         label,
         template="admin/billing/invoice/action_form.html",
         missing_text="Give a reason: it goes on the invoice's history.",
+        check=check,
         needs_amount=needs_amount,
     )
 
 
-@_form_action("Cancel the invoice")
+def _refund_amount(invoice, request) -> int | None:
+    return _parse_amount(request.POST.get("amount", ""), invoice.currency)
+
+
+@_form_action(
+    "Cancel the invoice",
+    check=lambda invoice, request, reason: services.invoice_cancel_check(invoice=invoice),
+)
 def cancel_invoices(invoice, request, reason):
     services.invoice_cancel(invoice_id=invoice.pk, by=request.user, reason=reason)
 
 
-@_form_action("Refund (leave the amount empty for everything left)", needs_amount=True)
+@_form_action(
+    "Refund (leave the amount empty for everything left)",
+    needs_amount=True,
+    check=lambda invoice, request, reason: services.invoice_refund_check(
+        invoice=invoice, amount=_refund_amount(invoice, request)
+    ),
+)
 def refund_invoices(invoice, request, reason):
-    amount = _parse_amount(request.POST.get("amount", ""), invoice.currency)
-    services.invoice_refund(invoice_id=invoice.pk, amount=amount, by=request.user, reason=reason)
+    services.invoice_refund(
+        invoice_id=invoice.pk, amount=_refund_amount(invoice, request), by=request.user, reason=reason
+    )
 
 
 @admin.action(description="Retry the charge now")

@@ -37,10 +37,32 @@ def action_form_page(
     )
 
 
-def text_action(label: str, *, template: str, missing_text: str | None, **context):
+NOTHING_CHANGED = "Nothing was changed: fix or unselect the rows above and try again."
+
+
+def rows_refused(modeladmin, request, queryset, check) -> bool:
+    """Run `check(obj)` on every selected row before any is changed. Each row it refuses
+    (ApplicationError or ValueError) is reported by name; True when any was refused, and
+    then the action must change nothing."""
+    refused = []
+    for obj in queryset:
+        try:
+            check(obj)
+        except (ApplicationError, ValueError) as exc:
+            refused.append(f"{obj}: {exc}")
+    for line in refused:
+        modeladmin.message_user(request, line, messages.ERROR)
+    if refused:
+        modeladmin.message_user(request, NOTHING_CHANGED, messages.ERROR)
+    return bool(refused)
+
+
+def text_action(label: str, *, template: str, missing_text: str | None, check=None, **context):
     """Decorate `apply(obj, request, text)` into an admin action: the intermediate page
-    asks for the text (required unless `missing_text` is None), then `apply` runs for each
-    selected row, each refusal reported on its own."""
+    asks for the text (required unless `missing_text` is None). `check(obj, request, text)`,
+    when given, runs on every selected row first, and if it refuses any, no row is
+    changed; then `apply` runs for each row, each refusal (a row that changed meanwhile)
+    reported on its own."""
 
     def decorator(apply):
         def action(modeladmin, request, queryset):
@@ -57,6 +79,8 @@ def text_action(label: str, *, template: str, missing_text: str | None, **contex
             text = request.POST.get("reason", "").strip()
             if missing_text and not text:
                 modeladmin.message_user(request, missing_text, messages.ERROR)
+                return None
+            if check and rows_refused(modeladmin, request, queryset, lambda obj: check(obj, request, text)):
                 return None
             for obj in queryset:
                 try:

@@ -27,11 +27,13 @@ class ReadOnlyAdmin(ScaledChangeList):
         return False
 
 
-def _text_action(label, *, field_label, explain, required):
+def _text_action(label, *, field_label, explain, required, action):
+    """Every selected payout is checked for `action` first; if one is refused, none changes."""
     return text_action(
         label,
         template="admin/payouts/payout/action_form.html",
         missing_text=f"Give the {field_label.lower()}." if required else None,
+        check=lambda payout, request, text: services.payout_action_check(payout=payout, action=action),
         field_label=field_label,
         explain=explain,
     )
@@ -52,6 +54,7 @@ def export_csv(modeladmin, request, queryset):
     field_label="Bank reference (optional)",
     explain="The seller is emailed that the money is on its way.",
     required=False,
+    action="mark_paid",
 )
 def mark_paid(payout, request, text):
     services.payout_mark_paid(payout_id=payout.pk, by=request.user, reference=text)
@@ -65,6 +68,7 @@ def mark_paid(payout, request, text):
         "the seller is emailed the reason."
     ),
     required=True,
+    action="mark_failed",
 )
 def mark_failed(payout, request, text):
     services.payout_mark_failed(payout_id=payout.pk, by=request.user, reason=text)
@@ -75,6 +79,7 @@ def mark_failed(payout, request, text):
     field_label="Reason",
     explain="Only scheduled payouts can be canceled; the money stays in the seller's balance.",
     required=True,
+    action="cancel",
 )
 def cancel(payout, request, text):
     services.payout_cancel(payout_id=payout.pk, by=request.user, reason=text)

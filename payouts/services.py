@@ -296,8 +296,20 @@ def _seller_range_end(cursor: int, chunk_size: int) -> int | None:
     return User.objects.filter(pk__gt=cursor).order_by("-pk").values_list("pk", flat=True).first()
 
 
+def payout_date_check(*, payout_date: date) -> None:
+    """Raise ApplicationError for a payout date before the platform's first
+    (PAYOUTS_FIRST_DATE): nothing can be due then, and a run would only write an empty row."""
+    first = settings.PAYOUTS_FIRST_DATE
+    if payout_date < first:
+        raise ApplicationError(
+            f"{payout_date.isoformat()} is before the platform's first payout date, {first.isoformat()} "
+            "(PAYOUTS_FIRST_DATE): nothing can be paid on it."
+        )
+
+
 def payout_run_dry(*, payout_date: date) -> RunReport:
     """What a run for this date would build now, without writing anything."""
+    payout_date_check(payout_date=payout_date)
     config = PayoutCycleSettings.load()
     report = RunReport(payout_date=payout_date, dry_run=True, paused=config.payouts_paused)
     done = PayoutRun.objects.filter(payout_date=payout_date, status=PayoutRun.Status.DONE).exists()
@@ -335,6 +347,7 @@ def payout_run_create(
     Idempotent and safe to run twice at once: the run row is unique per date, a chunk is
     built once (row lock, then its done mark in the same transaction), and the unique
     key per seller, currency and date stands behind that."""
+    payout_date_check(payout_date=payout_date)
     config = PayoutCycleSettings.load()
     report = RunReport(payout_date=payout_date, paused=config.payouts_paused)
     run = payout_run_plan(payout_date=payout_date, chunk_size=chunk_size)
@@ -623,12 +636,33 @@ def _locked(payout_id: int) -> Payout:
 def _transition(payout: Payout, name: str, **kwargs) -> None:
     method = getattr(payout, name)
     if not can_proceed(method):
-        raise ApplicationError(
-            f"Payout #{payout.pk} is {payout.get_status_display().lower()}: "
-            f"it cannot be {transition_custom(Payout)[name]['past']}."
-        )
+        raise _not_allowed(payout, name)
     method(**kwargs)
     payout.save()
+
+
+def _not_allowed(payout: Payout, name: str) -> ApplicationError:
+    return ApplicationError(
+        f"Payout #{payout.pk} is {payout.get_status_display().lower()}: "
+        f"it cannot be {transition_custom(Payout)[name]['past']}."
+    )
+
+
+# What staff do to a payout in the admin, and the transition each ends with.
+STAFF_ACTIONS = {"mark_paid": "mark_paid", "mark_failed": "fail", "cancel": "cancel"}
+
+
+def payout_action_check(*, payout: Payout, action: str) -> None:
+    """Raise ApplicationError, saying why, when staff cannot take `action` ("mark_paid",
+    "mark_failed" or "cancel") on `payout` as it is now. Nothing is locked: admin actions
+    check every selected payout with it before changing any; the service checks again."""
+    if action != "mark_paid" and transfer_outcome_unknown(payout):
+        raise ApplicationError(CHECK_WITH_STRIPE_FIRST.format(pk=payout.pk))
+    name = STAFF_ACTIONS[action]
+    # Marking a scheduled payout paid or failed sends it first (`submit`).
+    sent_first = action != "cancel" and payout.status == Payout.Status.SCHEDULED
+    if not (sent_first or can_proceed(getattr(payout, name))):
+        raise _not_allowed(payout, name)
 
 
 def _email_later(kind: str, payout_id: int) -> None:

@@ -137,6 +137,11 @@ def scenario(name, *, count, rate_limit, concurrency, processes, decline_rate):
     from billing.services import transactions_process_due
     from orders.models import Order
 
+    from celery import current_app
+
+    # As in production: the seller's email is queued (an outbox row, a message to the
+    # broker), not rendered and sent inside the charging loop as the test settings do.
+    current_app.conf.task_always_eager = False
     load(count, name)
     emails_before = Email.objects.count()
     process, url = start_gateway(rate_limit, decline_rate)

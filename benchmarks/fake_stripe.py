@@ -140,7 +140,7 @@ def build(
                 error["code"] = "incorrect_cvc"
             if advice:
                 error["advice_code"] = advice
-            intent["last_payment_error"] = dict(error)
+            intent["last_payment_error"] = {k: v for k, v in error.items() if k != "payment_intent"}
             by_key[key] = (digest, 402, {"error": error})
             return web.json_response({"error": error}, status=402)
         intent = {

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, date, datetime
 
 import pytest
 from django.conf import settings
@@ -19,9 +20,11 @@ from hypothesis.stateful import rule, run_state_machine_as_test
 
 from marketplace.celery import app as celery_app
 from payouts import services
-from payouts.models import PayoutRun, PayoutRunChunk
+from payouts.ledger import ledger_check
+from payouts.models import Earning, Payout, PayoutRun
 from payouts.tasks import run_payout_chunk
 
+from .conftest import Payouts
 from .test_properties import SellerMoney
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -63,53 +66,71 @@ class SellerMoneyWithWorkers(SellerMoney):
         now = self._at(14)
         for day in services.payout_dates_due(now=now):
             run = services.payout_run_start(payout_date=day, chunk_size=1)
-            deadline = time.monotonic() + 60
-            while run is not None and not PayoutRun.objects.filter(pk=run.pk, status="done").exists():
-                for worker in self.workers:
-                    assert worker.poll() is None, worker.stdout.read()
-                assert time.monotonic() < deadline, "the workers did not finish the run within 60 s"
-                time.sleep(0.05)  # waiting on other processes, not on the clock under test
+            if run is not None:
+                _wait_until_done(run, self.workers)
             self.last_run, self.run_at = day, now
 
     def teardown(self):
         call_command("flush", interactive=False, verbosity=0)
 
 
-def test_chunks_built_by_two_workers_at_once_keep_seller_money_exact():
+@pytest.fixture
+def workers():
+    """Two worker processes on a queue of this test's own, which the chunks are sent to."""
     queue = f"test-payouts-{uuid.uuid4().hex[:8]}"
-    workers = [_start_worker(queue, n) for n in range(WORKERS)]
+    started = [_start_worker(queue, n) for n in range(WORKERS)]
     was_eager, apply_async = celery_app.conf.task_always_eager, run_payout_chunk.apply_async
-    original_teardown = SellerMoneyWithWorkers.teardown
-    built_by = set()
-
-    def teardown(machine):
-        built_by.update(PayoutRunChunk.objects.exclude(done_by="").values_list("done_by", flat=True))
-        original_teardown(machine)
-
     try:
         celery_app.conf.task_always_eager = False  # the test settings run tasks in-process
-        # Route the chunks to this test's workers only.
         run_payout_chunk.apply_async = lambda *args, **kw: apply_async(*args, queue=queue, **kw)
-        SellerMoneyWithWorkers.workers = workers
-        SellerMoneyWithWorkers.teardown = teardown
-        run_state_machine_as_test(
-            SellerMoneyWithWorkers,
-            settings=hypothesis_settings(
-                max_examples=5,
-                stateful_step_count=15,
-                deadline=None,
-                database=None,
-                suppress_health_check=list(HealthCheck),
-            ),
-        )
+        yield started
     finally:
-        SellerMoneyWithWorkers.teardown = original_teardown
         run_payout_chunk.apply_async = apply_async
         celery_app.conf.task_always_eager = was_eager
-        for worker in workers:
+        for worker in started:
             worker.terminate()
-        for worker in workers:
+        for worker in started:
             worker.wait(timeout=30)
-    # Each worker process built chunks: the runs were spread, not done by one.
-    pids = {int(who.rsplit(":", 1)[-1]) for who in built_by}
-    assert {worker.pid for worker in workers} <= pids, built_by
+
+
+def _wait_until_done(run, workers):
+    deadline = time.monotonic() + 60
+    while not PayoutRun.objects.filter(pk=run.pk, status="done").exists():
+        for worker in workers:
+            assert worker.poll() is None, worker.stdout.read()
+        assert time.monotonic() < deadline, "the workers did not finish the run within 60 s"
+        time.sleep(0.05)  # waiting on other processes, not on the clock under test
+
+
+def test_random_sequences_with_runs_built_by_two_workers_keep_seller_money_exact(workers):
+    SellerMoneyWithWorkers.workers = workers
+    run_state_machine_as_test(
+        SellerMoneyWithWorkers,
+        settings=hypothesis_settings(
+            max_examples=5,
+            stateful_step_count=15,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
+
+
+def test_both_workers_build_chunks_of_one_run_and_each_seller_is_paid_once(workers):
+    p = Payouts()
+    day = date(2026, 2, 1)
+    sellers = [p.seller() for _ in range(15)]
+    for index, seller in enumerate(sellers):
+        p.complete(at=datetime(2026, 1, 2, tzinfo=UTC), seller=seller, amount=1_000 + index)
+        p.complete(at=datetime(2026, 1, 3, tzinfo=UTC), seller=seller, amount=500, currency="EUR")
+
+    run = services.payout_run_start(payout_date=day, chunk_size=1)
+    _wait_until_done(run, workers)
+
+    built_by = {int(who.rsplit(":", 1)[-1]) for who in run.chunks.values_list("done_by", flat=True)}
+    assert built_by == {worker.pid for worker in workers}  # spread over both, nobody else
+    assert Payout.objects.filter(payout_date=day).count() == 30
+    assert not Earning.objects.filter(payout__isnull=True).exists()
+    assert ledger_check() == []
+    run.refresh_from_db()
+    assert (run.payouts_created, run.lines_paid) == (30, 30)

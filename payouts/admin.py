@@ -5,6 +5,7 @@ from django.utils import timezone
 from marketplace.admin_parts import (
     FixedChoicesCurrencyFilter,
     NoSaveButtons,
+    ReadOnlyInline,
     ScaledChangeList,
     StateHistoryInline,
     UntitledReadOnlyInline,
@@ -17,7 +18,7 @@ from . import (
     admin_settings,  # noqa: F401  (registers finance's Payout Cycle Settings page)
     services,
 )
-from .models import Earning, Entry, Journal, LedgerAccount, Payout, PayoutAccount, PayoutRun
+from .models import Earning, Entry, Journal, LedgerAccount, Payout, PayoutAccount, PayoutRun, PayoutRunChunk
 
 
 class ReadOnlyAdmin(ScaledChangeList):
@@ -194,8 +195,16 @@ class PayoutAdmin(NoSaveButtons, ScaledChangeList):
         return False
 
 
+class PayoutRunChunkInline(ReadOnlyInline):
+    model = PayoutRunChunk
+    fields = ["after_seller_id", "last_seller_id", "done_at", "done_by", "payouts_created", "lines_paid"]
+    readonly_fields = fields
+    verbose_name_plural = "chunks of sellers (built by any process; counts add up when the run closes)"
+
+
 @admin.register(PayoutRun)
 class PayoutRunAdmin(ReadOnlyAdmin):
+    inlines = [PayoutRunChunkInline]
     list_display = [
         "payout_date",
         "status",

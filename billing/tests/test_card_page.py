@@ -230,7 +230,7 @@ def test_a_card_set_up_with_3d_secure_is_not_asked_again_for_the_payment(client,
     import requests
 
     invoice = billing.invoice(billing.customer())  # no card yet
-    secret = client.get(_url(invoice)).context["client_secret"]
+    secret = _start_setup(client, invoice)
     setup = _confirm_setup(secret, "4000002500003155")
     assert setup["status"] == "requires_action"  # the bank's check, once, on the page
     passed = requests.post(

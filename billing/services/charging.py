@@ -31,6 +31,8 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
+from marketplace.platform_time import platform_localtime
+
 from .. import declines, gateway
 from ..invoice_owners import InvoiceEvent, invoice_lock, invoice_owner_notify
 from ..models import Attempt, DunningPolicy, Invoice, PaymentMethod, Receipt, Transaction
@@ -273,7 +275,8 @@ def _record_transport_trouble(txn_id, attempt_id, exc, now) -> None:
         txn.next_attempt_at = now + wait
         txn.last_category = declines.GATEWAY
         txn.last_message = (
-            f"The payment service did not answer; trying again at {txn.next_attempt_at:%Y-%m-%d %H:%M} UTC."
+            "The payment service did not answer; trying again at "
+            f"{platform_localtime(txn.next_attempt_at):%Y-%m-%d %H:%M %Z}."
         )
         txn.save(update_fields=["transport_failures", "next_attempt_at", "last_category", "last_message"])
 
@@ -404,7 +407,7 @@ def _charge_answered(txn, invoice, attempt, decline, now) -> AttemptResult:
             if decline.retry_after and decline.retry_after > wait:
                 wait = decline.retry_after
             next_at = now + wait
-            attempt.decision = f"soft: {decline.message.rstrip('.').lower()}, next try on {next_at:%Y-%m-%d}"
+            attempt.decision = f"soft: {decline.message.rstrip('.').lower()}, next try on {platform_localtime(next_at):%Y-%m-%d}"
             txn.retry_later(description=attempt.decision, next_attempt_at=next_at)
             txn.save()
             invoice_owner_notify(invoice, InvoiceEvent.PAYMENT_RETRYING)

@@ -94,7 +94,7 @@ def subscriptions_yield_invoices(*, now=None) -> int:
                 invoice_create(
                     customer=sub.customer,
                     currency=plan.currency,
-                    lines=[Line(f"{plan.name}, {start:%Y-%m-%d} to {end:%Y-%m-%d}", 1, plan.amount)],
+                    lines=[Line(f"{plan.name}, {_day(start)} to {_day(end)}", 1, plan.amount)],
                     subscription=sub,
                     period_index=k,
                     period_start_at=start,
@@ -121,6 +121,11 @@ def _final_action(invoice: Invoice, **details) -> None:
 
 def _subscription_lock(invoice: Invoice) -> None:
     Subscription.objects.select_for_update().filter(pk=invoice.subscription_id).first()
+
+
+def _day(moment) -> str:
+    """A period's boundary as the day the customer lives it (the platform timezone)."""
+    return f"{platform_localtime(moment):%Y-%m-%d}"
 
 
 def _describe(invoice: Invoice) -> str:

@@ -39,10 +39,12 @@ def _text_action(label, *, field_label, explain, required):
 
 @admin.action(description="Export for the bank (CSV); marks scheduled payouts as sent to the bank")
 def export_csv(modeladmin, request, queryset):
-    body = services.payouts_export_csv(
+    export = services.payouts_export_csv(
         payout_ids=list(queryset.values_list("pk", flat=True)), by=request.user
     )
-    response = HttpResponse(body, content_type="text/csv")
+    for why in export.left_out:  # shown on the next page the admin opens
+        modeladmin.message_user(request, why, messages.WARNING)
+    response = HttpResponse(export.csv, content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="payouts-{timezone.now():%Y%m%d-%H%M}.csv"'
     return response
 

@@ -18,6 +18,7 @@ from stripe_integration import connect as stripe_connect
 from stripe_integration.webhooks import webhook_event_apply
 
 from .conftest import utc
+from .factories import PayoutAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,10 +29,7 @@ def connect(payouts, stripe_server, django_capture_on_commit_callbacks):
     payouts.configure(provider="stripe_connect")
 
     def seller_with_account():
-        seller = payouts.seller()
-        account_id = stripe_connect.account_create(email=seller.email, idempotency_key=f"acct-{seller.email}")
-        PayoutAccount.objects.create(seller=seller, stripe_account_id=account_id)
-        return seller
+        return payouts.stripe_seller(stripe_server)
 
     return seller_with_account
 
@@ -82,25 +80,28 @@ def test_a_resend_after_stripe_did_not_answer_uses_the_same_key_and_pays_once(
     assert payout.status == Payout.Status.PAID and payout.provider_reference == first["id"]
 
 
-def test_a_seller_without_a_connected_account_is_not_paid_and_is_told(
-    payouts, stripe_server, django_capture_on_commit_callbacks
+def test_a_payout_whose_seller_lost_their_connected_account_fails_and_the_seller_is_told(
+    payouts, connect, django_capture_on_commit_callbacks
 ):
-    payouts.configure(provider="stripe_connect")
-    order = payouts.complete(at=utc(2027, 1, 5, 10))
+    seller = connect()
+    payouts.complete(at=utc(2027, 1, 5, 10), seller=seller)
     payouts.run(date(2027, 1, 15))
+    PayoutAccount.objects.filter(seller=seller).update(stripe_account_id="")  # e.g. staff removed it
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         services.payouts_submit()
     payout = Payout.objects.get()
     assert payout.status == Payout.Status.FAILED and "connected a Stripe account" in payout.failure_reason
-    assert mail.outbox[0].to == [order.seller.email]
+    assert mail.outbox[0].to == [seller.email]
     assert ledger_check() == []
 
 
 def test_stripe_refusing_the_transfer_fails_the_payout_and_returns_the_money(payouts, stripe_server):
     payouts.configure(provider="stripe_connect")
-    order = payouts.complete(at=utc(2027, 1, 5, 10))
-    PayoutAccount.objects.create(seller=order.seller, stripe_account_id="acct_doesnotexist")
+    seller = PayoutAccountFactory(
+        provider="stripe_connect", stripe_account_id="acct_doesnotexist", stripe_payouts_enabled=True
+    ).seller
+    payouts.complete(at=utc(2027, 1, 5, 10), seller=seller)
     payouts.run(date(2027, 1, 15))
     services.payouts_submit()
     payout = Payout.objects.get()

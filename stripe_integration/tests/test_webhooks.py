@@ -13,7 +13,7 @@ import stripe
 
 from payouts import services as payouts_services
 from payouts.ledger import ledger_check
-from payouts.models import Payout, PayoutAccount
+from payouts.models import Payout
 from payouts.tests.conftest import Payouts, utc
 from stripe_integration import connect
 from stripe_integration.models import WebhookEvent
@@ -55,9 +55,7 @@ def test_an_event_of_a_type_nobody_handles_is_ignored_and_stored_once(client):
 def test_a_transfer_reversed_over_http_fails_its_payout_through_the_table(client, stripe_server):
     payouts = Payouts()
     payouts.configure(provider="stripe_connect")
-    seller = payouts.seller()
-    account_id = connect.account_create(email=seller.email, idempotency_key=f"acct-{uuid.uuid4()}")
-    PayoutAccount.objects.create(seller=seller, stripe_account_id=account_id)
+    seller = payouts.stripe_seller(stripe_server)
     payouts.complete(at=utc(2027, 1, 5, 10), seller=seller)
     payouts.run(date(2027, 1, 15))
     payouts_services.payouts_submit()

@@ -206,25 +206,11 @@ class StripeTestServer:
 
     def onboard(self, link_url, action="complete"):
         """Answer a Connect onboarding link the way a seller does on the onboarding page:
-        open it, then press "complete" (everything submitted), "partial" (the ID document
-        left due) or "back". Returns the URL the page sends the browser to."""
-        import urllib.parse
-        import urllib.request
+        "complete" (everything submitted), "partial" (the ID document left due) or
+        "back". Returns the URL the page sends the browser to."""
+        from payouts.demo import onboarding_page_answer
 
-        urllib.request.urlopen(link_url, timeout=5).read()
-        request = urllib.request.Request(link_url, data=urllib.parse.urlencode({"action": action}).encode())
-
-        class NoRedirect(urllib.request.HTTPRedirectHandler):
-            def redirect_request(self, *args, **kwargs):
-                return None
-
-        try:
-            urllib.request.build_opener(NoRedirect).open(request, timeout=5)
-        except urllib.error.HTTPError as answer:
-            if answer.code in (302, 303):
-                return answer.headers["Location"]
-            raise
-        raise AssertionError("the onboarding page did not send the browser anywhere")
+        return onboarding_page_answer(link_url, action)
 
     def card(self, number="4242424242424242", exp_year=2034):
         """A Stripe PaymentMethod for a test card number (as Elements would make)."""

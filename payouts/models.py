@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_fsm import FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 
+from accounts.models import User
 from finance.models import PayoutCycleSettings
 
 
@@ -117,6 +118,16 @@ class PayoutDetailsChange(models.Model):
 
     def __str__(self):
         return self.description
+
+
+class SellerMoneyWaiting(User):
+    """Staff's view of sellers whose available money has not been paid, and why
+    (Admin → Payouts → Sellers with money waiting). A proxy: no table of its own."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "seller with money waiting"
+        verbose_name_plural = "sellers with money waiting"
 
 
 class Earning(models.Model):

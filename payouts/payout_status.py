@@ -111,7 +111,9 @@ def seller_payout_status(*, seller, now=None) -> PayoutStatus:
     config = PayoutCycleSettings.load()
     today = config.today(now or timezone.now())
     account = PayoutAccount.objects.filter(seller=seller).first()
-    decision = account_payability(account, payout_date=first_open_payout_date(config, today), config=config)
+    # Judged for today: details changed a moment ago are cooling off now, even when the
+    # next payout date falls after the cooling-off ends.
+    decision = account_payability(account, payout_date=today, config=config)
     destination = _destination(account)
     if decision.payable:
         return PayoutStatus(

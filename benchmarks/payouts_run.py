@@ -45,13 +45,27 @@ def load(cursor, *, sellers: int, earnings: int):
     buyer = cursor.fetchone()[0]
     cursor.execute("SELECT min(id) FROM accounts_user WHERE role = 'seller'")
     first_seller = cursor.fetchone()[0]
+    # Every seller set up bank details long ago, except every 100th, who never did: the
+    # run carries that seller's balance forward.
+    cursor.execute(
+        """
+        INSERT INTO payouts_payoutaccount (seller_id, provider, stripe_account_id, stripe_payouts_enabled,
+            stripe_details_submitted, stripe_requirements_due, stripe_disabled_reason, bank_scheme, holder_name,
+            iban, bic, routing_number, account_number, on_hold, hold_reason, updated_at)
+        SELECT id, 'manual', '', false, false, '[]', '', 'iban', full_name, 'DE89370400440532013000',
+            'COBADEFFXXX', '', '', false, '', now()
+        FROM accounts_user WHERE role = 'seller' AND (id - %s) %% 100 <> 99
+        """,
+        [first_seller],
+    )
     cursor.execute(
         """
         INSERT INTO orders_order (total_amount, currency, status, status_changed_at, confirmation_round,
-            buyer_reminded_round, seller_reminded_round, carrier, tracking_number, refund_reason, created_at,
-            completed_at, buyer_id, seller_id)
+            buyer_reminded_round, seller_reminded_round, carrier, tracking_number, refund_reason, amount_refunded,
+            created_at, completed_at, buyer_id, seller_id)
         SELECT 1000 + (g::bigint * 7919) %% 20000, CASE WHEN g %% 10 = 0 THEN 'EUR' ELSE 'USD' END, 'completed', now(),
-            1, 0, 0, '', '', '', now(), now() - (((g / %s) %% 40) || ' days')::interval - ((g %% 1440) || ' minutes')::interval,
+            1, 0, 0, '', '', '', 0, now(),
+            now() - (((g / %s) %% 40) || ' days')::interval - ((g %% 1440) || ' minutes')::interval,
             %s, %s + (g %% %s)
         FROM generate_series(1, %s) g
         """,
@@ -60,10 +74,10 @@ def load(cursor, *, sellers: int, earnings: int):
     cursor.execute(
         """
         INSERT INTO payouts_earning (kind, currency, gross_amount, fee_amount, fee_bps, amount, delay_days,
-            completed_at, available_on, description, created_at, order_id, seller_id)
+            completed_at, available_on, description, reference, created_at, order_id, seller_id)
         SELECT 'sale', currency, total_amount, (total_amount * 1000 + 5000) / 10000, 1000,
             total_amount - (total_amount * 1000 + 5000) / 10000, 7, completed_at,
-            (completed_at AT TIME ZONE 'UTC')::date + 7, 'Order #' || id, now(), id, seller_id
+            (completed_at AT TIME ZONE 'UTC')::date + 7, 'Order #' || id, '', now(), id, seller_id
         FROM orders_order
         """
     )
@@ -106,17 +120,20 @@ RAW_SQL = [
         below_minimum, on_hold, not_positive, started_at, finished_at)
     VALUES (%(d)s, 'done', 0, false, 0, 0, 0, 0, 0, now(), now())
     """,
-    # payout: one per seller and currency with a positive total, skipping holds
+    # payout: one per seller and currency with a positive total, skipping sellers who
+    # cannot be paid (here: on hold, or no bank details)
     """
     INSERT INTO payouts_payout (seller_id, currency, payout_date, amount, status, provider, idempotency_key,
-        transfer_group, provider_reference, failure_reason, created_at, run_id)
+        transfer_group, provider_reference, failure_reason, transfer_problem, created_at, run_id)
     SELECT e.seller_id, e.currency, %(d)s, sum(e.amount), 'scheduled', 'manual',
         %(ns)s || ':payout-' || e.seller_id || '-' || e.currency || '-' || %(d)s::text,
-        'payout-' || %(d)s::text || '-' || e.seller_id, '', '', now(),
+        'payout-' || %(d)s::text || '-' || e.seller_id, '', '', '', now(),
         (SELECT id FROM payouts_payoutrun WHERE payout_date = %(d)s)
     FROM payouts_earning e
     WHERE e.payout_id IS NULL AND e.reversed_at IS NULL AND e.available_on <= %(d)s
-      AND NOT EXISTS (SELECT 1 FROM payouts_payoutaccount a WHERE a.seller_id = e.seller_id AND a.on_hold)
+      AND EXISTS (SELECT 1 FROM payouts_payoutaccount a WHERE a.seller_id = e.seller_id AND NOT a.on_hold
+                  AND a.provider = 'manual' AND a.holder_name <> '' AND a.iban <> ''
+                  AND (a.cooling_off_through IS NULL OR a.cooling_off_through < %(d)s))
     GROUP BY e.seller_id, e.currency
     HAVING sum(e.amount) > 0 AND sum(e.amount) >= %(minimum)s
     ORDER BY e.seller_id, e.currency

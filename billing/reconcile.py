@@ -10,7 +10,6 @@ systems' objects on the same Stripe account are left alone.
 
 from datetime import datetime
 
-from django.apps import apps
 from django.conf import settings
 
 from marketplace.money import format_money, from_stripe_amount
@@ -18,7 +17,7 @@ from marketplace.reconciliation import DifferenceKind as K
 from marketplace.reconciliation import Findings
 from stripe_integration import listing
 
-from .models import Attempt, Transaction
+from .models import Attempt, Dispute, Transaction
 
 # Stripe statuses that match a refund we recorded as done.
 REFUND_OK = ("succeeded", "pending")
@@ -235,35 +234,79 @@ def _refunds(findings: Findings, since: datetime, intents: dict, charge_to_inten
     findings.checked["refunds"] += len(seen | set(at_stripe))
 
 
-def _recorded_disputes() -> set[str] | None:
-    """The Stripe ids of the disputes billing records, or None while billing has no
-    Dispute model: then every dispute on our payments is "not recorded locally". A
-    Dispute model with a `stripe_id` field is picked up here with no other change."""
-    try:
-        model = apps.get_model("billing", "Dispute")
-    except LookupError:
-        return None
-    return set(model.objects.values_list("stripe_id", flat=True))
+def _dispute_status(stripe_status: str) -> str:
+    """Stripe's dispute status in our words: won and lost are closed; every other status
+    (warning_needs_response, needs_response, under_review, ...) is still open."""
+    return {"won": Dispute.Status.WON, "lost": Dispute.Status.LOST}.get(stripe_status, Dispute.Status.OPEN)
 
 
 def _disputes(findings: Findings, since: datetime, intents: dict, charge_to_intent: dict) -> None:
-    recorded = _recorded_disputes()
-    ours = [
-        d
+    """Disputes on our payments at Stripe against the disputes we recorded: missing on
+    either side, a different amount, or a different outcome (open, won, lost)."""
+    local = {d.stripe_id: d for d in Dispute.objects.filter(opened_at__gte=since).order_by("pk")}
+    at_stripe = {
+        d["id"]: d
         for d in listing.disputes_since(since)
         if (d.get("payment_intent") or charge_to_intent.get(listing.object_id(d.get("charge")))) in intents
-    ]
-    for dispute in ours:
-        if recorded is not None and dispute["id"] in recorded:
-            continue
+        or d["id"] in local
+    }
+    for dispute_id, recorded in local.items():
+        if dispute_id not in at_stripe:
+            found = listing.dispute_get(dispute_id)
+            if found is None:
+                findings.add(
+                    K.MISSING_AT_STRIPE,
+                    "dispute",
+                    record=f"Dispute #{recorded.pk} (invoice #{recorded.invoice_id})",
+                    stripe_ids=[dispute_id],
+                    local=f"{format_money(recorded.amount, recorded.currency)}, {recorded.get_status_display().lower()}",
+                    message=f"We recorded dispute {dispute_id}, but Stripe has no such dispute.",
+                )
+                continue
+            at_stripe[dispute_id] = found
+    recorded_elsewhere = set(
+        Dispute.objects.filter(stripe_id__in=[i for i in at_stripe if i not in local]).values_list(
+            "stripe_id", flat=True
+        )
+    )
+    for dispute in at_stripe.values():
         amount, currency = _money(dispute["amount"], dispute["currency"])
         paid = dispute.get("payment_intent") or charge_to_intent.get(listing.object_id(dispute.get("charge")))
-        findings.add(
-            K.MISSING_LOCALLY,
-            "dispute",
-            stripe_ids=[dispute["id"], paid],
-            stripe=f"{format_money(amount, currency)}, {dispute.get('status')} ({dispute.get('reason')})",
-            message=f"The customer's bank disputes {format_money(amount, currency)} of {paid} "
-            f"({dispute['id']}, {dispute.get('status')}); not recorded locally.",
-        )
-    findings.checked["disputes"] += len(ours)
+        recorded = local.get(dispute["id"])
+        if recorded is None:
+            if dispute["id"] in recorded_elsewhere:
+                continue  # recorded before `since`; its payment is newer
+            findings.add(
+                K.MISSING_LOCALLY,
+                "dispute",
+                stripe_ids=[dispute["id"], paid],
+                stripe=f"{format_money(amount, currency)}, {dispute.get('status')} ({dispute.get('reason')})",
+                message=f"The customer's bank disputes {format_money(amount, currency)} of {paid} "
+                f"({dispute['id']}, {dispute.get('status')}); not recorded locally.",
+            )
+            continue
+        record = f"Dispute #{recorded.pk} (invoice #{recorded.invoice_id})"
+        if (amount, currency) != (recorded.amount, recorded.currency.upper()):
+            findings.add(
+                K.AMOUNT_DIFFERS,
+                "dispute",
+                record=record,
+                stripe_ids=[dispute["id"]],
+                local=format_money(recorded.amount, recorded.currency),
+                stripe=format_money(amount, currency),
+                message=f"We recorded a dispute of {format_money(recorded.amount, recorded.currency)} for "
+                f"{dispute['id']}; Stripe's is {format_money(amount, currency)}.",
+            )
+        outcome = _dispute_status(str(dispute.get("status")))
+        if outcome != recorded.status:
+            findings.add(
+                K.STATUS_DIFFERS,
+                "dispute",
+                record=record,
+                stripe_ids=[dispute["id"]],
+                local=recorded.get_status_display().lower(),
+                stripe=str(dispute.get("status")),
+                message=f"Our dispute {dispute['id']} is {recorded.get_status_display().lower()}, "
+                f"but Stripe's is {dispute.get('status')}.",
+            )
+    findings.checked["disputes"] += len(at_stripe)

@@ -1,7 +1,7 @@
 """Reads for billing: what views, admin and the loop show or pick up, without changing
 anything."""
 
-from .models import Attempt, Invoice, Transaction
+from .models import Attempt, Dispute, Invoice, Transaction
 
 IS = Invoice.Status
 AUTHENTICATION_REQUIRED = "authentication_required"
@@ -33,6 +33,11 @@ def transactions_due_ids(*, now, limit: int) -> list[int]:
 def invoice_for_order(*, order_id: int) -> Invoice | None:
     """The invoice issued for an order, if any."""
     return Invoice.objects.filter(order_id=order_id).first()
+
+
+def disputes_open_for_order(*, order_id: int) -> list[Dispute]:
+    """The disputes still open on the payment of an order's invoice."""
+    return list(Dispute.objects.filter(invoice__order_id=order_id, status=Dispute.Status.OPEN).order_by("pk"))
 
 
 def charge_attempt_for_payment_intent(*, payment_intent_id: str) -> Attempt | None:

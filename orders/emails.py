@@ -21,6 +21,9 @@ KINDS = {
     "seller_order_refunded": ("seller", "orders/email/seller_order_refunded"),
     "seller_refund_refused": ("seller", "orders/email/seller_refund_refused"),
     "buyer_order_canceled": ("buyer", "orders/email/buyer_order_canceled"),
+    "seller_dispute_opened": ("seller", "orders/email/seller_dispute_opened"),
+    "seller_dispute_won": ("seller", "orders/email/seller_dispute_won"),
+    "seller_dispute_lost": ("seller", "orders/email/seller_dispute_lost"),
 }
 NEEDS_OPEN_ROUND = {"buyer_confirmation_request", "buyer_confirmation_reminder"}
 
@@ -33,6 +36,7 @@ def order_email_send(
     message: str = "",
     amount: int | None = None,
     reason: str = "",
+    fee_amount: int = 0,
 ) -> bool:
     """Queue one order email in the caller's transaction (marketplace/outbox.py); returns
     False when it no longer makes sense to send it."""
@@ -48,6 +52,7 @@ def order_email_send(
         "round": order.confirmation_round,
         "amount": amount,
         "reason": reason,
+        "fee_amount": fee_amount,
     }
     if kind in NEEDS_OPEN_ROUND:
         context["received_url"] = confirmation_url(order=order, answer=RECEIVED)

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed
 
 from billing import services as billing
-from billing.selectors import invoice_for_order
+from billing.selectors import disputes_open_for_order, invoice_for_order
 from marketplace.exceptions import ApplicationError
 from marketplace.fsm import transition_custom
 from marketplace.money import currency_clean, format_money
@@ -311,6 +311,10 @@ def order_confirm_received(
         )
         # Same transaction: a completed order always has its earning, and vice versa.
         payouts.earning_create_for_completed_order(order=order)
+        # A dispute opened while the order was on its way held nothing (nothing was earned
+        # yet): the earning is held from the moment it exists.
+        for dispute in disputes_open_for_order(order_id=order.pk):
+            payouts.earning_hold_for_dispute(order=order, amount=dispute.amount, reference=dispute.stripe_id)
         _queue_email(order.pk, "seller_order_completed")
     return order
 
@@ -404,7 +408,9 @@ def order_refund(
     return Order.objects.get(pk=order.pk)
 
 
-def order_refund_confirmed(*, order_id: int, amount: int, reason: str, by=None, reference: str = "") -> Order:
+def order_refund_confirmed(
+    *, order_id: int, amount: int, reason: str, by=None, reference: str = "", email_seller: bool = True
+) -> Order:
     """Stripe confirmed a refund of `amount` of the order (whoever started it: the seller,
     staff in either admin, the Stripe Dashboard, a lost dispute). Records it, moves the
     order to refunded once nothing is left, takes the seller's earning back in proportion,
@@ -429,7 +435,8 @@ def order_refund_confirmed(*, order_id: int, amount: int, reason: str, by=None, 
         payouts.earning_reverse_for_refunded_order(
             order=order, amount=amount, reference=reference, reason=reason
         )
-        _queue_email(order.pk, "seller_order_refunded", amount=amount, reason=reason)
+        if email_seller:
+            _queue_email(order.pk, "seller_order_refunded", amount=amount, reason=reason)
         _queue_email(order.pk, "buyer_order_refunded", amount=amount, reason=reason)
     return order
 
@@ -460,6 +467,7 @@ def order_dispute_opened(*, order_id: int, dispute_ref: str, amount: int, reason
             "the seller's earning is held until it closes.",
         )
         payouts.earning_hold_for_dispute(order=order, amount=amount, reference=dispute_ref)
+        _queue_email(order.pk, "seller_dispute_opened", amount=amount, reason=reason)
     return order
 
 
@@ -477,14 +485,27 @@ def order_dispute_closed(
             kind=OrderEvent.Kind.DISPUTE_WON if won else OrderEvent.Kind.DISPUTE_LOST,
             note=f"Dispute {dispute_ref} " + ("won: the seller's earning is released." if won else "lost."),
         )
-        if not won:
+        if won:
+            _queue_email(order.pk, "seller_dispute_won", amount=amount)
+        else:
+            # One email to the seller for the whole outcome (money taken back and the fee),
+            # instead of a refund email and a dispute email.
             order = order_refund_confirmed(
                 order_id=order.pk,
                 amount=amount,
                 reason="The buyer's bank won a dispute",
                 reference=dispute_ref,
+                email_seller=False,
             )
-            payouts.earning_charge_dispute_fee(order=order, fee_amount=fee_amount, reference=dispute_ref)
+            fee_line = payouts.earning_charge_dispute_fee(
+                order=order, fee_amount=fee_amount, reference=dispute_ref
+            )
+            _queue_email(
+                order.pk,
+                "seller_dispute_lost",
+                amount=amount,
+                fee_amount=-fee_line.amount if fee_line else 0,
+            )
     return order
 
 

@@ -75,6 +75,10 @@ def transfer_get(stripe_id: str) -> dict | None:
     return _retrieve(stripe.Transfer.retrieve, stripe_id)
 
 
+def dispute_get(stripe_id: str) -> dict | None:
+    return _retrieve(stripe.Dispute.retrieve, stripe_id)
+
+
 def object_id(value) -> str:
     """The id of a field Stripe sends either as an id or as the expanded object."""
     if isinstance(value, dict):

@@ -47,7 +47,8 @@ def _subscription_after_invoice_change(invoice: Invoice, **details) -> None:
         ).exists()
     )
     if not unpaid:
-        sub.reactivate(description=f"{invoice} paid")
+        done = "canceled: nothing is owed for it" if invoice.status == IS.CANCELED else "paid"
+        sub.reactivate(description=f"{invoice} {done}")
         sub.save()
 
 
@@ -131,4 +132,7 @@ def subscription_invoices_register() -> None:
         payment_retrying=_subscription_past_due,
         payment_failed=_subscription_past_due,
         grace_ended=_final_action,
+        # Staff canceled a failing invoice (the debt is forgiven): the subscription is no
+        # longer past due because of it.
+        canceled=_subscription_after_invoice_change,
     )

@@ -92,3 +92,17 @@ def test_the_loop_does_not_run_twice_at_once(billing):
     assert billing.run().skipped_busy is True
     ProcessingLease.objects.update(held_until=_d(2000, 1, 1))
     assert billing.run().skipped_busy is False
+
+
+def test_staff_canceling_the_failing_invoice_makes_a_past_due_subscription_active_again(billing):
+    customer = billing.customer(card="4000000000009995")  # insufficient funds: retried
+    sub = services.subscription_create(customer=customer, plan=PlanFactory())
+    billing.run()
+    assert Subscription.objects.get(pk=sub.pk).status == "past_due"
+    invoice = Invoice.objects.get(subscription=sub)
+
+    with billing.capture(execute=True):
+        services.invoice_cancel(invoice_id=invoice.pk, reason="Goodwill: first month free")
+
+    assert Subscription.objects.get(pk=sub.pk).status == "active"
+    assert Transaction.objects.get(invoice=invoice).status == "canceled"

@@ -138,6 +138,65 @@ def test_a_dispute_at_stripe_is_not_recorded_locally(paid_invoice, stripe_server
     assert "not recorded locally" in found[0]["message"]
 
 
+def _recorded_dispute(paid_invoice, stripe_server, amount=2000):
+    from billing.services.disputes import dispute_record
+
+    pi = _charge(paid_invoice).stripe_id
+    dispute = stripe_server.dispute(pi, amount=amount)
+    dispute_record(
+        stripe_id=dispute["id"],
+        payment_intent_id=pi,
+        amount=amount,
+        currency="USD",
+        reason=dispute["reason"],
+        stripe_status=dispute["status"],
+    )
+    return dispute
+
+
+def test_a_recorded_dispute_that_matches_stripe_reports_nothing(paid_invoice, stripe_server):
+    _recorded_dispute(paid_invoice, stripe_server)
+    code, found = differences()
+    assert (code, found) == (0, [])
+
+
+def test_a_dispute_closed_at_stripe_while_ours_is_open_is_reported(paid_invoice, stripe_server):
+    dispute = _recorded_dispute(paid_invoice, stripe_server)
+    stripe.api_base = settings.STRIPE_API_BASE
+    stripe.Dispute.close(dispute["id"], api_key=settings.STRIPE_SECRET_KEY)  # its webhook never came
+    code, found = differences()
+    assert code == 1
+    assert [(d["kind"], d["object_type"], d["local_value"], d["stripe_value"]) for d in found] == [
+        ("status_differs", "dispute", "open", "lost")
+    ]
+
+
+def test_a_dispute_amount_changed_locally_is_reported(paid_invoice, stripe_server):
+    from billing.models import Dispute
+
+    dispute = _recorded_dispute(paid_invoice, stripe_server)
+    Dispute.objects.filter(stripe_id=dispute["id"]).update(amount=1500)
+    code, found = differences()
+    assert code == 1
+    assert [(d["kind"], d["local_value"], d["stripe_value"]) for d in found] == [
+        ("amount_differs", "$15.00", "$20.00")
+    ]
+
+
+def test_a_recorded_dispute_stripe_does_not_know_is_missing_at_stripe(paid_invoice, stripe_server):
+    from billing.models import Dispute
+
+    dispute = _recorded_dispute(paid_invoice, stripe_server)
+    Dispute.objects.filter(stripe_id=dispute["id"]).update(stripe_id="dp_nobodyknows")
+    code, found = differences()
+    kinds = sorted((d["kind"], d["object_type"], tuple(d["stripe_ids"])) for d in found)
+    assert code == 1
+    assert kinds == [
+        ("missing_at_stripe", "dispute", ("dp_nobodyknows",)),
+        ("missing_locally", "dispute", (dispute["id"], _charge(paid_invoice).stripe_id)),
+    ]
+
+
 def test_a_payment_stripe_does_not_know_is_missing_at_stripe(paid_invoice):
     charge = _charge(paid_invoice)
     Transaction.objects.filter(pk=charge.pk).update(stripe_id="pi_nobodyknows")

@@ -4,6 +4,7 @@ import pytest
 import time_machine
 
 from accounts.tests.factories import SellerFactory
+from billing.tests.conftest import billing  # noqa: F401  (payouts tests that go through Stripe)
 from finance.models import PayoutCycleSettings
 from orders import services as orders
 from orders.tests.factories import OrderFactory

@@ -19,6 +19,7 @@ import urllib.parse
 import urllib.request
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from finance.models import PayoutCycleSettings
@@ -45,7 +46,6 @@ CORA_NEW_DETAILS = {
     "iban": "GB29 NWBK 6016 1331 9268 19",
 }
 DEMO_PASSWORD = "demo-seller-2026"
-SITE = "http://127.0.0.1:8000"
 
 
 def history_exists(*, people) -> bool:
@@ -87,7 +87,7 @@ def _stripe_onboard(seller, *, action: str) -> None:
     if account is not None and account.stripe_account_id:
         return
     url = payout_accounts.payout_account_stripe_onboarding_start(
-        seller=seller, password=DEMO_PASSWORD, build_url=lambda path: SITE + path
+        seller=seller, password=DEMO_PASSWORD, build_url=lambda path: settings.SITE_URL + path
     )
     onboarding_page_answer(url, action)
     payout_accounts.payout_account_stripe_sync(

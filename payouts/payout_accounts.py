@@ -51,8 +51,11 @@ def _account_locked(seller) -> PayoutAccount:
     return PayoutAccount.objects.select_for_update().get(seller=seller)
 
 
-def _has_destination(account: PayoutAccount) -> bool:
-    """Whether money could already go somewhere: changing that is what cooling-off guards."""
+def payout_account_change_needs_password(account: PayoutAccount | None) -> bool:
+    """Whether money could already go somewhere: changing that needs the password and
+    starts the cooling-off. A first setup (or one that never worked) needs neither."""
+    if account is None:
+        return False
     if account.provider == Provider.MANUAL:
         return account.bank_details_complete
     if account.provider == Provider.STRIPE_CONNECT:
@@ -143,7 +146,7 @@ def payout_account_bank_details_set(*, seller, password: str, details: dict, by=
     clean: BankDetails = bank_details_clean(**details)
     with transaction.atomic():
         account = _account_locked(seller)
-        had = _has_destination(account)
+        had = payout_account_change_needs_password(account)
         if had:
             _password_checked(seller, password)
         same = account.provider == Provider.MANUAL and (
@@ -196,7 +199,9 @@ def payout_account_stripe_onboarding_start(*, seller, password: str, build_url, 
     _offered(Provider.STRIPE_CONNECT)
     with transaction.atomic():
         account = _account_locked(seller)
-        switching = account.provider != Provider.STRIPE_CONNECT and _has_destination(account)
+        switching = account.provider != Provider.STRIPE_CONNECT and payout_account_change_needs_password(
+            account
+        )
         if switching:
             _password_checked(seller, password)
         account_id = account.stripe_account_id

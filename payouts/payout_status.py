@@ -8,7 +8,6 @@ payout runs apply) for the seller, with what to do next, and turns what Stripe s
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.urls import reverse
 from django.utils import timezone
 
 from finance.models import PayoutCycleSettings
@@ -146,7 +145,8 @@ def seller_payout_status(*, seller, now=None) -> PayoutStatus:
         reason = DISABLED_REASON_WORDS.get(decision.stripe_disabled_reason, "")
         if account.stripe_details_submitted:
             status.title = "Stripe needs something more before it can pay you"
-            status.message = reason or "Stripe cannot pay out to your account yet."
+            if not (status.stripe_due and decision.stripe_disabled_reason == "requirements.past_due"):
+                status.message = reason or "Stripe cannot pay out to your account yet."
             status.action_label = "Continue with Stripe" if status.stripe_due else ""
         else:
             status.title = "Finish setting up with Stripe"
@@ -167,7 +167,3 @@ def seller_payout_status(*, seller, now=None) -> PayoutStatus:
             f"{status.resumes_on:%A %-d %B %Y}. If you did not make this change, contact support now."
         )
     return status
-
-
-def payout_account_url() -> str:
-    return reverse("payouts:payout_account")

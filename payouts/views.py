@@ -40,7 +40,6 @@ def seller_payouts(request):
 def _account_page(request, *, bank_form=None, stripe_form=None, status=200):
     account = PayoutAccount.objects.filter(seller=request.user).first()
     offered = PayoutCycleSettings.load().providers_offered()
-    has_destination = bool(account and seller_payout_status(seller=request.user).destination)
     if bank_form is None:
         initial = {}
         if account and account.bank_scheme:
@@ -56,7 +55,7 @@ def _account_page(request, *, bank_form=None, stripe_form=None, status=200):
             "offers_stripe": PayoutCycleSettings.Provider.STRIPE_CONNECT in offered,
             "bank_form": bank_form,
             "stripe_form": stripe_form or PasswordForm(),
-            "needs_password": has_destination,
+            "needs_password": payout_accounts.payout_account_change_needs_password(account),
         },
         status=status,
     )

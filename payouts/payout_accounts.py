@@ -111,7 +111,8 @@ def _hold_unsent_payouts(account: PayoutAccount, *, by) -> None:
 def _changed_email(account: PayoutAccount, *, description: str, through, config: PayoutCycleSettings) -> None:
     when = account.details_changed_at.astimezone(config.tz)
     lines = [
-        f"Where your payouts go was changed on {when:%-d %B %Y at %H:%M} ({config.timezone}): {description}.",
+        f"Where your payouts go was {'changed' if through else 'set'} on {when:%-d %B %Y at %H:%M} "
+        f"({config.timezone}): {description}.",
     ]
     if through:
         lines.append(
@@ -119,14 +120,14 @@ def _changed_email(account: PayoutAccount, *, description: str, through, config:
             "your balance is safe and goes out on the first payout date after that."
         )
     lines.append(
-        "If you did not make this change, change your password now and contact support: "
-        "we will keep your payouts on hold."
+        "If you did not make this change, change your password now and contact support, who can hold "
+        "your payouts while it is sorted out."
     )
     outbox_email(
         to=account.seller.email,
         template_prefix="payouts/email/notice",
         context={
-            "subject": "Your payout details were changed",
+            "subject": "Your payout details were changed" if through else "Your payout details were saved",
             "lines": lines,
             "action_url": settings.SITE_URL + reverse("payouts:payout_account"),
             "action_label": "See your payout settings",

@@ -724,6 +724,21 @@ def payout_submit_to_stripe(*, payout_id: int) -> Payout:
             return _transfers_record(payout_id=payout.pk, transfers=found).payout
     with transaction.atomic():
         payout = _locked(payout_id)
+        if payout.status == Payout.Status.SCHEDULED or (
+            payout.status == Payout.Status.PROCESSING and not payout.transfer_sent_at
+        ):
+            # Never sent, so no transfer can exist: check the seller can still be paid
+            # (Stripe may have disabled payouts, staff may hold them, details may have
+            # changed since the run); if not, the money waits in the balance.
+            on = max(payout.payout_date, PayoutCycleSettings.load().today())
+            decision = sellers_payability(seller_ids=[payout.seller_id], payout_date=on)[payout.seller_id]
+            if not decision.payable:
+                reason = f"Not sent: {decision.block_label.lower()}. It goes out once the seller can be paid."
+                if payout.status == Payout.Status.SCHEDULED:
+                    _transition(payout, "cancel", description=reason)
+                    _return_funds(payout)
+                    return payout
+                return _payout_fail(payout_id=payout.pk, reason=reason, no_transfer=True)
         if payout.status == Payout.Status.SCHEDULED:
             _transition(payout, "submit", description="Sent to Stripe")
         elif (

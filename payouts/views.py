@@ -112,7 +112,9 @@ def stripe_start(request):
         logger.warning("Stripe onboarding could not start for seller #%s: %s", request.user.pk, exc)
         messages.error(request, STRIPE_DOWN)
         return redirect("payouts:payout_account")
-    return redirect(url)
+    # A page, not a redirect: a redirect after a form's POST to another origin is refused
+    # by a Content-Security-Policy form-action 'self'; this page moves on by itself.
+    return render(request, "payouts/to_stripe.html", {"url": url})
 
 
 @seller_required

@@ -8,7 +8,6 @@ from datetime import date, timedelta
 import pytest
 import stripe
 import time_machine
-from django.core import mail
 from django.utils import timezone
 
 from payouts import ledger, services
@@ -80,20 +79,25 @@ def test_a_resend_after_stripe_did_not_answer_uses_the_same_key_and_pays_once(
     assert payout.status == Payout.Status.PAID and payout.provider_reference == first["id"]
 
 
-def test_a_payout_whose_seller_lost_their_connected_account_fails_and_the_seller_is_told(
-    payouts, connect, django_capture_on_commit_callbacks
-):
+def test_a_payout_is_not_sent_once_stripe_no_longer_lets_its_seller_be_paid(payouts, connect):
     seller = connect()
     payouts.complete(at=utc(2027, 1, 5, 10), seller=seller)
     payouts.run(date(2027, 1, 15))
-    PayoutAccount.objects.filter(seller=seller).update(stripe_account_id="")  # e.g. staff removed it
-    mail.outbox.clear()
-    with django_capture_on_commit_callbacks(execute=True):
-        services.payouts_submit()
+    # Between the run and the send, Stripe disabled payouts to the account (it needs
+    # more from the seller): nothing is sent, the money waits in the balance.
+    PayoutAccount.objects.filter(seller=seller).update(
+        stripe_payouts_enabled=False, stripe_requirements_due=["individual.verification.document"]
+    )
+    services.payouts_submit()
     payout = Payout.objects.get()
-    assert payout.status == Payout.Status.FAILED and "connected a Stripe account" in payout.failure_reason
-    assert mail.outbox[0].to == [seller.email]
+    assert (
+        payout.status == Payout.Status.CANCELED and "stripe does not allow payouts" in payout.failure_reason
+    )
+    assert stripe_connect.transfers_in_group(transfer_group=payout.transfer_group) == []
     assert ledger_check() == []
+    PayoutAccount.objects.filter(seller=seller).update(stripe_payouts_enabled=True)
+    payouts.run(date(2027, 2, 1))
+    assert Payout.objects.get(payout_date=date(2027, 2, 1)).amount == payout.amount
 
 
 def test_stripe_refusing_the_transfer_fails_the_payout_and_returns_the_money(payouts, stripe_server):

@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django_fsm_log.admin import StateLogInline
 
-from marketplace.admin_parts import ReadOnlyInline, text_action
+from marketplace.admin_parts import FixedChoicesCurrencyFilter, ReadOnlyInline, ScaledChangeList, text_action
 from marketplace.exceptions import ApplicationError
 from marketplace.money import currency_exponent, format_money
 
@@ -76,31 +76,50 @@ def _parse_amount(text: str, currency: str) -> int | None:
         value = Decimal(text)
     except InvalidOperation as exc:
         raise ValueError(f"“{text}” is not an amount. Write it like 12.50.") from exc
-    minor = value * (10**exponent)
+    # NaN, sNaN and Infinity are Decimals too, and no amount of money; nor is 1E+999999.
+    if not value.is_finite() or value.adjusted() >= 15:
+        raise ValueError(f"“{text}” is not an amount. Write it like 12.50.")
+    minor = value.scaleb(exponent)
     if value <= 0 or minor != minor.to_integral_value():
         raise ValueError(f"“{text}” is not an amount of {currency} more than zero.")
     return int(minor)
 
 
-def _form_action(label, *, needs_amount=False):
-    """Asks for a reason (and an amount) on an intermediate page, then calls `apply`."""
+def _form_action(label, *, check, needs_amount=False):
+    """Asks for a reason (and an amount) on an intermediate page, checks every selected
+    invoice with `check`, then calls `apply` on each (none when one was refused)."""
     return text_action(
         label,
         template="admin/billing/invoice/action_form.html",
         missing_text="Give a reason: it goes on the invoice's history.",
+        check=check,
         needs_amount=needs_amount,
     )
 
 
-@_form_action("Cancel the invoice")
+def _refund_amount(invoice, request) -> int | None:
+    return _parse_amount(request.POST.get("amount", ""), invoice.currency)
+
+
+@_form_action(
+    "Cancel the invoice",
+    check=lambda invoice, request, reason: services.invoice_cancel_check(invoice=invoice),
+)
 def cancel_invoices(invoice, request, reason):
     services.invoice_cancel(invoice_id=invoice.pk, by=request.user, reason=reason)
 
 
-@_form_action("Refund (leave the amount empty for everything left)", needs_amount=True)
+@_form_action(
+    "Refund (leave the amount empty for everything left)",
+    needs_amount=True,
+    check=lambda invoice, request, reason: services.invoice_refund_check(
+        invoice=invoice, amount=_refund_amount(invoice, request)
+    ),
+)
 def refund_invoices(invoice, request, reason):
-    amount = _parse_amount(request.POST.get("amount", ""), invoice.currency)
-    services.invoice_refund(invoice_id=invoice.pk, amount=amount, by=request.user, reason=reason)
+    services.invoice_refund(
+        invoice_id=invoice.pk, amount=_refund_amount(invoice, request), by=request.user, reason=reason
+    )
 
 
 @admin.action(description="Retry the charge now")
@@ -138,18 +157,18 @@ class HeldChargesAlert:
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(HeldChargesAlert, admin.ModelAdmin):
+class InvoiceAdmin(HeldChargesAlert, ScaledChangeList):
     list_display = ["id", "status", "customer", "total", "refunded", "what", "created_at", "grace_ends_at"]
     list_filter = [
         "status",
-        "currency",
+        FixedChoicesCurrencyFilter,
         ("subscription", admin.EmptyFieldListFilter),
         ("order", admin.EmptyFieldListFilter),
+        ("created_at", admin.DateFieldListFilter),
     ]
     search_fields = ["=id", "customer__user__email", "=order__id"]
     search_help_text = "Invoice number, order number, or the customer's email."
     list_select_related = ["customer__user", "subscription__plan"]
-    date_hierarchy = "created_at"
     readonly_fields = [
         "status",
         "customer",
@@ -219,7 +238,7 @@ class InvoiceAdmin(HeldChargesAlert, admin.ModelAdmin):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(HeldChargesAlert, admin.ModelAdmin):
+class TransactionAdmin(HeldChargesAlert, ScaledChangeList):
     list_display = [
         "id",
         "kind",
@@ -231,7 +250,7 @@ class TransactionAdmin(HeldChargesAlert, admin.ModelAdmin):
         "last_message",
     ]
     list_filter = ["status", "kind", "last_category", ("held_for_staff_at", admin.EmptyFieldListFilter)]
-    search_fields = ["=id", "=invoice__id", "stripe_id", "invoice__customer__user__email"]
+    search_fields = ["=id", "=invoice__id", "=stripe_id", "invoice__customer__user__email"]
     list_select_related = ["invoice"]
     readonly_fields = [
         "invoice",
@@ -344,7 +363,7 @@ class PaymentMethodAdmin(admin.ModelAdmin):
 
 
 @admin.register(Dispute)
-class DisputeAdmin(admin.ModelAdmin):
+class DisputeAdmin(ScaledChangeList):
     """Disputes as Stripe reports them; what they did to the order and the seller's money
     is on the order's timeline and the seller's earnings."""
 
@@ -359,7 +378,7 @@ class DisputeAdmin(admin.ModelAdmin):
         "closed_at",
     ]
     list_filter = ["status", "reason"]
-    search_fields = ["stripe_id", "payment_intent", "=invoice__id", "=invoice__order__id"]
+    search_fields = ["=stripe_id", "=payment_intent", "=invoice__id", "=invoice__order__id"]
     list_select_related = ["invoice"]
     readonly_fields = [f.name for f in Dispute._meta.fields]
 

@@ -16,9 +16,12 @@ class RenderedEmail:
 
 
 def email_render(*, template_prefix: str, context: dict) -> RenderedEmail:
+    """The subject and the plain-text body are rendered by the "text" template engine,
+    which does not HTML-escape (what people typed arrives as they typed it); the HTML body
+    by the default engine, which does."""
     context = {"site_url": settings.SITE_URL, **context}
     return RenderedEmail(
-        subject=" ".join(render_to_string(f"{template_prefix}_subject.txt", context).split()),
-        text_body=render_to_string(f"{template_prefix}.txt", context),
+        subject=" ".join(render_to_string(f"{template_prefix}_subject.txt", context, using="text").split()),
+        text_body=render_to_string(f"{template_prefix}.txt", context, using="text"),
         html_body=render_to_string(f"{template_prefix}.html", context),
     )

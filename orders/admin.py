@@ -6,7 +6,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django_fsm_log.admin import StateLogInline
 
-from marketplace.admin_parts import action_form_page
+from marketplace.admin_parts import (
+    FixedChoicesCurrencyFilter,
+    ScaledChangeList,
+    action_form_page,
+    rows_refused,
+)
 from marketplace.exceptions import ApplicationError
 from marketplace.money import format_money
 
@@ -23,12 +28,22 @@ class WaitingLongerThanFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return [(str(days), f"{days} days") for days in (1, 3, 5, 7, 14, 30)]
 
+    # Further back than any order can have waited; also keeps the date arithmetic in range.
+    MAX_DAYS = 3650
+
     def queryset(self, request, queryset):
         if not self.value():
             return queryset
         try:
             days = int(self.value())
         except ValueError:
+            days = -1
+        if not 0 <= days <= self.MAX_DAYS:
+            messages.error(
+                request,
+                f"“Waiting longer than” takes a number of days from 0 to {self.MAX_DAYS}, "
+                f"not “{self.value()}”: no order is shown.",
+            )
             return queryset.none()
         return queryset.filter(
             status__in=Order.OPEN_STATUSES, status_changed_at__lt=timezone.now() - timedelta(days=days)
@@ -56,10 +71,20 @@ class OrderEventInline(admin.TabularInline):
         return False
 
 
-def _transition_action(service, label, *, on_behalf_of=None, needs_reason=True):
+def _transition_action(service, label, *, transition=None, on_behalf_of=None, needs_reason=True):
     """An admin action that takes one transition per selected order through `service`,
-    after asking for the reason on an intermediate page. Each order is its own
-    transaction; refusals are reported, not raised."""
+    after asking for the reason on an intermediate page. Every selected order is checked
+    first (`transition`: the name of the transition the service takes; otherwise the
+    service's own `<service>_check`), and if any is refused, none is changed. Each order is
+    then its own transaction; one that changed meanwhile is reported, not raised."""
+
+    def check(order, request, reason):
+        if transition:
+            services.order_transition_check(
+                order=order, name=transition, by=request.user, on_behalf_of=on_behalf_of, reason=reason
+            )
+        else:
+            getattr(services, f"{service.__name__}_check")(order=order)
 
     def action(modeladmin, request, queryset):
         reason = request.POST.get("reason", "").strip()
@@ -74,6 +99,8 @@ def _transition_action(service, label, *, on_behalf_of=None, needs_reason=True):
             )
         if needs_reason and not reason:
             modeladmin.message_user(request, services.MSG_REASON_REQUIRED, messages.ERROR)
+            return None
+        if rows_refused(modeladmin, request, queryset, lambda order: check(order, request, reason)):
             return None
         done, refused = 0, []
         for order in queryset:
@@ -99,13 +126,18 @@ def _transition_action(service, label, *, on_behalf_of=None, needs_reason=True):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ScaledChangeList):
     list_display = ["id", "status", "buyer", "seller", "total", "created_at", "status_changed_at"]
-    list_filter = ["status", WaitingLongerThanFilter, "currency"]
+    # A date range instead of date_hierarchy: its drill-down reads every row for the years.
+    list_filter = [
+        "status",
+        WaitingLongerThanFilter,
+        FixedChoicesCurrencyFilter,
+        ("created_at", admin.DateFieldListFilter),
+    ]
     search_fields = ["=id", "buyer__email", "seller__email"]
     search_help_text = "Order number, or the buyer's or seller's email."
     list_select_related = ["buyer", "seller"]
-    date_hierarchy = "created_at"
     readonly_fields = [
         "status",
         "buyer",
@@ -161,26 +193,36 @@ class OrderAdmin(admin.ModelAdmin):
         _transition_action(
             services.order_mark_shipped,
             "Mark shipped, on behalf of the seller",
+            transition="mark_shipped",
             on_behalf_of=services.Actor.SELLER,
         ),
         _transition_action(
             services.order_mark_delivered,
             "Mark delivered, on behalf of the seller",
+            transition="mark_delivered",
             on_behalf_of=services.Actor.SELLER,
         ),
-        _transition_action(services.order_confirm_received, "Confirm received (as platform staff)"),
+        _transition_action(
+            services.order_confirm_received,
+            "Confirm received (as platform staff)",
+            transition="confirm_received",
+        ),
         _transition_action(
             services.order_report_not_received,
             "Report not received, on behalf of the buyer",
+            transition="report_not_received",
             on_behalf_of=services.Actor.BUYER,
         ),
         _transition_action(
             services.order_resolve_and_confirm_delivery,
             "Mark resolved & confirm delivery, on behalf of the seller",
+            transition="resolve_and_confirm_delivery",
             on_behalf_of=services.Actor.SELLER,
         ),
-        _transition_action(services.order_refund, "Refund (as platform staff)"),
-        _transition_action(services.order_cancel, "Cancel unpaid order (as platform staff)"),
+        _transition_action(services.order_refund, "Refund (as platform staff)", transition="refund"),
+        _transition_action(
+            services.order_cancel, "Cancel unpaid order (as platform staff)", transition="cancel"
+        ),
         _transition_action(
             services.order_confirmation_email_resend,
             "Resend the current confirmation email",

@@ -35,13 +35,17 @@ class Order(ConcurrentTransitionMixin, models.Model):
         Status.PENDING_SELLER_ACTION,
     ]
 
+    # No single-column indexes on buyer, seller or status: the composite indexes below lead
+    # with them, and every index is one more write per new order and per status change.
     buyer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders_bought"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders_bought", db_index=False
     )
-    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders_sold")
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders_sold", db_index=False
+    )
     total_amount = models.BigIntegerField(help_text="In the currency's minor unit (cents).")
     currency = models.CharField(max_length=3, help_text="ISO 4217 code, e.g. USD.")
-    status = FSMField(default=Status.PENDING_PAYMENT, choices=Status.choices, protected=True, db_index=True)
+    status = FSMField(default=Status.PENDING_PAYMENT, choices=Status.choices, protected=True)
     status_changed_at = models.DateTimeField(default=timezone.now)
     # Each "please confirm receipt" email starts a round; links carry the round they were
     # sent in, so a link from an earlier email cannot act on a later round.
@@ -64,6 +68,9 @@ class Order(ConcurrentTransitionMixin, models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
+            # The admin list: newest first, and by status.
+            models.Index(fields=["-created_at", "-id"], name="order_newest"),
+            models.Index(fields=["status", "-created_at", "-id"], name="order_status_newest"),
             models.Index(fields=["seller", "-created_at", "-id"], name="order_seller_newest"),
             models.Index(
                 fields=["seller", "status", "-created_at", "-id"], name="order_seller_status_newest"

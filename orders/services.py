@@ -163,11 +163,23 @@ def _checked(*, order_id, name, by, expected_status=None, expected_round=None, o
         raise ApplicationError(MSG_STALE_ROUND)
     if expected_status is not None and order.status != expected_status:
         raise OrderChanged(order)
+    _state_allows(order, name)
+    return order, acting
+
+
+def _state_allows(order: Order, name: str) -> None:
     if not can_proceed(getattr(order, name)):
         raise ApplicationError(
             MSG_WRONG_STATE.format(status=order.get_status_display().lower(), action=_words(name)["past"])
         )
-    return order, acting
+
+
+def order_transition_check(*, order: Order, name: str, by, on_behalf_of=None, reason: str = "") -> None:
+    """Raise ApplicationError, saying why, when `by` may not take transition `name` on
+    `order` as it is now. Nothing is locked: admin actions check every selected order with
+    it before changing any, and the service checks again under the lock."""
+    _acting(order=order, name=name, by=by, on_behalf_of=on_behalf_of, reason=reason)
+    _state_allows(order, name)
 
 
 def _words(name: str) -> dict:
@@ -516,10 +528,7 @@ def order_confirmation_email_resend(*, order_id: int, by) -> Order:
     """Send the current round's confirmation email again (admin action)."""
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
-        if order.status != S.PENDING_CUSTOMER_CONFIRMATION:
-            raise ApplicationError(
-                f"Order #{order.pk} is {order.get_status_display().lower()}: there is no confirmation to ask for."
-            )
+        order_confirmation_email_resend_check(order=order)
         OrderEvent.objects.create(
             order=order,
             by=by,
@@ -528,6 +537,14 @@ def order_confirmation_email_resend(*, order_id: int, by) -> Order:
         )
         _queue_email(order.pk, "buyer_confirmation_request", round=order.confirmation_round)
     return order
+
+
+def order_confirmation_email_resend_check(*, order: Order) -> None:
+    """Raise ApplicationError when `order` has no confirmation email to send again."""
+    if order.status != S.PENDING_CUSTOMER_CONFIRMATION:
+        raise ApplicationError(
+            f"Order #{order.pk} is {order.get_status_display().lower()}: there is no confirmation to ask for."
+        )
 
 
 @dataclass

@@ -6,12 +6,12 @@ parse input and call one service; the service decides who may do what.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.decorators import seller_required
 from marketplace.exceptions import ApplicationError
+from marketplace.keyset import keyset_page
 
 from . import services
 from .forms import BuyerMessageForm, ExpectedStatusForm, MarkShippedForm, NotReceivedForm, RefundForm
@@ -33,6 +33,21 @@ def _act(request, order, service, success, **kwargs):
     return True
 
 
+def _orders_page(request, orders):
+    """The page of `orders` the "newer" / "older" link asked for; a broken link gets the
+    newest page and a message."""
+    try:
+        return keyset_page(
+            orders,
+            size=PAGE_SIZE,
+            older_than=request.GET.get("older_than"),
+            newer_than=request.GET.get("newer_than"),
+        )
+    except ValueError as exc:
+        messages.error(request, str(exc))
+        return keyset_page(orders, size=PAGE_SIZE)
+
+
 def _form_errors(request, form):
     for errors in form.errors.values():
         for error in errors:
@@ -48,9 +63,7 @@ def seller_orders(request):
     if status not in {None, *Order.Status.values}:
         messages.error(request, "There is no such order status; showing all orders.")
         status = None
-    page = Paginator(seller_orders_list(seller=request.user, status=status), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = _orders_page(request, seller_orders_list(seller=request.user, status=status))
     return render(
         request,
         "orders/seller_orders.html",
@@ -135,7 +148,7 @@ def seller_order_refund(request, order_id):
 
 @login_required
 def buyer_orders(request):
-    page = Paginator(buyer_orders_list(buyer=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = _orders_page(request, buyer_orders_list(buyer=request.user))
     return render(request, "orders/buyer_orders.html", {"page": page})
 
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django_fsm_log.admin import StateLogInline
 
 from finance.models import PayoutCycleSettings
-from marketplace.admin_parts import ReadOnlyInline, text_action
+from marketplace.admin_parts import FixedChoicesCurrencyFilter, ReadOnlyInline, ScaledChangeList, text_action
 from marketplace.exceptions import ApplicationError
 from marketplace.money import format_money
 
@@ -30,7 +30,7 @@ from .payability import Block, account_payability, sellers_payability
 from .selectors import first_open_payout_date
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ScaledChangeList):
     """The ledger and the runs are written by services only; the admin reads them."""
 
     def has_add_permission(self, request, obj=None):
@@ -43,11 +43,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-def _text_action(label, *, field_label, explain, required):
+def _text_action(label, *, field_label, explain, required, action):
+    """Every selected payout is checked for `action` first; if one is refused, none changes."""
     return text_action(
         label,
         template="admin/payouts/payout/action_form.html",
         missing_text=f"Give the {field_label.lower()}." if required else None,
+        check=lambda payout, request, text: services.payout_action_check(payout=payout, action=action),
         field_label=field_label,
         explain=explain,
     )
@@ -70,6 +72,7 @@ def export_csv(modeladmin, request, queryset):
     field_label="Bank reference (optional)",
     explain="The seller is emailed that the money is on its way.",
     required=False,
+    action="mark_paid",
 )
 def mark_paid(payout, request, text):
     services.payout_mark_paid(payout_id=payout.pk, by=request.user, reference=text)
@@ -83,6 +86,7 @@ def mark_paid(payout, request, text):
         "the seller is emailed the reason."
     ),
     required=True,
+    action="mark_failed",
 )
 def mark_failed(payout, request, text):
     services.payout_mark_failed(payout_id=payout.pk, by=request.user, reason=text)
@@ -93,6 +97,7 @@ def mark_failed(payout, request, text):
     field_label="Reason",
     explain="Only scheduled payouts can be canceled; the money stays in the seller's balance.",
     required=True,
+    action="cancel",
 )
 def cancel(payout, request, text):
     services.payout_cancel(payout_id=payout.pk, by=request.user, reason=text)
@@ -127,7 +132,7 @@ class EarningInline(ReadOnlyInline):
 
 
 @admin.register(Payout)
-class PayoutAdmin(admin.ModelAdmin):
+class PayoutAdmin(ScaledChangeList):
     list_display = [
         "id",
         "payout_date",
@@ -138,11 +143,10 @@ class PayoutAdmin(admin.ModelAdmin):
         "provider_reference",
         "failure_reason",
     ]
-    list_filter = ["status", "provider", "currency", "payout_date"]
-    search_fields = ["=id", "seller__email", "provider_reference"]
+    list_filter = ["status", "provider", FixedChoicesCurrencyFilter, "payout_date"]
+    search_fields = ["=id", "seller__email", "=provider_reference"]
     search_help_text = "Payout number, the seller's email, or the transfer / bank reference."
     list_select_related = ["seller"]
-    date_hierarchy = "payout_date"
     actions = [export_csv, mark_paid, mark_failed, cancel, check_with_stripe]
     readonly_fields = [
         "seller",
@@ -196,9 +200,11 @@ class PayoutRunAdmin(ReadOnlyAdmin):
 @admin.register(Earning)
 class EarningAdmin(ReadOnlyAdmin):
     list_display = ["id", "kind", "order", "seller", "money", "fee", "available_on", "payout", "reversed_at"]
-    list_filter = ["kind", "currency", ("payout", admin.EmptyFieldListFilter), "available_on"]
+    list_filter = ["kind", FixedChoicesCurrencyFilter, ("payout", admin.EmptyFieldListFilter), "available_on"]
     search_fields = ["=order__id", "seller__email"]
-    list_select_related = ["seller"]
+    list_select_related = ["seller", "order", "payout"]
+    # Newest lines first, through the primary key: no index on the date to keep up to date.
+    ordering = ["-id"]
 
     @admin.display(description="seller gets", ordering="amount")
     def money(self, e):
@@ -367,14 +373,16 @@ class EntryInline(ReadOnlyInline):
 class JournalAdmin(ReadOnlyAdmin):
     list_display = ["id", "kind", "description", "earning", "payout", "created_at"]
     list_filter = ["kind"]
+    list_select_related = ["earning", "payout"]
     inlines = [EntryInline]
 
 
 @admin.register(LedgerAccount)
 class LedgerAccountAdmin(ReadOnlyAdmin):
     list_display = ["key", "kind", "currency", "seller", "shown_balance"]
-    list_filter = ["kind", "currency"]
-    search_fields = ["key", "seller__email"]
+    list_filter = ["kind", FixedChoicesCurrencyFilter]
+    search_fields = ["=key", "seller__email"]
+    list_select_related = ["seller"]
 
     @admin.display(description="balance", ordering="balance")
     def shown_balance(self, account):

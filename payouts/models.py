@@ -139,7 +139,12 @@ class Earning(models.Model):
         DISPUTE_FEE = "dispute_fee", "Stripe's fee for a lost dispute"
 
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SALE)
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="earnings")
+    # Every index here is written again for each line a payout run pays (setting `payout`
+    # cannot be a HOT update while `earning_unpaid` depends on it), so there are only four:
+    # the key, one per order (which also keeps lines unique), seller, payout.
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="earnings", db_index=False
+    )
     seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="earnings")
     currency = models.CharField(max_length=3)
     gross_amount = models.BigIntegerField(help_text="What the buyer paid, in minor units.")
@@ -165,13 +170,14 @@ class Earning(models.Model):
     class Meta:
         ordering = ["available_on", "id"]
         constraints = [
+            # One sale per order (a sale's reference is always empty) and one adjustment per
+            # reference, in one index that also finds an order's lines.
             models.UniqueConstraint(
-                fields=["order"], condition=models.Q(kind="sale"), name="earning_one_sale_per_order"
+                fields=["order", "kind", "reference"], name="earning_one_line_per_order_kind_reference"
             ),
-            models.UniqueConstraint(
-                fields=["order", "kind", "reference"],
-                condition=~models.Q(kind="sale"),
-                name="earning_one_adjustment_per_reference",
+            models.CheckConstraint(
+                condition=~models.Q(kind="sale") | models.Q(reference=""),
+                name="earning_sale_has_no_reference",
             ),
             models.CheckConstraint(
                 condition=models.Q(kind__in=["clawback", "dispute_hold", "dispute_fee"], amount__lte=0)
@@ -193,8 +199,10 @@ class Earning(models.Model):
 
 
 class PayoutRun(models.Model):
-    """One per payout date. Chunks of sellers are processed in order; the cursor is moved
-    under a row lock, so two runs of the same date share the work and never repeat it."""
+    """One per payout date. Its sellers are split into chunks (`PayoutRunChunk`, planned
+    once under a row lock as the cursor moves to the last seller); each chunk is one
+    transaction that any process may take, so Celery workers, `run_payouts` and beat share
+    a date's work and never repeat it."""
 
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
@@ -217,6 +225,35 @@ class PayoutRun(models.Model):
 
     def __str__(self):
         return f"Payout run of {self.payout_date}"
+
+
+class PayoutRunChunk(models.Model):
+    """The sellers with ids in (after_seller_id, last_seller_id] of one run: built in one
+    transaction, by whichever process locks the row first (the others skip it), and marked
+    done in that same transaction."""
+
+    run = models.ForeignKey(PayoutRun, on_delete=models.CASCADE, related_name="chunks", db_index=False)
+    after_seller_id = models.BigIntegerField()
+    last_seller_id = models.BigIntegerField()
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.CharField(max_length=200, blank=True, help_text="The process that built it (host:pid).")
+    payouts_created = models.PositiveIntegerField(default=0)
+    lines_paid = models.PositiveIntegerField(default=0)
+    below_minimum = models.PositiveIntegerField(default=0)
+    on_hold = models.PositiveIntegerField(default=0)
+    not_positive = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["run", "after_seller_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "after_seller_id"], name="chunk_once_per_range")
+        ]
+        indexes = [
+            models.Index(fields=["run"], condition=models.Q(done_at__isnull=True), name="chunk_pending"),
+        ]
+
+    def __str__(self):
+        return f"Sellers {self.after_seller_id + 1}–{self.last_seller_id} of {self.run}"
 
 
 class Payout(models.Model):
@@ -264,6 +301,7 @@ class Payout(models.Model):
 
     class Meta:
         ordering = ["-payout_date", "-id"]
+        indexes = [models.Index(fields=["-payout_date", "-id"], name="payout_newest")]
         constraints = [
             models.UniqueConstraint(
                 fields=["seller", "currency", "payout_date"], name="payout_one_per_seller_currency_date"
@@ -367,6 +405,12 @@ class Journal(models.Model):
                 name="journal_once_per_payout",
             ),
         ]
+        indexes = [
+            # The admin's kind filter: every kind but the (most common) earning journals.
+            models.Index(
+                fields=["kind", "-id"], condition=~models.Q(kind="earning"), name="journal_kind_newest"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} (#{self.pk})"
@@ -374,7 +418,10 @@ class Journal(models.Model):
 
 class Entry(models.Model):
     journal = models.ForeignKey(Journal, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries")
+    # Indexed once, by `entry_account` below.
+    account = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     amount = models.BigIntegerField(help_text="Signed credit in minor units.")
 
     class Meta:

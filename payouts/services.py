@@ -10,6 +10,8 @@ chunks, each chunk one transaction of a few statements, never a Python loop per 
 import csv
 import io
 import logging
+import os
+import socket
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +35,7 @@ from stripe_integration.client import GatewayUnavailable
 
 from . import ledger
 from .emails import payout_email_send
-from .models import Earning, Journal, Payout, PayoutAccount, PayoutRun
+from .models import Earning, Journal, Payout, PayoutAccount, PayoutRun, PayoutRunChunk
 from .payability import Payability, sellers_payability
 from .schedule import available_on as compute_available_on
 from .schedule import schedule_for
@@ -298,8 +300,20 @@ def _seller_range_end(cursor: int, chunk_size: int) -> int | None:
     return User.objects.filter(pk__gt=cursor).order_by("-pk").values_list("pk", flat=True).first()
 
 
+def payout_date_check(*, payout_date: date) -> None:
+    """Raise ApplicationError for a payout date before the platform's first
+    (PAYOUTS_FIRST_DATE): nothing can be due then, and a run would only write an empty row."""
+    first = settings.PAYOUTS_FIRST_DATE
+    if payout_date < first:
+        raise ApplicationError(
+            f"{payout_date.isoformat()} is before the platform's first payout date, {first.isoformat()} "
+            "(PAYOUTS_FIRST_DATE): nothing can be paid on it."
+        )
+
+
 def payout_run_dry(*, payout_date: date) -> RunReport:
     """What a run for this date would build now, without writing anything."""
+    payout_date_check(payout_date=payout_date)
     config = PayoutCycleSettings.load()
     report = RunReport(payout_date=payout_date, dry_run=True, paused=config.payouts_paused)
     done = PayoutRun.objects.filter(payout_date=payout_date, status=PayoutRun.Status.DONE).exists()
@@ -322,47 +336,150 @@ def payout_run_dry(*, payout_date: date) -> RunReport:
     return report
 
 
-def payout_run_create(*, payout_date: date, chunk_size: int = 2_000, progress=None) -> RunReport:
+def payout_run_create(
+    *, payout_date: date, chunk_size: int = 2_000, progress=None, spread: bool = False
+) -> RunReport:
     """Build the payouts due on `payout_date`: one per seller and currency, from every
     unpaid line available on or before that date, skipping sellers on hold, totals that
     are not positive (a clawback still being netted off) and totals under the minimum.
+    Returns when the date's run is done, with what the whole run built.
 
-    Idempotent and safe to run twice at once: the run row is unique per date, and each
-    chunk of sellers is taken by moving the run's cursor under a row lock, so a second
-    process shares the remaining chunks instead of repeating them. The unique key per
-    seller, currency and date stands behind that."""
+    The sellers are split into chunks of `chunk_size` ids (`payout_run_plan`); this
+    process builds every chunk no other process holds, then waits for those that others
+    hold. With `spread`, each chunk is also sent to the Celery workers as a
+    `payouts.run_chunk` task, so every worker process shortens the run; a lost message
+    costs nothing, since this process (or the next hourly run) builds what is left.
+
+    Idempotent and safe to run twice at once: the run row is unique per date, a chunk is
+    built once (row lock, then its done mark in the same transaction), and the unique
+    key per seller, currency and date stands behind that."""
+    payout_date_check(payout_date=payout_date)
     config = PayoutCycleSettings.load()
     report = RunReport(payout_date=payout_date, paused=config.payouts_paused)
+    run = payout_run_plan(payout_date=payout_date, chunk_size=chunk_size)
+    if run is None:
+        return report  # paused: closed with nothing built
+    if run.status == PayoutRun.Status.DONE:
+        report.already_done = True
+        return report
+    pending = list(run.chunks.filter(done_at__isnull=True).values_list("pk", flat=True))
+    if spread:
+        from .tasks import run_payout_chunk  # the tasks module imports this one
+
+        transaction.on_commit(lambda: [_publish(run_payout_chunk, chunk_id) for chunk_id in pending])
+    for done, chunk_id in enumerate(pending, start=1):  # first those nobody holds
+        payout_run_chunk_build(chunk_id=chunk_id, wait=False)
+        if progress:
+            progress(done, len(pending))
+    for chunk_id in run.chunks.filter(done_at__isnull=True).values_list("pk", flat=True):
+        payout_run_chunk_build(chunk_id=chunk_id, wait=True)  # then wait for the others
+    _run_finish(run.pk)
+    return _run_report(PayoutRun.objects.get(pk=run.pk), report)
+
+
+def _publish(task, chunk_id: int) -> None:
+    """Best effort: a chunk whose message is lost is built by the process that planned it."""
+    try:
+        task.apply_async(kwargs={"chunk_id": chunk_id}, retry=False)
+    except Exception:  # noqa: BLE001 - the broker is down; the planner builds the chunk
+        logger.warning("Could not send payout chunk %s to the workers; building it here.", chunk_id)
+
+
+def payout_run_plan(*, payout_date: date, chunk_size: int = 2_000) -> PayoutRun | None:
+    """The run of `payout_date`, with its chunks of sellers written (once: the cursor
+    moves to the last user under the run's row lock). A paused platform closes the run
+    with nothing built. None only if the run was paused."""
+    config = PayoutCycleSettings.load()
     try:
         run, _ = PayoutRun.objects.get_or_create(payout_date=payout_date)
     except IntegrityError:  # created by a run that started at the same moment
         run = PayoutRun.objects.get(payout_date=payout_date)
     if run.status == PayoutRun.Status.DONE:
-        report.already_done = True
-        return report
+        return run
     if config.payouts_paused:
         PayoutRun.objects.filter(pk=run.pk, status=PayoutRun.Status.RUNNING).update(
             status=PayoutRun.Status.DONE, paused=True, finished_at=timezone.now()
         )
-        return report
-    last_user = User.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    while True:
-        with transaction.atomic():
-            run = PayoutRun.objects.select_for_update().get(pk=run.pk)
-            if run.status == PayoutRun.Status.DONE:
-                break
-            end = _seller_range_end(run.cursor_seller_id, chunk_size)
-            if end is None:
-                run.status = PayoutRun.Status.DONE
-                run.finished_at = timezone.now()
-                run.save(update_fields=["status", "finished_at"])
-                break
-            _run_chunk(run=run, config=config, low=run.cursor_seller_id, high=end, report=report)
-            run.cursor_seller_id = end
-            run.save()
-        if progress:
-            progress(min(end, last_user), last_user)
-    _submit_later(payout_date)
+        return None
+    with transaction.atomic():
+        run = PayoutRun.objects.select_for_update().get(pk=run.pk)
+        chunks = []
+        cursor = run.cursor_seller_id
+        while (end := _seller_range_end(cursor, chunk_size)) is not None:
+            chunks.append(PayoutRunChunk(run=run, after_seller_id=cursor, last_seller_id=end))
+            cursor = end
+        if chunks:
+            PayoutRunChunk.objects.bulk_create(chunks)
+            PayoutRun.objects.filter(pk=run.pk).update(cursor_seller_id=cursor)
+    return run
+
+
+def payout_run_chunk_build(*, chunk_id: int, wait: bool = False) -> bool:
+    """Build one chunk's payouts, if nobody has: True when this call built it. Without
+    `wait`, a chunk another process is building is skipped at once; with it, this call
+    waits for that process and then finds the chunk done (or builds it, if that process
+    died). The last chunk to be built closes the run."""
+    with transaction.atomic():
+        chunk = (
+            PayoutRunChunk.objects.select_for_update(skip_locked=not wait)
+            .select_related("run")
+            .filter(pk=chunk_id, done_at__isnull=True)
+            .first()
+        )
+        if chunk is None:
+            return False
+        run = chunk.run
+        config = PayoutCycleSettings.load()
+        built = RunReport(payout_date=run.payout_date)
+        _run_chunk(run=run, config=config, low=chunk.after_seller_id, high=chunk.last_seller_id, report=built)
+        # The counts stay on the chunk (the run row is not locked by every chunk's
+        # commit, so chunks commit side by side); the run adds them up when it closes.
+        chunk.done_at = timezone.now()
+        chunk.done_by = f"{socket.gethostname()}:{os.getpid()}"[:200]
+        chunk.payouts_created, chunk.lines_paid = built.payouts, built.lines
+        chunk.below_minimum, chunk.on_hold, chunk.not_positive = (
+            built.below_minimum,
+            built.on_hold,
+            built.not_positive,
+        )
+        chunk.save()
+    _run_finish(run.pk)
+    return True
+
+
+RUN_COUNTS = ("payouts_created", "lines_paid", "below_minimum", "on_hold", "not_positive")
+
+
+def _run_finish(run_id: int) -> PayoutRun | None:
+    """Close the run once every chunk is built (checked under the run's lock, after the
+    caller's chunk committed) and send the date's transfers. Returns the run if this call
+    closed it."""
+    with transaction.atomic():
+        run = PayoutRun.objects.select_for_update().get(pk=run_id)
+        if run.status == PayoutRun.Status.DONE or run.chunks.filter(done_at__isnull=True).exists():
+            return None
+        totals = run.chunks.aggregate(**{name: Sum(name) for name in RUN_COUNTS})
+        for name in RUN_COUNTS:
+            setattr(run, name, getattr(run, name) + (totals[name] or 0))
+        run.status = PayoutRun.Status.DONE
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "finished_at", *RUN_COUNTS])
+        _submit_later(run.payout_date)
+    return run
+
+
+def _run_report(run: PayoutRun, report: RunReport) -> RunReport:
+    """What the whole run built, whichever processes built it (so far, if other
+    processes are still building chunks)."""
+    counts = {name: getattr(run, name) for name in RUN_COUNTS}
+    if run.status != PayoutRun.Status.DONE:
+        done = run.chunks.aggregate(**{name: Sum(name) for name in RUN_COUNTS})
+        counts = {name: counts[name] + (done[name] or 0) for name in RUN_COUNTS}
+    report.payouts, report.lines = counts["payouts_created"], counts["lines_paid"]
+    report.below_minimum, report.on_hold = counts["below_minimum"], counts["on_hold"]
+    report.not_positive = counts["not_positive"]
+    for row in run.payouts.values("currency").annotate(total=Sum("amount")).order_by():
+        report.amounts[row["currency"]] = row["total"]
     return report
 
 
@@ -416,11 +533,8 @@ def _run_chunk(
         report.lines += lines
         for p in payouts:
             report.amounts[p.currency] += p.amount
-        run.payouts_created += len(payouts)
-        run.lines_paid += lines
     for name in ("below_minimum", "on_hold", "not_positive"):
         setattr(report, name, getattr(report, name) + getattr(chunk_report, name))
-        setattr(run, name, getattr(run, name) + getattr(chunk_report, name))
 
 
 def _under_minimum(config: PayoutCycleSettings) -> Q:
@@ -483,9 +597,10 @@ def payout_dates_due(*, now=None) -> list[date]:
     return sorted(dates)
 
 
-def payout_runs_due(*, now=None) -> list[RunReport]:
-    """What beat runs every hour: every due payout date's run, catching up missed ones."""
-    return [payout_run_create(payout_date=d) for d in payout_dates_due(now=now)]
+def payout_runs_due(*, now=None, spread: bool = False) -> list[RunReport]:
+    """What beat runs every hour: every due payout date's run, catching up missed ones
+    (`spread`: with each run's chunks sent to the Celery workers too)."""
+    return [payout_run_create(payout_date=d, spread=spread) for d in payout_dates_due(now=now)]
 
 
 # --- submitting, paying, failing ---------------------------------------------------------------
@@ -509,12 +624,33 @@ def _locked(payout_id: int) -> Payout:
 def _transition(payout: Payout, name: str, **kwargs) -> None:
     method = getattr(payout, name)
     if not can_proceed(method):
-        raise ApplicationError(
-            f"Payout #{payout.pk} is {payout.get_status_display().lower()}: "
-            f"it cannot be {transition_custom(Payout)[name]['past']}."
-        )
+        raise _not_allowed(payout, name)
     method(**kwargs)
     payout.save()
+
+
+def _not_allowed(payout: Payout, name: str) -> ApplicationError:
+    return ApplicationError(
+        f"Payout #{payout.pk} is {payout.get_status_display().lower()}: "
+        f"it cannot be {transition_custom(Payout)[name]['past']}."
+    )
+
+
+# What staff do to a payout in the admin, and the transition each ends with.
+STAFF_ACTIONS = {"mark_paid": "mark_paid", "mark_failed": "fail", "cancel": "cancel"}
+
+
+def payout_action_check(*, payout: Payout, action: str) -> None:
+    """Raise ApplicationError, saying why, when staff cannot take `action` ("mark_paid",
+    "mark_failed" or "cancel") on `payout` as it is now. Nothing is locked: admin actions
+    check every selected payout with it before changing any; the service checks again."""
+    if action != "mark_paid" and transfer_outcome_unknown(payout):
+        raise ApplicationError(CHECK_WITH_STRIPE_FIRST.format(pk=payout.pk))
+    name = STAFF_ACTIONS[action]
+    # Marking a scheduled payout paid or failed sends it first (`submit`).
+    sent_first = action != "cancel" and payout.status == Payout.Status.SCHEDULED
+    if not (sent_first or can_proceed(getattr(payout, name))):
+        raise _not_allowed(payout, name)
 
 
 def _email_later(kind: str, payout_id: int) -> None:

@@ -4,7 +4,7 @@ from celery import shared_task
 
 from .emails import payout_email_send
 from .payout_accounts import payout_accounts_stripe_sync_all
-from .services import payout_runs_due, payouts_submit
+from .services import payout_run_chunk_build, payout_runs_due, payouts_submit
 
 
 @shared_task(name="payouts.run_due")
@@ -18,8 +18,15 @@ def run_due_payouts() -> list[dict]:
             "already_done": r.already_done,
             "paused": r.paused,
         }
-        for r in payout_runs_due()
+        for r in payout_runs_due(spread=True)
     ]
+
+
+@shared_task(name="payouts.run_chunk")
+def run_payout_chunk(chunk_id: int) -> bool:
+    """One chunk of sellers of a payout run (sent by the run; any worker may take it).
+    False when another process built it already or is building it."""
+    return payout_run_chunk_build(chunk_id=chunk_id)
 
 
 @shared_task(name="payouts.submit")

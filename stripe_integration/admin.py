@@ -3,9 +3,46 @@ from django.contrib import admin
 from .models import WebhookEvent
 
 
+class OutcomeFilter(admin.SimpleListFilter):
+    title = "outcome"
+    parameter_name = "outcome"
+
+    def lookups(self, request, model_admin):
+        return [("processed", "Processed"), ("failed", "Failed"), ("waiting", "Not processed yet")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "processed":
+            return queryset.filter(processed_at__isnull=False)
+        if self.value() == "failed":
+            return queryset.filter(processed_at__isnull=True, failed_at__isnull=False)
+        if self.value() == "waiting":
+            return queryset.filter(processed_at__isnull=True, failed_at__isnull=True)
+        return queryset
+
+
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(admin.ModelAdmin):
-    list_display = ["stripe_id", "type", "received_at", "processed_at", "result"]
-    list_filter = ["type"]
+    """Stripe's events as received. A failed one was signed by Stripe's secret but could not
+    be applied; its reason says why (a malformed body, an object Stripe does not know)."""
+
+    list_display = ["stripe_id", "type", "received_at", "outcome", "result"]
+    list_filter = [OutcomeFilter, "type"]
     search_fields = ["stripe_id"]
-    readonly_fields = ["stripe_id", "type", "payload", "received_at", "processed_at", "result"]
+    readonly_fields = [
+        "stripe_id",
+        "type",
+        "payload",
+        "received_at",
+        "processed_at",
+        "result",
+        "failed_at",
+        "failure_reason",
+    ]
+
+    @admin.display(description="outcome")
+    def outcome(self, event):
+        if event.processed_at:
+            return "processed"
+        if event.failed_at:
+            return f"failed: {event.failure_reason}"
+        return "not processed yet"

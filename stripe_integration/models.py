@@ -3,7 +3,9 @@ from django.utils import timezone
 
 
 class WebhookEvent(models.Model):
-    """A Stripe event, stored once by its id before it is applied."""
+    """A Stripe event, stored once by its id before it is applied. A correctly signed event
+    that cannot be applied (malformed, or about an object Stripe does not know) is stored
+    as failed, with the reason, for staff to read in the admin."""
 
     stripe_id = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=100)
@@ -11,6 +13,8 @@ class WebhookEvent(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
     result = models.CharField(max_length=300, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.TextField(blank=True)
 
     class Meta:
         # The table billing created before Stripe had its own app; the rows stayed.

@@ -36,8 +36,10 @@ from .invoices import (
     INVOICE_OPEN,
     Line,
     invoice_cancel,
+    invoice_cancel_check,
     invoice_create,
     invoice_refund,
+    invoice_refund_check,
     invoice_retry_now,
 )
 from .payment_methods import payment_method_add
@@ -59,9 +61,11 @@ __all__ = [
     "customer_stripe_id",
     "invoice_attempt_awaiting_authentication",
     "invoice_cancel",
+    "invoice_cancel_check",
     "invoice_create",
     "invoice_payment_authenticated",
     "invoice_refund",
+    "invoice_refund_check",
     "invoice_retry_now",
     "invoices_apply_grace",
     "payment_method_add",

@@ -114,10 +114,7 @@ def invoice_cancel(*, invoice_id: int, by=None, reason: str = "") -> Invoice:
     unknown blocks this: it may have gone through."""
     with transaction.atomic():
         invoice = invoice_lock(invoice_id=invoice_id)
-        if invoice.status not in Invoice.OPEN_STATUSES:
-            raise ApplicationError(
-                f"{invoice} is {invoice.get_status_display().lower()}: it cannot be canceled."
-            )
+        invoice_cancel_check(invoice=invoice)
         cancel_open_transactions(invoice, by=by, reason=reason or "Invoice canceled")
         invoice.cancel(by=by, description=reason or None)
         invoice.save()
@@ -125,14 +122,28 @@ def invoice_cancel(*, invoice_id: int, by=None, reason: str = "") -> Invoice:
     return invoice
 
 
-def cancel_open_transactions(invoice: Invoice, *, by, reason: str) -> None:
-    txns = list(
-        Transaction.objects.select_for_update().filter(invoice=invoice, status__in=Transaction.OPEN_STATUSES)
+def invoice_cancel_check(*, invoice: Invoice) -> None:
+    """Raise ApplicationError, saying why, when `invoice` cannot be canceled now. Admin
+    actions check every selected invoice with it before canceling any."""
+    if invoice.status not in Invoice.OPEN_STATUSES:
+        raise ApplicationError(f"{invoice} is {invoice.get_status_display().lower()}: it cannot be canceled.")
+    _no_charge_waiting(
+        invoice, Transaction.objects.filter(invoice=invoice, status__in=Transaction.OPEN_STATUSES)
     )
+
+
+def _no_charge_waiting(invoice: Invoice, txns) -> None:
     if Attempt.objects.filter(transaction__in=txns, outcome=Attempt.Outcome.UNKNOWN).exists():
         raise ApplicationError(
             f"A charge of {invoice} is still waiting for the payment service's answer. Try again in a few minutes."
         )
+
+
+def cancel_open_transactions(invoice: Invoice, *, by, reason: str) -> None:
+    txns = list(
+        Transaction.objects.select_for_update().filter(invoice=invoice, status__in=Transaction.OPEN_STATUSES)
+    )
+    _no_charge_waiting(invoice, txns)
     withdraw_bank_confirmation_later(invoice)
     for txn in txns:
         txn.cancel(by=by, description=reason)
@@ -168,18 +179,7 @@ def invoice_refund(*, invoice_id: int, amount: int | None = None, by=None, reaso
     while Stripe is unreachable until it goes through."""
     with transaction.atomic():
         invoice = invoice_lock(invoice_id=invoice_id)
-        if invoice.status != IS.SETTLED:
-            raise ApplicationError(
-                f"{invoice} is {invoice.get_status_display().lower()}: only a settled invoice can be refunded."
-            )
-        amount = invoice.refundable_amount if amount is None else amount
-        if not isinstance(amount, int) or amount <= 0:
-            raise ApplicationError("The refund amount must be more than zero.")
-        if amount > invoice.refundable_amount:
-            raise ApplicationError(
-                f"At most {format_money(invoice.refundable_amount, invoice.currency)} of {invoice} can still be refunded."
-            )
-        _chargeable(amount, invoice.currency)
+        amount = invoice_refund_check(invoice=invoice, amount=amount)
         charge = invoice.transactions.filter(kind=Transaction.Kind.CHARGE, status=TS.DONE).first()
         invoice.start_refund(by=by, description=reason or None)
         invoice.save()
@@ -201,6 +201,25 @@ def invoice_refund(*, invoice_id: int, amount: int | None = None, by=None, reaso
         )
         attempt_soon(txn.pk)
     return txn
+
+
+def invoice_refund_check(*, invoice: Invoice, amount: int | None) -> int:
+    """The amount a refund of `invoice` would send back (all that is left when `amount` is
+    None), or ApplicationError saying why it cannot. Admin actions check every selected
+    invoice with it before refunding any."""
+    if invoice.status != IS.SETTLED:
+        raise ApplicationError(
+            f"{invoice} is {invoice.get_status_display().lower()}: only a settled invoice can be refunded."
+        )
+    amount = invoice.refundable_amount if amount is None else amount
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise ApplicationError("The refund amount must be more than zero.")
+    if amount > invoice.refundable_amount:
+        raise ApplicationError(
+            f"At most {format_money(invoice.refundable_amount, invoice.currency)} of {invoice} can still be refunded."
+        )
+    _chargeable(amount, invoice.currency)
+    return amount
 
 
 def invoice_refund_made_at_stripe(

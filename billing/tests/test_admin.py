@@ -42,7 +42,9 @@ def test_partial_refund_from_the_admin_with_an_amount(admin_client, billing):
     assert (invoice.status, invoice.amount_refunded) == ("settled", 1250)
 
 
-@pytest.mark.parametrize("amount", ["abc", "-3", "0", "1.234", "60.00"])
+@pytest.mark.parametrize(
+    "amount", ["abc", "-3", "0", "1.234", "60.00", "NaN", "sNaN", "Infinity", "-Infinity", "1E+999999"]
+)
 def test_a_bad_refund_amount_says_so_and_changes_nothing(admin_client, billing, amount):
     invoice = billing.invoice(billing.customer(card="4242424242424242"), amount=5000)
     response = _action(admin_client, "refund_invoices", invoice, amount=amount, reason="Oops")
@@ -54,6 +56,31 @@ def test_a_bad_refund_amount_says_so_and_changes_nothing(admin_client, billing, 
         0,
     )
     assert f"Invoice #{invoice.pk}:" in response.content.decode()
+
+
+@pytest.mark.parametrize("amount", ["sNaN", "20.00"])
+def test_a_refund_of_several_invoices_checks_every_one_first_and_refunds_none_when_one_is_refused(
+    admin_client, billing, amount
+):
+    customer = billing.customer(card="4242424242424242")
+    big, small = billing.invoice(customer, amount=5000), billing.invoice(customer, amount=1000)
+
+    with billing.capture(execute=True):
+        response = admin_client.post(
+            CHANGELIST,
+            {"action": "refund_invoices", ACTION_CHECKBOX_NAME: [big.pk, small.pk], "apply": "1"}
+            | {"amount": amount, "reason": "Goodwill"},
+            follow=True,
+        )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f"Invoice #{small.pk}:" in html
+    assert "Nothing was changed: fix or unselect the rows above and try again." in html
+    for invoice in (big, small):
+        invoice = Invoice.objects.get(pk=invoice.pk)
+        assert (invoice.status, invoice.amount_refunded) == ("settled", 0)
+        assert not invoice.transactions.filter(kind="refund").exists()
 
 
 def test_retry_now_and_cancel(admin_client, billing):

@@ -4,14 +4,16 @@ Settings for the marketplace back office.
 Every value comes from the environment (django-environ) with a safe local default, so
 that a fresh checkout runs with no service installed: SQLite, email to the console,
 Celery over kombu's filesystem transport, Stripe pointed at a localstripe on loopback.
-Production sets DEBUG=0 and must then provide the secrets; a missing or malformed value
-stops the process at start with a message naming the variable.
+Production sets DEBUG=0 and must then provide the secrets; a missing, public (a default
+written in this repository) or malformed value stops the process at start with a message
+naming the variable.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -31,6 +33,40 @@ def _require_url(name, value, schemes):
     return value
 
 
+# Every secret value this repository writes down (defaults, README, docker-compose, the
+# Dockerfile's build step, the test suite). They are public, so production refuses them.
+PUBLIC_SECRETS = frozenset(
+    {
+        "insecure-local-only-key-do-not-use-in-production",
+        "sk_test_localstripe",
+        "whsec_localstripe",
+        "collectstatic",
+        "change-me",
+        "changeme",
+        "secret",
+    }
+)
+
+
+def _require_secret(name: str, value: str, *, prefixes: tuple[str, ...] = (), min_length: int = 0) -> str:
+    """With DEBUG off, stop the start, naming the variable, when a secret is empty, public,
+    too short to be a real key, or lacks the prefix its issuer gives every key."""
+    problem = None
+    if not value:
+        problem = "must be set when DEBUG is off"
+    elif value in PUBLIC_SECRETS or value.lower() in PUBLIC_SECRETS:
+        problem = "is a public default value (written in this repository); generate a new one"
+    elif prefixes and not value.startswith(prefixes):
+        problem = f"does not look like a real key: it must start with {' or '.join(prefixes)}"
+    elif len(value) < min_length:
+        problem = f"is too short to be a real key: at least {min_length} characters"
+    elif len(set(value.removeprefix(next((p for p in prefixes if value.startswith(p)), "")))) < 5:
+        problem = "is not random enough to be a real key (fewer than 5 different characters)"
+    if problem:
+        raise ImproperlyConfigured(f"{name} {problem}.")
+    return value
+
+
 # ---------------------------------------------------------------------------
 # Core
 # ---------------------------------------------------------------------------
@@ -39,10 +75,13 @@ DEBUG = env.bool("DEBUG", default=True)
 
 _INSECURE_LOCAL_KEY = "insecure-local-only-key-do-not-use-in-production"
 SECRET_KEY = env.str("SECRET_KEY", default="")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = _INSECURE_LOCAL_KEY
+if not DEBUG:
+    # Django's own deploy check asks for 50 characters; it signs sessions, buyer links
+    # and card links, so a guessable one lets anyone forge them.
+    if SECRET_KEY.startswith("django-insecure-"):
+        raise ImproperlyConfigured("SECRET_KEY is Django's generated development key; generate a new one.")
+    _require_secret("SECRET_KEY", SECRET_KEY, min_length=50)
+SECRET_KEY = SECRET_KEY or _INSECURE_LOCAL_KEY
 
 SITE_URL = _require_url(
     "SITE_URL", env.str("SITE_URL", default="http://127.0.0.1:8000"), {"http", "https"}
@@ -62,6 +101,8 @@ INSTALLED_APPS = [
     "django_fsm_log",
     "django_celery_beat",
     "post_office",
+    "axes",
+    "csp",
     "marketplace",
     "stripe_integration",
     "accounts",
@@ -80,6 +121,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "marketplace.csp.StripeCSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -98,6 +142,16 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
             ],
         },
+    },
+    {
+        # Plain-text email bodies and subjects (marketplace.emails): the same templates,
+        # rendered without HTML escaping, so "It's lost & broken" arrives as typed. Found
+        # only by name (`using="text"`); pages never render through it.
+        "NAME": "text",
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {"autoescape": False},
     },
 ]
 
@@ -126,6 +180,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # ---------------------------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
+# django-axes first: it refuses a locked-out username and address before any password is
+# checked, on the sign-in page and the admin's alike (both go through authenticate()).
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -136,6 +196,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one email
+# from one address, that pair is locked out for LOGIN_LOCKOUT_MINUTES; each failure during
+# the lockout starts the wait again. Locking the pair, not the email alone, means a stranger
+# cannot lock a seller out of their account from elsewhere. Staff see the lockouts under
+# Admin > Axes > Access attempts (filter "Locked out") and lift one by deleting it, or with
+# `manage.py axes_reset_username EMAIL`.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
+AXES_VERBOSE = False  # its banner would open every command's output
+# The email typed is stored lowercased, as accounts are, so "Seller@x" and "seller@x" count together.
+AXES_USERNAME_CALLABLE = "accounts.throttling.login_username"
+# Behind N reverse proxies that append to X-Forwarded-For, the client is the Nth address
+# from the right; with none (the default) it is the connection's address.
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_ip"
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 # ---------------------------------------------------------------------------
 # Internationalisation. Instants are stored in UTC; business dates (available_on,
 # payout_on) use the platform timezone held in the Payout Cycle Settings.
@@ -145,6 +224,9 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The currencies the admin offers as filter choices (any other still filters when typed
+# into the address); listing them saves a DISTINCT over millions of orders.
+MARKETPLACE_CURRENCIES = env.list("MARKETPLACE_CURRENCIES", default=["USD", "EUR", "GBP"])
 
 # ---------------------------------------------------------------------------
 # Static files: served by WhiteNoise, so gunicorn needs no separate file server.
@@ -239,9 +321,12 @@ STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="pk_test_localstripe")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 if not DEBUG:
-    for _name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
-        if not globals()[_name]:
-            raise ImproperlyConfigured(f"{_name} must be set when DEBUG is off.")
+    # Stripe's secret keys start sk_live_/sk_test_ (restricted keys rk_live_/rk_test_) and
+    # webhook signing secrets whsec_, each followed by a long random part.
+    _require_secret(
+        "STRIPE_SECRET_KEY", STRIPE_SECRET_KEY, prefixes=("sk_live_", "sk_test_", "rk_"), min_length=32
+    )
+    _require_secret("STRIPE_WEBHOOK_SECRET", STRIPE_WEBHOOK_SECRET, prefixes=("whsec_",), min_length=32)
 STRIPE_SECRET_KEY = STRIPE_SECRET_KEY or "sk_test_localstripe"
 STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET or "whsec_localstripe"
 # Stripe's own limits (https://docs.stripe.com/rate-limits): 100 requests per second in
@@ -271,15 +356,56 @@ BILLING_PROCESSES = env.int("BILLING_PROCESSES", default=1)
 # How long the "update your card" link in billing emails works.
 BILLING_LINK_MAX_AGE_DAYS = env.int("BILLING_LINK_MAX_AGE_DAYS", default=14)
 
+# The first date a payout can be made on: the platform did not exist before it, so
+# `run_payouts` refuses earlier dates (a typo such as 0001-01-01 would write empty runs).
+try:
+    PAYOUTS_FIRST_DATE = date.fromisoformat(env.str("PAYOUTS_FIRST_DATE", default="2026-01-01"))
+except ValueError:
+    raise ImproperlyConfigured("PAYOUTS_FIRST_DATE is not a date: use YYYY-MM-DD, e.g. 2026-01-01.") from None
+
 # ---------------------------------------------------------------------------
 # Security in production
 # ---------------------------------------------------------------------------
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=SITE_URL.startswith("https"))
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_CONTENT_TYPE_NOSNIFF = True
+# Production served over https (SITE_URL https://...) gets secure cookies, a redirect of
+# plain http to https and a year of HSTS by default; each can be set from the environment.
+_HTTPS = not DEBUG and SITE_URL.startswith("https://")
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_HTTPS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_HTTPS)
+# Health checks call the container over plain http on loopback.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if _HTTPS else 0)
+# Both also bind every subdomain of the site's domain to https: set them knowingly.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# The header a TLS-terminating proxy sets to say the request came over https, e.g.
+# "X-Forwarded-Proto". Only name one the proxy always sets (and strips from clients):
+# anyone could send it otherwise. Empty: not behind such a proxy.
+_PROXY_HEADER = env.str("SECURE_PROXY_SSL_HEADER", default="X-Forwarded-Proto" if not DEBUG else "")
+if _PROXY_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROXY_HEADER.upper().replace("-", "_"), "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): the product's own files, plus Stripe.js and the
+# frames and API it talks to (added per request from STRIPE_JS_URL by
+# marketplace.csp.StripeCSPMiddleware), nothing else external. Inline <script>s carry the
+# request's nonce. Styles allow inline attributes: the payout bar chart sets widths.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 LOGGING = {
     "version": 1,

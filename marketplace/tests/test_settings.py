@@ -46,17 +46,54 @@ def test_a_malformed_url_stops_the_start_and_names_the_variable(variable, value)
     assert f"{variable} is not a valid URL" in result.stderr
 
 
+STRONG = {
+    "SECRET_KEY": "k3Y-" + "a1b2c3d4e5" * 6,
+    "STRIPE_SECRET_KEY": "sk_live_" + "51HxQk2eZvKYlo2C0a1b2c3d4e5f6",
+    "STRIPE_WEBHOOK_SECRET": "whsec_" + "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+}
+
+
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"])
 def test_production_mode_refuses_to_start_without_its_secrets(missing):
-    secrets = {"SECRET_KEY": "s" * 50, "STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x"}
+    secrets = dict(STRONG)
     secrets.pop(missing)
     result = _start_django(DEBUG="0", **secrets)
     assert result.returncode != 0
     assert f"{missing} must be set when DEBUG is off" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        # The documented local defaults are public: anyone could forge webhooks, buyer links
+        # and card links with them.
+        ("SECRET_KEY", "insecure-local-only-key-do-not-use-in-production", "is a public default value"),
+        ("STRIPE_SECRET_KEY", "sk_test_localstripe", "is a public default value"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_localstripe", "is a public default value"),
+        ("SECRET_KEY", "x", "is too short to be a real key: at least 50 characters"),
+        ("SECRET_KEY", "a" * 60, "is not random enough"),
+        ("SECRET_KEY", "django-insecure-" + "q1w2e3r4t5" * 5, "is Django's generated development key"),
+        ("STRIPE_SECRET_KEY", "x", "must start with sk_live_ or sk_test_ or rk_"),
+        ("STRIPE_SECRET_KEY", "pk_live_" + "a1b2c3d4" * 5, "must start with sk_live_ or sk_test_ or rk_"),
+        ("STRIPE_SECRET_KEY", "sk_live_x", "is too short to be a real key"),
+        ("STRIPE_WEBHOOK_SECRET", "s3cret-" + "a1b2c3d4" * 5, "must start with whsec_"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_x", "is too short to be a real key"),
+    ],
+)
+def test_production_mode_refuses_a_public_short_or_unprefixed_secret_and_names_it(variable, value, message):
+    result = _start_django(DEBUG="0", **{**STRONG, variable: value})
+    assert result.returncode != 0
+    assert f"{variable} " in result.stderr and message in result.stderr
+
+
 def test_production_mode_starts_when_every_secret_is_given():
+    result = _start_django(DEBUG="0", **STRONG)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("restricted", ["rk_live_", "sk_test_", "rk_test_"])
+def test_restricted_and_test_mode_stripe_keys_are_real_keys(restricted):
     result = _start_django(
-        DEBUG="0", SECRET_KEY="s" * 50, STRIPE_SECRET_KEY="sk_live_x", STRIPE_WEBHOOK_SECRET="whsec_x"
+        DEBUG="0", **{**STRONG, "STRIPE_SECRET_KEY": restricted + "51HxQk2eZvKYlo2C0a1b2c3d4e5f6"}
     )
     assert result.returncode == 0, result.stderr

@@ -47,12 +47,27 @@ def test_an_admin_action_without_a_reason_changes_nothing(client, staff):
     assert Order.objects.get(pk=order.pk).status == S.PAID
 
 
-def test_an_action_reports_each_order_it_could_not_change(client, staff):
+def test_an_action_checks_every_order_first_and_changes_none_when_one_cannot_take_it(client, staff):
     ok, done = OrderFactory(paid=True), OrderFactory(completed=True)
     response = _action(client, "action_order_mark_delivered_seller", [ok, done], apply="1", reason="ops")
     text = response.content.decode()
-    assert "done for 1 order(s)" in text
-    assert f"#{done.pk}: This order is completed, so it cannot be marked as delivered now." in text
+    assert f"{done}: This order is completed, so it cannot be marked as delivered now." in text
+    assert "Nothing was changed: fix or unselect the rows above and try again." in text
+    assert "done for" not in text
+    assert Order.objects.get(pk=ok.pk).status == "paid"
+
+    response = _action(client, "action_order_mark_delivered_seller", [ok], apply="1", reason="ops")
+    assert "done for 1 order(s)" in response.content.decode()
+    assert Order.objects.get(pk=ok.pk).status == "pending_customer_confirmation"
+
+
+@pytest.mark.parametrize("days", ["999999", "-1", "3651", "x", "9" * 5000])
+def test_waiting_longer_than_a_nonsense_number_of_days_says_so(client, staff, days):
+    OrderFactory(awaiting_seller=True, status_changed_at=timezone.now() - timedelta(days=8))
+    response = client.get(CHANGELIST, {"waiting_days": days})
+    assert response.status_code == 200
+    assert "takes a number of days from 0 to 3650" in response.content.decode()
+    assert list(response.context["cl"].result_list) == []
 
 
 def test_the_admin_can_resend_the_current_confirmation_email(

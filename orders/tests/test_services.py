@@ -170,6 +170,20 @@ def test_not_received_puts_the_message_on_the_timeline_and_emails_the_seller(
     assert email.to == [order.seller.email] and "Tracking says delivered" in email.body
 
 
+def test_the_plain_text_email_carries_the_message_as_typed_and_the_html_one_escapes_it(
+    mailoutbox, django_capture_on_commit_callbacks
+):
+    order = OrderFactory(awaiting_buyer=True, buyer__full_name="Zoë O'Brien & Co")
+    typed = "It's lost & broken <b>twice</b>"
+    with django_capture_on_commit_callbacks(execute=True):
+        services.order_report_not_received(order_id=order.pk, by=order.buyer, message=typed)
+    [email] = mailoutbox
+    assert typed in email.body and "Zoë O'Brien & Co says" in email.body
+    assert "&#x27;" not in email.body and "&amp;" not in email.body
+    html = email.alternatives[0][0]
+    assert "It&#x27;s lost &amp; broken &lt;b&gt;twice&lt;/b&gt;" in html
+
+
 def test_a_message_over_1000_characters_is_refused_and_nothing_changes():
     order = OrderFactory(awaiting_buyer=True)
     with pytest.raises(ApplicationError, match="under 1,000"):

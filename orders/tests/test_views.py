@@ -27,13 +27,63 @@ def _queries_for(client, url):
     return len(queries)
 
 
-def test_my_orders_lists_newest_first_and_paginates(client, seller):
+def _shown(response):
+    return [o.pk for o in response.context["page"].object_list]
+
+
+def test_my_orders_lists_newest_first_and_pages_older_and_back_newer(client, seller):
     orders = [OrderFactory(seller=seller) for _ in range(30)]
-    response = client.get(reverse("orders:seller_orders"))
-    shown = [o.pk for o in response.context["page"].object_list]
-    assert shown == [o.pk for o in reversed(orders)][:25]
-    second = client.get(reverse("orders:seller_orders"), {"page": 2})
-    assert [o.pk for o in second.context["page"].object_list] == [o.pk for o in reversed(orders)][25:]
+    newest_first = [o.pk for o in reversed(orders)]
+    url = reverse("orders:seller_orders")
+    first = client.get(url)
+    assert _shown(first) == newest_first[:25]
+    assert first.context["page"].newer is None
+    older = first.context["page"].older
+    assert f"older_than={older}" in first.content.decode()
+    second = client.get(url, {"older_than": older})
+    assert _shown(second) == newest_first[25:]
+    assert second.context["page"].older is None
+    back = client.get(url, {"newer_than": second.context["page"].newer})
+    assert _shown(back) == newest_first[:25]
+    assert back.context["page"].newer is None
+
+
+def test_orders_placed_at_the_same_instant_are_each_shown_once_across_pages(client, seller):
+    from django.utils import timezone
+
+    same = timezone.now()
+    orders = [OrderFactory(seller=seller, created_at=same) for _ in range(27)]
+    url = reverse("orders:seller_orders")
+    first = client.get(url)
+    second = client.get(url, {"older_than": first.context["page"].older})
+    assert sorted(_shown(first) + _shown(second)) == sorted(o.pk for o in orders)
+
+
+def test_the_older_link_keeps_the_status_filter(client, seller):
+    paid = [OrderFactory(seller=seller, paid=True) for _ in range(26)]
+    OrderFactory(seller=seller, completed=True)
+    url = reverse("orders:seller_orders")
+    first = client.get(url, {"status": "paid"})
+    assert f"status=paid&amp;older_than={first.context['page'].older}" in first.content.decode()
+    second = client.get(url, {"status": "paid", "older_than": first.context["page"].older})
+    assert _shown(second) == [paid[0].pk]
+
+
+def test_a_broken_page_link_shows_the_newest_orders_and_says_so(client, seller):
+    order = OrderFactory(seller=seller)
+    response = client.get(reverse("orders:seller_orders"), {"older_than": "yesterday_1"})
+    assert _shown(response) == [order.pk]
+    assert "not one this site made" in response.content.decode()
+
+
+def test_a_deep_page_costs_the_same_queries_as_the_first(client, seller):
+    orders = [OrderFactory(seller=seller) for _ in range(60)]
+    url = reverse("orders:seller_orders")
+    first = _queries_for(client, url)
+    from marketplace.keyset import position_of
+
+    deep = _queries_for(client, f"{url}?older_than={position_of(orders[5])}")
+    assert first == deep
 
 
 def test_my_orders_filters_by_status_and_says_when_a_status_is_unknown(client, seller):
@@ -164,3 +214,15 @@ def test_a_buyer_cannot_see_or_answer_someone_elses_order(client):
     )
     assert response.status_code == 404
     assert Order.objects.get(pk=order.pk).status == S.PENDING_CUSTOMER_CONFIRMATION
+
+
+def test_a_buyer_pages_through_their_orders_newest_first(client):
+    buyer = BuyerFactory()
+    client.force_login(buyer)
+    orders = [OrderFactory(buyer=buyer) for _ in range(26)]
+    OrderFactory()  # someone else's
+    url = reverse("orders:buyer_orders")
+    first = client.get(url)
+    assert _shown(first) == [o.pk for o in reversed(orders)][:25]
+    second = client.get(url, {"older_than": first.context["page"].older})
+    assert _shown(second) == [orders[0].pk]

@@ -154,3 +154,27 @@ def test_admin_exports_scheduled_payouts_as_csv(admin_client, payouts):
     assert response["Content-Type"] == "text/csv"
     assert b",90.00,USD,Marketplace payout" in response.content
     assert Payout.objects.get().status == "processing"
+
+
+def test_marking_several_payouts_checks_every_one_first_and_changes_none_when_one_is_refused(
+    admin_client, payouts
+):
+    payouts.complete(at=utc(2027, 1, 5, 10))
+    payouts.complete(at=utc(2027, 1, 5, 11))
+    payouts.run(date(2027, 1, 15))
+    scheduled, paid = Payout.objects.order_by("pk")
+    admin_client.post(
+        "/admin/payouts/payout/", {"action": "mark_paid", "_selected_action": [paid.pk], "apply": "1"}
+    )
+    assert Payout.objects.get(pk=paid.pk).status == "paid"
+
+    response = admin_client.post(
+        "/admin/payouts/payout/",
+        {"action": "cancel", "_selected_action": [scheduled.pk, paid.pk], "apply": "1", "reason": "Hold"},
+        follow=True,
+    )
+
+    html = response.content.decode()
+    assert f"Payout #{paid.pk}: Payout #{paid.pk} is paid: it cannot be canceled." in html
+    assert "Nothing was changed" in html
+    assert Payout.objects.get(pk=scheduled.pk).status == "scheduled"

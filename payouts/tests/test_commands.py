@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 
-from payouts.models import LedgerAccount, Payout
+from payouts.models import LedgerAccount, Payout, PayoutRun
 
 from .conftest import utc
 
@@ -77,6 +77,31 @@ def test_run_payouts_refuses_a_bad_date_and_changes_nothing(payouts, value, mess
     with time_machine.travel(utc(2027, 1, 20, 12)), pytest.raises(CommandError, match=message):
         run("run_payouts", "--date", value)
     assert Payout.objects.count() == 0
+
+
+@pytest.mark.parametrize("value", ["0001-01-01", "1900-01-01", "2025-12-01"])
+def test_run_payouts_refuses_a_date_before_the_platform_existed_and_writes_no_run(payouts, value):
+    with time_machine.travel(utc(2027, 1, 20, 12)), pytest.raises(CommandError) as refused:
+        run("run_payouts", "--date", value)
+    assert str(refused.value) == (
+        f"{value} is before the platform's first payout date, 2026-01-01 (PAYOUTS_FIRST_DATE): nothing can be paid on it."
+    )
+    assert not PayoutRun.objects.exists()
+
+
+def test_the_first_payout_date_is_a_setting(payouts, settings):
+    settings.PAYOUTS_FIRST_DATE = date(2027, 1, 1)
+    with time_machine.travel(utc(2027, 1, 20, 12)), pytest.raises(CommandError, match="2027-01-01"):
+        run("run_payouts", "--date", "2026-12-15", "--dry-run")
+
+
+@pytest.mark.parametrize(
+    "value", ["9999-12-31T23:59:59", "2200-01-01T00:00:00Z", "0001-01-01T00:00:00+05:00"]
+)
+def test_payout_preview_refuses_a_moment_no_order_can_complete_at(payouts, value):
+    with time_machine.travel(utc(2027, 1, 20, 12)), pytest.raises(CommandError) as refused:
+        run("payout_preview", "--completed-at", value)
+    assert "is not a moment an order can complete: give one from 2026-01-01" in str(refused.value)
 
 
 def test_check_ledger_exits_0_when_it_holds_and_1_when_it_does_not(payouts):

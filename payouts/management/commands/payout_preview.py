@@ -1,6 +1,7 @@
 import json
 from datetime import datetime
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from finance.models import PayoutCycleSettings
@@ -27,6 +28,15 @@ class Command(BaseCommand):
             ) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=config.tz)
+        # Dates are computed days ahead of the moment; a century covers any real question
+        # and keeps them inside the calendar.
+        first, last = settings.PAYOUTS_FIRST_DATE, config.today().replace(month=1, day=1)
+        last = last.replace(year=last.year + 100)
+        if not first <= moment.date() < last:
+            raise CommandError(
+                f"“{completed_at}” is not a moment an order can complete: give one from "
+                f"{first.isoformat()} (PAYOUTS_FIRST_DATE) to before {last.isoformat()}."
+            )
         preview = payout_preview(completed_at=moment, config=config)
         if as_json:
             self.stdout.write(json.dumps(preview, sort_keys=True))

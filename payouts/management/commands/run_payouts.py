@@ -4,9 +4,10 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 
 from finance.models import PayoutCycleSettings
+from marketplace.exceptions import ApplicationError
 from marketplace.money import format_money
 from payouts.schedule import schedule_for
-from payouts.services import payout_run_create, payout_run_dry
+from payouts.services import payout_date_check, payout_run_create, payout_run_dry
 
 
 class Command(BaseCommand):
@@ -24,6 +25,10 @@ class Command(BaseCommand):
         config = PayoutCycleSettings.load()
         today = config.today()
         payout_date = _parse_date(date) if date else today
+        try:
+            payout_date_check(payout_date=payout_date)
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from None
         if payout_date > today:
             raise CommandError(
                 f"{payout_date} is in the future (today is {today} in {config.timezone}); "

@@ -300,6 +300,7 @@ class SellerMoneyWaitingAdmin(ReadOnlyAdmin):
     list_display = ["email", "money_waiting", "why", "paid_by"]
     list_filter = [WaitingReasonFilter]
     search_fields = ["email"]
+    search_help_text = "The seller's email, exactly."
     list_per_page = 50
     list_display_links = None
 

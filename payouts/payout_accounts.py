@@ -199,13 +199,16 @@ def payout_account_stripe_onboarding_start(*, seller, password: str, build_url, 
     email and cooling-off."""
     _offered(Provider.STRIPE_CONNECT)
     with transaction.atomic():
-        account = _account_locked(seller)
-        switching = account.provider != Provider.STRIPE_CONNECT and payout_account_change_needs_password(
-            account
+        # Nothing is written before Stripe has answered: a refusal changes nothing.
+        account = PayoutAccount.objects.select_for_update().filter(seller=seller).first()
+        switching = (
+            account is not None
+            and account.provider != Provider.STRIPE_CONNECT
+            and payout_account_change_needs_password(account)
         )
         if switching:
             _password_checked(seller, password)
-        account_id = account.stripe_account_id
+        account_id = account.stripe_account_id if account else ""
     if not account_id:
         # Outside any transaction: a Stripe call never holds a row lock.
         account_id = connect.account_create(

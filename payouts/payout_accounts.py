@@ -19,6 +19,7 @@ Lock order: the seller's PayoutAccount, then their Payouts (`marketplace/locking
 """
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 import stripe
@@ -70,8 +71,15 @@ def _offered(provider: str) -> None:
         raise ApplicationError(NOT_OFFERED.format(what=what))
 
 
-def _password_checked(seller, password: str) -> None:
-    if not password or not seller.check_password(password):
+PasswordCheck = Callable[[str], bool]
+
+
+def _password_checked(seller, password: str, password_check: PasswordCheck | None) -> None:
+    """`password_check` is how the caller verifies it (the web view's goes through the
+    sign-in throttle, so the password cannot be guessed here either); by default the
+    stored hash."""
+    check = password_check or seller.check_password
+    if not password or not check(password):
         raise ApplicationError(WRONG_PASSWORD)
 
 
@@ -138,18 +146,25 @@ def _changed_email(account: PayoutAccount, *, description: str, through, config:
 # --- bank transfer -------------------------------------------------------------------------
 
 
-def payout_account_bank_details_set(*, seller, password: str, details: dict, by=None) -> PayoutAccount:
+def payout_account_bank_details_set(
+    *, seller, password: str, details: dict, by=None, password_check: PasswordCheck | None = None
+) -> PayoutAccount:
     """Save the seller's bank details (`details`: scheme, holder_name, iban, bic,
     routing_number, account_number) after checking them and the seller's password, and
     choose bank transfer. Replacing earlier details (or a Stripe account) starts the
     cooling-off. Invalid details raise `BankDetailsInvalid` and change nothing."""
     _offered(Provider.MANUAL)
     clean: BankDetails = bank_details_clean(**details)
+    # Checked outside any transaction, so the throttle's record of a wrong password is
+    # not rolled back with the refused change.
+    checked = payout_account_change_needs_password(PayoutAccount.objects.filter(seller=seller).first())
+    if checked:
+        _password_checked(seller, password, password_check)
     with transaction.atomic():
         account = _account_locked(seller)
         had = payout_account_change_needs_password(account)
-        if had:
-            _password_checked(seller, password)
+        if had and not checked:  # set up by another request a moment ago
+            _password_checked(seller, password, None)
         same = account.provider == Provider.MANUAL and (
             account.bank_scheme,
             account.holder_name,
@@ -190,7 +205,9 @@ def _stripe_urls(build_url) -> tuple[str, str]:
     )
 
 
-def payout_account_stripe_onboarding_start(*, seller, password: str, build_url, by=None) -> str:
+def payout_account_stripe_onboarding_start(
+    *, seller, password: str, build_url, by=None, password_check: PasswordCheck | None = None
+) -> str:
     """Choose Stripe Connect and start (or continue) its onboarding: create the seller's
     connected account at Stripe once (an idempotency key per seller, so a double click
     makes one), then an Account Link; returns the URL to send the seller to.
@@ -198,17 +215,17 @@ def payout_account_stripe_onboarding_start(*, seller, password: str, build_url, 
     Switching from bank details to Stripe is a change of where the money goes: password,
     email and cooling-off."""
     _offered(Provider.STRIPE_CONNECT)
-    with transaction.atomic():
-        # Nothing is written before Stripe has answered: a refusal changes nothing.
-        account = PayoutAccount.objects.select_for_update().filter(seller=seller).first()
-        switching = (
-            account is not None
-            and account.provider != Provider.STRIPE_CONNECT
-            and payout_account_change_needs_password(account)
-        )
-        if switching:
-            _password_checked(seller, password)
-        account_id = account.stripe_account_id if account else ""
+    # Nothing is written before Stripe has answered, so a refusal changes nothing; the
+    # password is checked outside any transaction (the throttle's record must stay).
+    account = PayoutAccount.objects.filter(seller=seller).first()
+    switching = (
+        account is not None
+        and account.provider != Provider.STRIPE_CONNECT
+        and payout_account_change_needs_password(account)
+    )
+    if switching:
+        _password_checked(seller, password, password_check)
+    account_id = account.stripe_account_id if account else ""
     if not account_id:
         # Outside any transaction: a Stripe call never holds a row lock.
         account_id = connect.account_create(

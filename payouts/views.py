@@ -2,6 +2,7 @@ import logging
 
 import stripe
 from django.contrib import messages
+from django.contrib.auth import authenticate
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -78,6 +79,7 @@ def bank_details_save(request):
                 seller=request.user,
                 password=form.cleaned_data["password"],
                 details=form.details_for_service(),
+                password_check=_throttled_password_check(request),
             )
         except BankDetailsInvalid as invalid:
             for name, message in invalid.errors.items():
@@ -94,6 +96,17 @@ def _build_url(request):
     return request.build_absolute_uri
 
 
+def _throttled_password_check(request):
+    """The password through authenticate(), so wrong ones count towards the sign-in
+    throttle (django-axes) for this email and address, and a locked-out seller gets the
+    lockout page here too."""
+
+    def check(password: str) -> bool:
+        return authenticate(request, username=request.user.email, password=password) == request.user
+
+    return check
+
+
 @seller_required
 @require_POST
 def stripe_start(request):
@@ -103,7 +116,10 @@ def stripe_start(request):
     form.is_valid()
     try:
         url = payout_accounts.payout_account_stripe_onboarding_start(
-            seller=request.user, password=form.cleaned_data.get("password", ""), build_url=_build_url(request)
+            seller=request.user,
+            password=form.cleaned_data.get("password", ""),
+            build_url=_build_url(request),
+            password_check=_throttled_password_check(request),
         )
     except ApplicationError as exc:
         form.add_error("password" if exc.message == payout_accounts.WRONG_PASSWORD else None, exc.message)

@@ -333,3 +333,15 @@ def test_stripe_not_answering_changes_nothing_and_says_so(client, seller, stripe
     page = client.post("/seller/payouts/account/stripe/", follow=True).content.decode()
     assert "Stripe did not answer just now" in page
     assert not PayoutAccount.objects.filter(seller=seller).exists()
+
+
+def test_wrong_passwords_on_the_payout_settings_count_towards_the_sign_in_lockout(client, seller, settings):
+    payout_accounts.payout_account_bank_details_set(seller=seller, password="", details=IBAN)
+    client.force_login(seller)
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert _post_bank(client, iban=NEW_IBAN["iban"], password="guess").status_code == 400
+    locked = _post_bank(client, iban=NEW_IBAN["iban"], password="guess")
+    assert locked.status_code == 429
+    # Locked out: even the right password changes nothing until the lockout ends.
+    assert _post_bank(client, iban=NEW_IBAN["iban"], password=PASSWORD).status_code == 429
+    assert PayoutAccount.objects.get(seller=seller).iban == "DE89370400440532013000"

@@ -17,7 +17,13 @@ sys.path.insert(0, str(ROOT))
 KEEP = os.environ.get("BENCH_KEEP") == "1"
 
 
+_ready = False
+
+
 def setup_django():
+    global _ready
+    if _ready:
+        return
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings.test")
     import django
 
@@ -25,6 +31,7 @@ def setup_django():
     from django.test.utils import setup_test_environment
 
     setup_test_environment(debug=False)  # as in production: no query log
+    _ready = True
 
 
 def _server_command(connection, sql: str) -> None:

@@ -1,117 +1,39 @@
 """
-How long does a payout run take for a big backlog, and how close is it to hand-written SQL?
+How long does a payout run take for a big backlog, in one process and spread over Celery
+workers, and how close is it to hand-written SQL?
 
-Loads --earnings completed earnings (1,000,000 by default) across --sellers sellers
-(10,000) into a throwaway PostgreSQL database (10% in EUR, completions spread over 40
-days so about three quarters are available by the payout date), then:
+Loads --earnings completed earnings (3,000,000 by default) across --sellers sellers
+(30,000) with their orders, earning journals and entries into a template database (10%
+in EUR, completions spread over 40 days so about three quarters are available by the
+payout date). Every timed run starts from a fresh copy of it (CREATE DATABASE … TEMPLATE),
+so no run inherits another's dead rows or warm cache order. Then:
 
-  1. times the product's run (`payouts.services.payout_run_create`, what
-     `manage.py run_payouts --date D` and beat call) for one date;
-  2. puts the database back as it was and times hand-written raw SQL that produces the
-     same result, one statement per table written: the run row, the payouts, the
-     earnings marked paid, the ledger accounts, the journals and the entries;
-  3. checks both wrote the same thing (payout rows, which earnings each payout took,
-     every account balance, journal and entry totals) and prints the three figures.
+  1. --rounds rounds of: the product's run in this process (`payout_run_create`, what
+     `manage.py run_payouts --date D` runs) and hand-written raw SQL producing the same
+     result, the product first in even rounds and the raw SQL first in odd ones, with
+     both ratios printed, and the rows both wrote compared;
+  2. for each count in --workers, that many Celery worker processes (Redis) building the
+     chunks `payout_run_start` sends them, timed from the start to the run's close, with
+     each worker's peak memory.
 
-Targets: the product's run under 60 s, peak memory (this process's max RSS) under 300 MB,
-within 3x of the raw SQL time.
+Targets: 3M earnings / 30k sellers under 60 s with one worker; two workers at most 0.6x
+the one-worker time on this 2-core machine; under 300 MB per process; within 3x of raw SQL.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/marketplace python benchmarks/payouts_run.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/mp_bench CELERY_BROKER_URL=redis://127.0.0.1:6379/5 \
+        BENCH_KEEP=1 python benchmarks/payouts_run.py
 """
 
 import argparse
+import json
+import os
 import resource
+import subprocess
+import sys
 import time
+import uuid
 from datetime import timedelta
 
-from _django import benchmark_database
-
-
-def load(cursor, *, sellers: int, earnings: int):
-    cursor.execute(
-        """
-        INSERT INTO accounts_user (password, is_superuser, email, full_name, role, is_staff, is_active, date_joined)
-        SELECT '!', false, 'seller' || g || '@bench.test', 'Seller ' || g, 'seller', false, true, now()
-        FROM generate_series(1, %s) g
-        """,
-        [sellers],
-    )
-    cursor.execute(
-        """
-        INSERT INTO accounts_user (password, is_superuser, email, full_name, role, is_staff, is_active, date_joined)
-        VALUES ('!', false, 'buyer@bench.test', 'Bench Buyer', 'buyer', false, true, now()) RETURNING id
-        """
-    )
-    buyer = cursor.fetchone()[0]
-    cursor.execute("SELECT min(id) FROM accounts_user WHERE role = 'seller'")
-    first_seller = cursor.fetchone()[0]
-    # Every seller set up bank details long ago, except every 100th, who never did: the
-    # run carries that seller's balance forward.
-    cursor.execute(
-        """
-        INSERT INTO payouts_payoutaccount (seller_id, provider, stripe_account_id, stripe_payouts_enabled,
-            stripe_details_submitted, stripe_requirements_due, stripe_disabled_reason, bank_scheme, holder_name,
-            iban, bic, routing_number, account_number, on_hold, hold_reason, updated_at)
-        SELECT id, 'manual', '', false, false, '[]', '', 'iban', full_name, 'DE89370400440532013000',
-            'COBADEFFXXX', '', '', false, '', now()
-        FROM accounts_user WHERE role = 'seller' AND (id - %s) %% 100 <> 99
-        """,
-        [first_seller],
-    )
-    cursor.execute(
-        """
-        INSERT INTO orders_order (total_amount, currency, status, status_changed_at, confirmation_round,
-            buyer_reminded_round, seller_reminded_round, carrier, tracking_number, refund_reason, amount_refunded,
-            created_at, completed_at, buyer_id, seller_id)
-        SELECT 1000 + (g::bigint * 7919) %% 20000, CASE WHEN g %% 10 = 0 THEN 'EUR' ELSE 'USD' END, 'completed', now(),
-            1, 0, 0, '', '', '', 0, now(),
-            now() - (((g / %s) %% 40) || ' days')::interval - ((g %% 1440) || ' minutes')::interval,
-            %s, %s + (g %% %s)
-        FROM generate_series(1, %s) g
-        """,
-        [sellers, buyer, first_seller, sellers, earnings],
-    )
-    cursor.execute(
-        """
-        INSERT INTO payouts_earning (kind, currency, gross_amount, fee_amount, fee_bps, amount, delay_days,
-            completed_at, available_on, description, reference, created_at, order_id, seller_id)
-        SELECT 'sale', currency, total_amount, (total_amount * 1000 + 5000) / 10000, 1000,
-            total_amount - (total_amount * 1000 + 5000) / 10000, 7, completed_at,
-            (completed_at AT TIME ZONE 'UTC')::date + 7, 'Order #' || id, '', now(), id, seller_id
-        FROM orders_order
-        """
-    )
-    _reset_balances(cursor)
-    cursor.execute("ANALYZE")
-
-
-def _reset_balances(cursor):
-    """Seller balances = their unpaid earnings (the earning journals themselves are not
-    loaded: a run neither reads nor writes them)."""
-    cursor.execute("DELETE FROM payouts_ledgeraccount")
-    cursor.execute(
-        """
-        INSERT INTO payouts_ledgeraccount (key, kind, currency, balance, seller_id)
-        SELECT 'seller_balance:' || currency || ':' || seller_id, 'seller_balance', currency, sum(amount), seller_id
-        FROM payouts_earning GROUP BY seller_id, currency
-        """
-    )
-
-
-def reset(cursor):
-    cursor.execute("DELETE FROM payouts_entry")
-    cursor.execute("DELETE FROM payouts_journal")
-    cursor.execute("UPDATE payouts_earning SET payout_id = NULL WHERE payout_id IS NOT NULL")
-    cursor.execute("DELETE FROM django_fsm_log_statelog")
-    cursor.execute("DELETE FROM payouts_payout")
-    cursor.execute("DELETE FROM payouts_payoutrun")
-    _reset_balances(cursor)
-
-
-def vacuum(connection):
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-
+from _django import ROOT, benchmark_database, database_clone, database_drop, use_database
 
 RAW_SQL = [
     # payoutrun
@@ -120,8 +42,8 @@ RAW_SQL = [
         below_minimum, on_hold, not_positive, started_at, finished_at)
     VALUES (%(d)s, 'done', 0, false, 0, 0, 0, 0, 0, now(), now())
     """,
-    # payout: one per seller and currency with a positive total, skipping sellers who
-    # cannot be paid (here: on hold, or no bank details)
+    # payout: one per seller and currency with a positive total, skipping sellers who cannot
+    # be paid (here: on hold, or no bank details)
     """
     INSERT INTO payouts_payout (seller_id, currency, payout_date, amount, status, provider, idempotency_key,
         transfer_group, provider_reference, failure_reason, transfer_problem, created_at, run_id)
@@ -196,81 +118,190 @@ def fingerprint(cursor) -> dict:
     return result
 
 
+def run_product(payout_date):
+    from payouts.services import payout_run_create
+
+    started = time.perf_counter()
+    report = payout_run_create(payout_date=payout_date)
+    return time.perf_counter() - started, report
+
+
+def run_raw(connection, params):
+    from django.db import transaction
+
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql in RAW_SQL:
+            cursor.execute(sql, params)
+    return time.perf_counter() - started
+
+
+def _peak_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_workers(connection, *, database: str, payout_date, count: int, chunk_size: int):
+    """`count` Celery worker processes build the run's chunks; seconds from the start to
+    the run's close, and each worker's peak memory."""
+    from celery import current_app
+
+    from payouts.models import PayoutRun
+    from payouts.services import payout_run_start
+    from payouts.tasks import run_payout_chunk
+
+    queue = f"bench-payouts-{uuid.uuid4().hex[:8]}"
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{database}"
+    env = dict(os.environ, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="marketplace.settings.base")
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "marketplace",
+                "worker",
+                "--pool",
+                "solo",
+                "-Q",
+                queue,
+                "-n",
+                f"bench{n}-{queue}@%h",
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel",
+                "WARNING",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for n in range(count)
+    ]
+    current_app.conf.task_always_eager = False
+    apply_async = run_payout_chunk.apply_async
+    run_payout_chunk.apply_async = lambda *a, **kw: apply_async(*a, queue=queue, **kw)
+    try:
+        time.sleep(8)  # let the workers connect before the clock starts
+        started = time.perf_counter()
+        run = payout_run_start(payout_date=payout_date, chunk_size=chunk_size)
+        while not PayoutRun.objects.filter(pk=run.pk, status=PayoutRun.Status.DONE).exists():
+            time.sleep(0.1)
+        seconds = time.perf_counter() - started
+        peaks = [_peak_mb(w.pid) for w in workers]
+    finally:
+        run_payout_chunk.apply_async = apply_async
+        for w in workers:
+            w.terminate()
+        for w in workers:
+            w.wait(timeout=60)
+    return seconds, peaks
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--earnings", type=int, default=1_000_000)
-    parser.add_argument("--sellers", type=int, default=10_000)
+    parser.add_argument("--earnings", type=int, default=3_000_000)
+    parser.add_argument("--sellers", type=int, default=30_000)
     parser.add_argument(
-        "--profile", action="store_true", help="Print where the product's run spends its time."
+        "--rounds", type=int, default=2, help="Product/raw SQL rounds, alternating who goes first."
     )
+    parser.add_argument("--workers", default="1,2", help="Celery worker counts to time (empty: none).")
+    parser.add_argument("--chunk-size", type=int, default=2_000)
+    parser.add_argument("--json", help="Also write the figures to this file (for benchmarks/chart.py).")
     args = parser.parse_args()
 
-    with benchmark_database() as connection:
+    import bench_data
+
+    figures = {"earnings": args.earnings, "sellers": args.sellers}
+    with benchmark_database(f"payouts_{args.earnings}") as (connection, fresh):
         if connection.vendor != "postgresql":
             raise SystemExit("This benchmark needs PostgreSQL: set DATABASE_URL=postgres://…")
         from django.conf import settings
 
         from finance.models import PayoutCycleSettings
-        from payouts.services import payout_run_create
 
+        template = connection.settings_dict["NAME"]
         config = PayoutCycleSettings.load()
         payout_date = config.today() - timedelta(days=3)
         started = time.perf_counter()
+        if fresh:
+            with connection.cursor() as cursor:
+                bench_data.payouts_load(cursor, sellers=args.sellers, earnings=args.earnings)
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE")
         with connection.cursor() as cursor:
-            load(cursor, sellers=args.sellers, earnings=args.earnings)
             cursor.execute("SELECT count(*) FROM payouts_earning WHERE available_on <= %s", [payout_date])
             available = cursor.fetchone()[0]
-        vacuum(connection)
-        print(
-            f"Loaded {args.earnings:,} earnings across {args.sellers:,} sellers in {time.perf_counter() - started:.1f} s; "
-            f"{available:,} available by {payout_date}."
-        )
+        print(f"{args.earnings:,} earnings across {args.sellers:,} sellers "
+              f"({'loaded' if fresh else 'reused'} in {time.perf_counter() - started:.1f} s); "
+              f"{available:,} available by {payout_date}.")  # fmt: skip
+        params = {"d": payout_date, "ns": settings.STRIPE_IDEMPOTENCY_NAMESPACE,
+                  "minimum": config.minimum_payout_amount}  # fmt: skip
+        work = f"{template}_run"
 
-        started = time.perf_counter()
-        if args.profile:
-            import cProfile
-            import pstats
+        def fresh_copy():
+            use_database(connection, template)
+            database_clone(connection, template=template, name=work)
+            use_database(connection, work)
 
-            profiler = cProfile.Profile()
-            report = profiler.runcall(payout_run_create, payout_date=payout_date)
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
-        else:
-            report = payout_run_create(payout_date=payout_date)
-        product_seconds = time.perf_counter() - started
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        with connection.cursor() as cursor:
-            product = fingerprint(cursor)
-            reset(cursor)
-        vacuum(connection)
-
-        params = {
-            "d": payout_date,
-            "ns": settings.STRIPE_IDEMPOTENCY_NAMESPACE,
-            "minimum": config.minimum_payout_amount,
-        }
-        started = time.perf_counter()
-        from django.db import transaction
-
-        with transaction.atomic(), connection.cursor() as cursor:
-            for sql in RAW_SQL:
-                cursor.execute(sql, params)
-        raw_seconds = time.perf_counter() - started
-        with connection.cursor() as cursor:
-            raw = fingerprint(cursor)
-
-        same = product == raw
-        print(f"Payouts built: {report.payouts:,}; earnings paid: {report.lines:,}")
-        print(f"run_payouts (product):  {product_seconds:7.2f} s   target < 60 s")
-        print(f"peak memory (max RSS):  {peak_mb:7.1f} MB  target < 300 MB")
-        print(
-            f"raw SQL, same result:   {raw_seconds:7.2f} s   product is {product_seconds / raw_seconds:.2f}x (target <= 3x)"
-        )
-        print(f"same rows written: {'yes' if same else 'NO'}")
-        if not same:
-            for key in product:
-                if product[key] != raw[key]:
-                    print(f"  {key}: product {product[key]} vs raw {raw[key]}")
-            raise SystemExit(1)
+        ratios, product_times = [], []
+        for round_ in range(args.rounds):
+            sides = ["product", "raw"] if round_ % 2 == 0 else ["raw", "product"]
+            times, prints = {}, {}
+            for side in sides:
+                fresh_copy()
+                if side == "product":
+                    times[side], report = run_product(payout_date)
+                    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                else:
+                    times[side] = run_raw(connection, params)
+                with connection.cursor() as cursor:
+                    prints[side] = fingerprint(cursor)
+            same = prints["product"] == prints["raw"]
+            ratio = times["product"] / times["raw"]
+            ratios.append((sides[0], ratio))
+            product_times.append(times["product"])
+            print(f"round {round_ + 1} ({sides[0]} first): product {times['product']:6.2f} s, "
+                  f"raw SQL {times['raw']:6.2f} s, product is {ratio:.2f}x; same rows: {'yes' if same else 'NO'}")  # fmt: skip
+            if not same:
+                for key in prints["product"]:
+                    if prints["product"][key] != prints["raw"][key]:
+                        print(f"  {key}: product {prints['product'][key]} vs raw {prints['raw'][key]}")
+        if ratios:
+            print(f"Payouts built: {report.payouts:,}; earnings paid: {report.lines:,}")
+            print(f"run_payouts, one process: {min(product_times):6.2f}–{max(product_times):6.2f} s; "
+                  f"peak memory (max RSS) {peak:.0f} MB")  # fmt: skip
+            for first, ratio in ratios:
+                print(f"  ratio to raw SQL with the {first} first: {ratio:.2f}x (target <= 3x)")
+        figures["one_process_s"] = product_times
+        figures["ratios"] = ratios
+        figures["workers"] = {}
+        for count in [int(c) for c in args.workers.split(",") if c]:
+            fresh_copy()
+            seconds, peaks = run_workers(
+                connection, database=work, payout_date=payout_date, count=count, chunk_size=args.chunk_size
+            )
+            figures["workers"][count] = seconds
+            print(f"{count} Celery worker(s): {seconds:6.2f} s; peak memory per worker "
+                  f"{', '.join(f'{p:.0f}' for p in peaks)} MB")  # fmt: skip
+        if len(figures["workers"]) > 1 and 1 in figures["workers"]:
+            for count, seconds in figures["workers"].items():
+                if count != 1:
+                    print(
+                        f"  {count} workers take {seconds / figures['workers'][1]:.2f}x the one-worker time"
+                        " (target <= 0.6x for 2)"
+                    )
+        use_database(connection, template)
+        database_drop(connection, work)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(figures, out, indent=1)
 
 
 if __name__ == "__main__":

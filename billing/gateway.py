@@ -30,6 +30,7 @@ from stripe_integration.client import (  # noqa: F401
     refund_retrieve,
     setup_intent_create,
     setup_intent_payment_method,
+    setup_intent_retrieve,
     sleep,
 )
 from stripe_integration.connect import account_create, transfer_create, transfer_reverse  # noqa: F401

@@ -543,3 +543,38 @@ class ProcessingLease(models.Model):
 
     def __str__(self):
         return f"{self.name} lease"
+
+
+class CardSetup(models.Model):
+    """A Stripe SetupIntent the card page of an invoice started, when its customer began
+    typing a card. It is reused for every attempt to confirm a card (Stripe lets a
+    declined SetupIntent be confirmed again) until a card it saved is posted back, or
+    Stripe no longer lets it be confirmed; only then is another one made."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="card_setups")
+    stripe_id = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.stripe_id} for {self.invoice}"
+
+
+class CardPageStripeCall(models.Model):
+    """One call to Stripe made because someone used the card page of an invoice, kept for
+    a day: counted per invoice over the last minute, it limits what anyone holding a card
+    link can make the platform ask of Stripe (they share the platform's pace with the
+    charges). Counted in the database, so every web process shares the limit."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="+")
+    made_at = models.DateTimeField(default=timezone.now)
+    what = models.CharField(max_length=40)
+
+    class Meta:
+        indexes = [models.Index(fields=["invoice", "made_at"], name="billing_cardpage_calls_idx")]
+
+    def __str__(self):
+        return f"{self.what} for invoice #{self.invoice_id} at {self.made_at:%Y-%m-%d %H:%M:%S}"

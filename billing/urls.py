@@ -6,4 +6,5 @@ app_name = "billing"
 
 urlpatterns = [
     path("billing/card/<str:token>/", views.update_card, name="update_card"),
+    path("billing/card/<str:token>/setup/", views.card_setup, name="card_setup"),
 ]

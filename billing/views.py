@@ -2,27 +2,48 @@
 The page behind the link in billing emails: see what is owed and add a card with
 Stripe's Elements (served from STRIPE_API_BASE, so localstripe's copy in development).
 The card is saved through a SetupIntent (off-session use, 3-D Secure handled by
-Stripe.js); the POST then charges every invoice that was waiting for a card.
+Stripe.js), asked for (`card_setup`) only once the customer starts typing a card, and
+reused while open; the POST then charges every invoice that was waiting for a card.
+
+Every Stripe call these views cause is counted against a per-invoice limit
+(services.card_page), and no answer is stored by a browser or proxy (Cache-Control:
+no-store): the page shows money owed and carries secrets for Stripe.js.
 """
 
 import logging
 
 from django.conf import settings
 from django.contrib import messages
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
 
 from marketplace.exceptions import ApplicationError
 
 from . import gateway, services
 from .links import LinkProblem, card_update_invoice
 from .models import Invoice
+from .services.card_page import (
+    TOO_MANY_CALLS,
+    TooManyStripeCalls,
+    card_page_stripe_calls_reserve,
+    card_setup_start,
+    card_setup_used,
+)
 
 logger = logging.getLogger(__name__)
 OPEN = {Invoice.Status.INIT, Invoice.Status.PROCESSING, Invoice.Status.PROCESS_FAILED}
 NOT_ANSWERING = "The payment service is not answering right now. Reload this page in a minute."
 
 
+def _status(context: dict) -> int:
+    if not context.get("error"):
+        return 200
+    return 429 if context["error"] == TOO_MANY_CALLS else 400
+
+
+@never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def update_card(request, token):
     try:
@@ -33,6 +54,7 @@ def update_card(request, token):
     context = {"invoice": invoice, "customer": customer, "token": token, "open": invoice.status in OPEN}
     if request.method == "POST" and context["open"] and "payment_intent" in request.POST:
         try:
+            card_page_stripe_calls_reserve(invoice_id=invoice.pk, what="payment intent retrieve")
             services.invoice_payment_authenticated(
                 invoice_id=invoice.pk, payment_intent_id=request.POST["payment_intent"]
             )
@@ -42,9 +64,12 @@ def update_card(request, token):
             messages.success(request, "Your bank confirmed the payment. Thank you.")
             return redirect("billing:update_card", token=token)
     elif request.method == "POST" and context["open"]:
+        setup_intent_id = request.POST.get("setup_intent", "")
         try:
+            # Reading the SetupIntent back and attaching its card.
+            card_page_stripe_calls_reserve(invoice_id=invoice.pk, what="card save", calls=2)
             pm_id = gateway.setup_intent_payment_method(
-                setup_intent_id=request.POST.get("setup_intent", ""),
+                setup_intent_id=setup_intent_id,
                 customer_id=services.customer_stripe_id(customer=customer),
             )
             pm = services.payment_method_add(customer=customer, stripe_payment_method_id=pm_id)
@@ -56,16 +81,36 @@ def update_card(request, token):
             )
             context["error"] = message
         else:
+            card_setup_used(invoice=invoice, setup_intent_id=setup_intent_id)
             messages.success(request, f"{pm} saved. We are charging it now.")
             return redirect("billing:update_card", token=token)
     if context["open"] and request.method != "HEAD":
         _offer_authentication(invoice, context)
-    if context["open"] and request.method != "HEAD":  # asked again: it may have just settled
-        _offer_new_card(customer, context)
     context["stripe_js"] = settings.STRIPE_JS_URL
     context["publishable_key"] = settings.STRIPE_PUBLISHABLE_KEY
     context["last_attempt"] = invoice.transactions.filter(kind="charge").order_by("-created_at").first()
-    return render(request, "billing/update_card.html", context, status=400 if context.get("error") else 200)
+    return render(request, "billing/update_card.html", context, status=_status(context))
+
+
+@never_cache
+@require_POST
+def card_setup(request, token):
+    """The card form's SetupIntent, asked for by the page's script when the customer
+    starts typing a card: JSON `{"client_secret": ...}`, or `{"error": ...}` with 429 when
+    the link has asked Stripe too often this minute, 503 when Stripe does not answer."""
+    try:
+        invoice = card_update_invoice(token)
+    except LinkProblem as problem:
+        return JsonResponse({"error": problem.message}, status=problem.status)
+    if invoice.status not in OPEN:
+        return JsonResponse({"error": "This invoice has nothing left to pay."}, status=409)
+    try:
+        return JsonResponse({"client_secret": card_setup_start(invoice=invoice)})
+    except TooManyStripeCalls as exc:
+        return JsonResponse({"error": exc.message}, status=429)
+    except (gateway.GatewayUnavailable, gateway.stripe.StripeError):
+        logger.exception("Could not start a card setup for %s", invoice)
+        return JsonResponse({"error": NOT_ANSWERING}, status=503)
 
 
 def _offer_authentication(invoice: Invoice, context: dict) -> None:
@@ -74,6 +119,11 @@ def _offer_authentication(invoice: Invoice, context: dict) -> None:
     confirmed it (and the webhook has not come yet), settle the invoice now."""
     attempt = services.invoice_attempt_awaiting_authentication(invoice)
     if attempt is None:
+        return
+    try:
+        card_page_stripe_calls_reserve(invoice_id=invoice.pk, what="payment intent retrieve")
+    except TooManyStripeCalls as exc:
+        context.setdefault("error", exc.message)
         return
     try:
         status, secret = gateway.payment_intent_client_secret(attempt.stripe_id)
@@ -85,14 +135,3 @@ def _offer_authentication(invoice: Invoice, context: dict) -> None:
             context["authenticate"] = {"payment_intent": attempt.stripe_id, "client_secret": secret}
     except (ApplicationError, gateway.GatewayUnavailable, gateway.stripe.StripeError):
         logger.exception("Could not read %s for %s", attempt.stripe_id, invoice)
-
-
-def _offer_new_card(customer, context: dict) -> None:
-    """A SetupIntent for the card form (Stripe.js `confirmCardSetup`)."""
-    try:
-        _, context["client_secret"] = gateway.setup_intent_create(
-            customer_id=services.customer_stripe_id(customer=customer)
-        )
-    except (gateway.GatewayUnavailable, gateway.stripe.StripeError):
-        logger.exception("Could not start a card setup for %s", customer)
-        context["error"] = NOT_ANSWERING

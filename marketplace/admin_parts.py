@@ -154,6 +154,8 @@ class ScaledChangeList(admin.ModelAdmin):
 
     paginator = CappedCountPaginator
     show_full_result_count = False
+    # Rendering a row costs more than finding it: 50 rows keep a page under 200 ms.
+    list_per_page = 50
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

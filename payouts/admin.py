@@ -24,6 +24,7 @@ from .models import (
     PayoutAccount,
     PayoutDetailsChange,
     PayoutRun,
+    PayoutRunChunk,
     SellerMoneyWaiting,
 )
 from .payability import Block, account_payability, sellers_payability
@@ -181,8 +182,16 @@ class PayoutAdmin(ScaledChangeList):
         return False
 
 
+class PayoutRunChunkInline(ReadOnlyInline):
+    model = PayoutRunChunk
+    fields = ["after_seller_id", "last_seller_id", "done_at", "done_by", "payouts_created", "lines_paid"]
+    readonly_fields = fields
+    verbose_name_plural = "chunks of sellers (built by any process; counts add up when the run closes)"
+
+
 @admin.register(PayoutRun)
 class PayoutRunAdmin(ReadOnlyAdmin):
+    inlines = [PayoutRunChunkInline]
     list_display = [
         "payout_date",
         "status",

@@ -362,11 +362,9 @@ def payout_run_create(
     if run.status == PayoutRun.Status.DONE:
         report.already_done = True
         return report
-    pending = list(run.chunks.filter(done_at__isnull=True).values_list("pk", flat=True))
-    if spread:
-        from .tasks import run_payout_chunk  # the tasks module imports this one
-
-        transaction.on_commit(lambda: [_publish(run_payout_chunk, chunk_id) for chunk_id in pending])
+    pending = (
+        _spread(run) if spread else list(run.chunks.filter(done_at__isnull=True).values_list("pk", flat=True))
+    )
     for done, chunk_id in enumerate(pending, start=1):  # first those nobody holds
         payout_run_chunk_build(chunk_id=chunk_id, wait=False)
         if progress:
@@ -377,12 +375,34 @@ def payout_run_create(
     return _run_report(PayoutRun.objects.get(pk=run.pk), report)
 
 
-def _publish(task, chunk_id: int) -> None:
-    """Best effort: a chunk whose message is lost is built by the process that planned it."""
-    try:
-        task.apply_async(kwargs={"chunk_id": chunk_id}, retry=False)
-    except Exception:  # noqa: BLE001 - the broker is down; the planner builds the chunk
-        logger.warning("Could not send payout chunk %s to the workers; building it here.", chunk_id)
+def payout_run_start(*, payout_date: date, chunk_size: int = 2_000) -> PayoutRun | None:
+    """Plan the date's run and send every chunk not yet built to the Celery workers, then
+    return at once; the worker that builds the last chunk closes the run. None if payouts
+    are paused (the run is closed with nothing built)."""
+    run = payout_run_plan(payout_date=payout_date, chunk_size=chunk_size)
+    if run is not None and run.status != PayoutRun.Status.DONE:
+        _spread(run)
+    return run
+
+
+def _spread(run: PayoutRun) -> list[int]:
+    """Send each chunk not yet built as a `payouts.run_chunk` task, after commit. Best
+    effort: a chunk whose message is lost is built by the process that planned it (or the
+    next hourly run), never skipped."""
+    from .tasks import run_payout_chunk  # the tasks module imports this one
+
+    pending = list(run.chunks.filter(done_at__isnull=True).values_list("pk", flat=True))
+
+    def publish():
+        for chunk_id in pending:
+            try:
+                run_payout_chunk.apply_async(kwargs={"chunk_id": chunk_id}, retry=False)
+            except Exception:  # noqa: BLE001 - the broker is down: the chunk is built here
+                logger.warning("Could not send payout chunk %s to the workers.", chunk_id)
+                return
+
+    transaction.on_commit(publish)
+    return pending
 
 
 def payout_run_plan(*, payout_date: date, chunk_size: int = 2_000) -> PayoutRun | None:
@@ -420,8 +440,10 @@ def payout_run_chunk_build(*, chunk_id: int, wait: bool = False) -> bool:
     waits for that process and then finds the chunk done (or builds it, if that process
     died). The last chunk to be built closes the run."""
     with transaction.atomic():
+        # Only the chunk's row is locked (`of`): locking the run too would make every
+        # other process skip every chunk while one is being built.
         chunk = (
-            PayoutRunChunk.objects.select_for_update(skip_locked=not wait)
+            PayoutRunChunk.objects.select_for_update(skip_locked=not wait, of=("self",))
             .select_related("run")
             .filter(pk=chunk_id, done_at__isnull=True)
             .first()

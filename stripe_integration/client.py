@@ -264,12 +264,24 @@ def _refund_result(obj, calls) -> GatewayResult:
     return GatewayResult(ok=ok, stripe_id=obj["id"], status=status, http_status=200, error=error, calls=calls)
 
 
-def setup_intent_create(*, customer_id: str) -> tuple[str, str]:
-    """A SetupIntent for saving a card off-session; returns (id, client_secret)."""
+def setup_intent_create(*, customer_id: str, idempotency_key: str, metadata: dict | None = None) -> dict:
+    """A SetupIntent for saving a card off-session (its id, status, customer and
+    client_secret). The key makes a request sent twice (a double click) make one."""
     intent, _ = _call(
-        stripe.SetupIntent.create, customer=customer_id, usage="off_session", payment_method_types=["card"]
+        stripe.SetupIntent.create,
+        customer=customer_id,
+        usage="off_session",
+        payment_method_types=["card"],
+        metadata=metadata or {},
+        idempotency_key=idempotency_key,
     )
-    return intent["id"], intent["client_secret"]
+    return intent
+
+
+def setup_intent_retrieve(stripe_id: str) -> dict:
+    """A SetupIntent as Stripe has it now (status, customer, client_secret)."""
+    intent, _ = _call(stripe.SetupIntent.retrieve, stripe_id)
+    return intent
 
 
 def setup_intent_payment_method(*, setup_intent_id: str, customer_id: str) -> str:

@@ -14,6 +14,13 @@ def _url(invoice):
     return f"/billing/card/{card_update_token(invoice)}/"
 
 
+def _start_setup(client, invoice) -> str:
+    """What the page's script does when the customer starts typing a card."""
+    response = client.post(_url(invoice) + "setup/")
+    assert response.status_code == 200, response.content
+    return response.json()["client_secret"]
+
+
 def _confirm_setup(client_secret, number):
     """What Stripe.js's confirmCardSetup does with the card the customer typed."""
     seti = client_secret.split("_secret_")[0]
@@ -42,13 +49,14 @@ def test_the_link_shows_the_invoice_and_a_card_form_from_stripe_js(client, billi
     assert response.status_code == 200
     assert f"Invoice #{invoice.pk}: $10.00" in html
     assert f'src="{billing.server.url}/js.stripe.com/v3/"' in html
-    assert "seti_" in html and "cannot be charged again" in html
+    assert 'id="card-form"' in html and "cannot be charged again" in html
+    assert "seti_" not in html  # no SetupIntent until the customer starts typing a card
     assert Invoice.objects.get(pk=invoice.pk).status == "process_failed"  # GET changes nothing
 
 
 def test_saving_a_card_charges_the_failed_invoice_at_once(client, billing):
     invoice = billing.invoice(billing.customer(card="4000000000009987"))
-    secret = client.get(_url(invoice)).context["client_secret"]
+    secret = _start_setup(client, invoice)
     setup = _confirm_setup(secret, "4242424242424242")
     assert setup["status"] == "succeeded"
 
@@ -64,7 +72,7 @@ def test_saving_a_card_charges_the_failed_invoice_at_once(client, billing):
 def test_someone_elses_card_setup_is_refused_and_changes_nothing(client, billing):
     mine = billing.invoice(billing.customer(card="4000000000009987"))
     theirs = billing.invoice(billing.customer(card="4000000000009987"))
-    secret = client.get(_url(theirs)).context["client_secret"]
+    secret = _start_setup(client, theirs)
     setup = _confirm_setup(secret, "4242424242424242")
 
     response = client.post(_url(mine), {"setup_intent": setup["id"]})
@@ -175,8 +183,7 @@ def _status_at_stripe(payment_intent_id):
 
 def test_paying_with_another_card_withdraws_the_payment_waiting_for_the_bank(client, billing):
     invoice = billing.invoice(billing.customer(card="4000002500003155"))
-    page = client.get(_url(invoice)).context
-    offer, secret = page["authenticate"], page["client_secret"]
+    offer, secret = client.get(_url(invoice)).context["authenticate"], _start_setup(client, invoice)
     setup = _confirm_setup(secret, "4242424242424242")
 
     with billing.capture(execute=True):

@@ -91,7 +91,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "marketplace.admin_site.MarketplaceAdminConfig",  # django.contrib.admin with the product's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -115,6 +115,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "marketplace.middleware.RefuseNulCharacters",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -355,6 +356,10 @@ BILLING_CONCURRENCY = env.int("BILLING_CONCURRENCY", default=8)
 BILLING_PROCESSES = env.int("BILLING_PROCESSES", default=1)
 # How long the "update your card" link in billing emails works.
 BILLING_LINK_MAX_AGE_DAYS = env.int("BILLING_LINK_MAX_AGE_DAYS", default=14)
+# Calls to Stripe the card page of one invoice may cause per minute, whoever holds its
+# links. Saving a card takes three, a page waiting for the bank's check one per visit; a
+# customer who fails the check, reloads and pays with another card takes eight.
+BILLING_CARD_PAGE_STRIPE_CALLS_PER_MINUTE = env.int("BILLING_CARD_PAGE_STRIPE_CALLS_PER_MINUTE", default=10)
 
 # The first date a payout can be made on: the platform did not exist before it, so
 # `run_payouts` refuses earlier dates (a typo such as 0001-01-01 would write empty runs).

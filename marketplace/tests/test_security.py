@@ -110,3 +110,45 @@ def test_a_stripe_compatible_server_in_development_is_the_one_external_origin(cl
     policy = _policy(client.get("/accounts/login/"))
     assert policy["script-src"] == ["'self'", "http://127.0.0.1:8420"]
     assert policy["connect-src"] == ["'self'", "http://127.0.0.1:8420"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data"),
+    [
+        ("get", "/admin/orders/order/", {"q": "lost\x00"}),
+        ("get", "/admin/billing/invoice/", {"status__exact": "\x00"}),
+        ("post", "/accounts/login/", {"username": "seller@demo.test\x00", "password": "x"}),
+        (
+            "post",
+            "/admin/billing/invoice/",
+            {"action": "cancel_invoices", "_selected_action": ["1"], "reason": "\x00"},
+        ),
+        ("get", "/billing/card/abc%00def/", {}),
+    ],
+)
+def test_a_nul_character_anywhere_in_a_request_is_refused_with_a_message(admin_client, method, path, data):
+    from axes.models import AccessAttempt
+
+    response = getattr(admin_client, method)(path, data)
+    assert response.status_code == 400
+    assert "contains a NUL character" in response.content.decode()
+    assert not AccessAttempt.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "/admin/orders/order/",
+        "/admin/billing/invoice/",
+        "/admin/payouts/payout/",
+        "/admin/axes/accessattempt/",
+    ],
+)
+def test_an_admin_action_on_a_tampered_selection_says_so_and_changes_nothing(admin_client, changelist):
+    response = admin_client.post(
+        changelist,
+        {"action": "delete_selected", "_selected_action": ["x"], "apply": "1", "reason": "r"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "The selection is not made of rows of this list. Nothing was changed." in response.content.decode()

@@ -345,3 +345,18 @@ def test_wrong_passwords_on_the_payout_settings_count_towards_the_sign_in_lockou
     # Locked out: even the right password changes nothing until the lockout ends.
     assert _post_bank(client, iban=NEW_IBAN["iban"], password=PASSWORD).status_code == 429
     assert PayoutAccount.objects.get(seller=seller).iban == "DE89370400440532013000"
+
+
+def test_staff_see_a_payout_account_masked_with_its_change_log_and_cannot_edit_the_details(
+    admin_client, seller
+):
+    payout_accounts.payout_account_bank_details_set(seller=seller, password="", details=IBAN)
+    payout_accounts.payout_account_bank_details_set(seller=seller, password=PASSWORD, details=NEW_IBAN)
+    account = PayoutAccount.objects.get(seller=seller)
+    page = admin_client.get(f"/admin/payouts/payoutaccount/{account.pk}/change/").content.decode()
+    assert "GB•• •••• 6819" in page and "GB29NWBK60161331926819" not in page
+    assert "(was: DE•• •••• 3000 · BIC COBADEFFXXX)" in page  # the change log
+    assert "Cooling off through" in page and "Can be paid on the next payout date" in page
+    assert 'name="iban"' not in page and 'name="on_hold"' in page
+    listing = admin_client.get("/admin/payouts/payoutaccount/").content.decode()
+    assert "GB•• •••• 6819" in listing

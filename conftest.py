@@ -197,9 +197,10 @@ class StripeTestServer:
         does while another request with the same key is in progress; nothing is done."""
         self.fail_next(count, status=409, path=path, method="POST")
 
-    def dispute(self, payment_intent, amount=None, reason="fraudulent"):
-        """The customer's bank disputes the PaymentIntent's charge (`charge.dispute.created`)."""
-        data = {"payment_intent": payment_intent, "reason": reason}
+    def dispute(self, payment_intent, amount=None, reason="fraudulent", inquiry=False):
+        """The customer's bank disputes the PaymentIntent's charge (`charge.dispute.created`);
+        with `inquiry`, it only asks questions first (`warning_needs_response`)."""
+        data = {"payment_intent": payment_intent, "reason": reason, "inquiry": inquiry}
         if amount is not None:
             data["amount"] = amount
         return self._post("/_config/disputes", data)

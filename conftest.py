@@ -231,12 +231,21 @@ class StripeTestServer:
         does while another request with the same key is in progress; nothing is done."""
         self.fail_next(count, status=409, path=path, method="POST")
 
-    def dispute(self, payment_intent, amount=None, reason="fraudulent"):
-        """The customer's bank disputes the PaymentIntent's charge (`charge.dispute.created`)."""
-        data = {"payment_intent": payment_intent, "reason": reason}
+    def dispute(self, payment_intent, amount=None, reason="fraudulent", inquiry=False):
+        """The customer's bank disputes the PaymentIntent's charge (`charge.dispute.created`);
+        with `inquiry`, it only asks questions first (`warning_needs_response`)."""
+        data = {"payment_intent": payment_intent, "reason": reason, "inquiry": inquiry}
         if amount is not None:
             data["amount"] = amount
         return self._post("/_config/disputes", data)
+
+    def onboard(self, link_url, action="complete"):
+        """Answer a Connect onboarding link the way a seller does on the onboarding page:
+        "complete" (everything submitted), "partial" (the ID document left due) or
+        "back". Returns the URL the page sends the browser to."""
+        from payouts.demo import onboarding_page_answer
+
+        return onboarding_page_answer(link_url, action)
 
     def card(self, number="4242424242424242", exp_year=2034):
         """A Stripe PaymentMethod for a test card number (as Elements would make)."""

@@ -11,6 +11,7 @@ from marketplace.admin_parts import (
     ScaledChangeList,
     StateHistoryInline,
     UntitledReadOnlyInline,
+    rows_refused,
     text_action,
     when,
 )
@@ -131,6 +132,10 @@ def refund_invoices(invoice, request, reason):
 
 @admin.action(description="Retry the charge now")
 def retry_now(modeladmin, request, queryset):
+    if rows_refused(
+        modeladmin, request, queryset, lambda invoice: services.invoice_retry_now_check(invoice=invoice)
+    ):
+        return
     for invoice in queryset:
         try:
             services.invoice_retry_now(invoice_id=invoice.pk, by=request.user)
@@ -366,6 +371,10 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel (and cancel its open invoices)")
     def cancel_subscriptions(self, request, queryset):
+        if rows_refused(
+            self, request, queryset, lambda sub: services.subscription_cancel_check(subscription=sub)
+        ):
+            return
         for sub in queryset:
             try:
                 services.subscription_cancel(

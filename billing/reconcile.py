@@ -18,6 +18,7 @@ from marketplace.reconciliation import Findings
 from stripe_integration import listing
 
 from .models import Attempt, Dispute, Transaction
+from .services.disputes import dispute_status_from_stripe
 
 # Stripe statuses that match a refund we recorded as done.
 REFUND_OK = ("succeeded", "pending")
@@ -234,12 +235,6 @@ def _refunds(findings: Findings, since: datetime, intents: dict, charge_to_inten
     findings.checked["refunds"] += len(seen | set(at_stripe))
 
 
-def _dispute_status(stripe_status: str) -> str:
-    """Stripe's dispute status in our words: won and lost are closed; every other status
-    (warning_needs_response, needs_response, under_review, ...) is still open."""
-    return {"won": Dispute.Status.WON, "lost": Dispute.Status.LOST}.get(stripe_status, Dispute.Status.OPEN)
-
-
 def _disputes(findings: Findings, since: datetime, intents: dict, charge_to_intent: dict) -> None:
     """Disputes on our payments at Stripe against the disputes we recorded: missing on
     either side, a different amount, or a different outcome (open, won, lost)."""
@@ -297,7 +292,7 @@ def _disputes(findings: Findings, since: datetime, intents: dict, charge_to_inte
                 message=f"We recorded a dispute of {format_money(recorded.amount, recorded.currency)} for "
                 f"{dispute['id']}; Stripe's is {format_money(amount, currency)}.",
             )
-        outcome = _dispute_status(str(dispute.get("status")))
+        outcome = dispute_status_from_stripe(str(dispute.get("status")))
         if outcome != recorded.status:
             findings.add(
                 K.STATUS_DIFFERS,

@@ -257,7 +257,8 @@ class ScaledChangeList(admin.ModelAdmin):
                 "BigIntegerField",
                 "IntegerField",
             } or (target.is_relation):
-                if term.isdigit():
+                # isdigit() is true for "²" too, which int() refuses: ASCII digits only.
+                if term.isascii() and term.isdigit():
                     matches |= Q(**{name: int(term)})
             else:
                 matches |= Q(**{name: term})

@@ -15,6 +15,9 @@ a test hook, so tests choose the charge, the amount and the reason:
   or `losing_evidence` closes it `won` or `lost` (Stripe's test-mode magic strings) and
   sends `charge.dispute.closed`; other evidence only updates it.
 - `POST /v1/disputes/{id}/close` accepts the dispute: `lost`, `charge.dispute.closed`.
+- `"inquiry": true` on `/_config/disputes` opens an inquiry instead
+  (`warning_needs_response`, no money withdrawn); evidence or closing ends it as
+  `warning_closed`.
 
 A dispute carries Stripe's dispute fee (15.00 in the charge's currency) as a balance
 transaction, and its charge is marked `disputed`.
@@ -34,7 +37,7 @@ class Dispute(StripeObject):
     object = "dispute"
     _id_prefix = "dp_"
 
-    def __init__(self, charge: Charge, amount=None, reason="fraudulent"):
+    def __init__(self, charge: Charge, amount=None, reason="fraudulent", inquiry=False):
         amount = charge.amount if amount is None else try_convert_to_int(amount)
         if type(amount) is not int or not 0 < amount <= charge.amount:
             raise UserError(400, "Invalid amount: a dispute is for part or all of its charge")
@@ -44,24 +47,31 @@ class Dispute(StripeObject):
         self.charge = charge.id
         self.payment_intent = charge.payment_intent
         self.reason = reason
-        self.status = "needs_response"
+        # An inquiry (a retrieval request) takes no money until it becomes a chargeback.
+        self.status = "warning_needs_response" if inquiry else "needs_response"
         self.evidence = {}
-        self.is_charge_refundable = False
+        self.is_charge_refundable = bool(inquiry)
         self.metadata = {}
-        self.balance_transactions = [
-            {
-                "object": "balance_transaction",
-                "amount": -amount,
-                "fee": DISPUTE_FEE,
-                "currency": charge.currency,
-            }
-        ]
+        self.balance_transactions = (
+            []
+            if inquiry
+            else [
+                {
+                    "object": "balance_transaction",
+                    "amount": -amount,
+                    "fee": DISPUTE_FEE,
+                    "currency": charge.currency,
+                }
+            ]
+        )
         charge.disputed = True
         schedule_webhook(Event("charge.dispute.created", self))
 
     def _close(self, status: str) -> None:
-        if self.status in ("won", "lost"):
+        if self.status in ("won", "lost", "warning_closed"):
             raise UserError(400, f"This dispute is already closed ({self.status}).")
+        if self.status.startswith("warning_"):
+            status = "warning_closed"  # an inquiry closes without moving money, either way
         self.status = status
         if status == "won":
             self.balance_transactions.append(
@@ -89,7 +99,12 @@ def _charge_for(data: dict) -> Charge:
 
 async def open_dispute(request):
     data = await request.json()
-    dispute = Dispute(_charge_for(data), amount=data.get("amount"), reason=data.get("reason", "fraudulent"))
+    dispute = Dispute(
+        _charge_for(data),
+        amount=data.get("amount"),
+        reason=data.get("reason", "fraudulent"),
+        inquiry=bool(data.get("inquiry")),
+    )
     return json_response(dispute._export())
 
 

@@ -38,8 +38,10 @@ What this adds to localstripe 1.15, each as Stripe documents it:
 - A card set up with 3-D Secure through a SetupIntent (4000002500003155) is not asked to
   authenticate again for off-session payments, as Stripe documents; the PaymentIntent
   path (a payment confirmed on the page) still asks.
-- State is kept in memory; --keep-data restores and saves it in --data-file (default
-  var/localstripe.pickle, the checkout's own, so checkouts side by side do not share it).
+- State is kept in memory; --keep-data restores and saves it in this checkout's
+  var/localstripe-<port>.pickle (localstripe's own /tmp/localstripe.pickle would be shared
+  by every checkout on the machine, and one whose classes differ could not read it). A
+  file that cannot be read is set aside and the server starts empty.
 """
 
 import argparse
@@ -55,8 +57,6 @@ from localstripe.server import app, store
 from localstripe.webhooks import schedule_webhook
 
 from . import localstripe_connect, localstripe_disputes, localstripe_lists
-
-DATA_FILE = "var/localstripe.pickle"
 
 # https://docs.stripe.com/testing#declined-payments: number -> (code, decline_code, message)
 DECLINED_WHEN_CHARGED = {
@@ -379,39 +379,32 @@ def _patch_authentication_once():
     PaymentMethod._requires_authentication = requires_authentication
 
 
-def _keep_data_in(path: Path) -> None:
-    """Keep the state in `path`, the checkout's own file, instead of localstripe's one
-    /tmp/localstripe.pickle that every checkout on the machine would share. A file this
-    version cannot read (written by another version of these additions) is set aside and
-    the server starts empty, rather than not starting at all."""
+def _keep_state_in(path: Path) -> None:
+    """Restore localstripe's objects from `path` and save them there on every change."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with path.open("rb") as saved:
+            store.update(pickle.load(saved))
+    except FileNotFoundError:
+        pass
+    except Exception:  # written by another version of these classes: start empty
+        logging.getLogger(__name__).warning("Could not read %s; starting with no Stripe objects.", path)
+        path.replace(path.with_suffix(".unreadable"))
 
-    def dump(*args, **kwargs):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as out:
+    def dump_to_disk():
+        with path.open("wb") as out:
             pickle.dump(dict(store), out, protocol=pickle.HIGHEST_PROTOCOL)
 
-    store.dump_to_disk = dump
-    try:
-        with open(path, "rb") as saved:
-            old = pickle.load(saved)
-    except FileNotFoundError:
-        return
-    except Exception:  # noqa: BLE001 - any unreadable file: start empty, keep it for a look
-        set_aside = path.with_suffix(".unreadable")
-        path.replace(set_aside)
-        logging.getLogger(__name__).warning("Could not read %s; moved to %s, starting empty", path, set_aside)
-        return
-    dict.clear(store)
-    dict.update(store, old)
+    store.dump_to_disk = dump_to_disk
 
 
-def build_app(*, test_hooks: bool = False, keep_data: bool = False, data_file: str = DATA_FILE):
+def build_app(*, test_hooks: bool = False, keep_data: bool = False, port: int = 8420):
     _patch_declines()
     _patch_minimum_charge()
     _patch_refunds()
     _patch_authentication_once()
     if keep_data:
-        _keep_data_in(Path(data_file))
+        _keep_state_in(Path(__file__).resolve().parent.parent / "var" / f"localstripe-{port}.pickle")
     else:
         store.dump_to_disk = lambda *a, **k: None  # keep state in memory only
     app.middlewares.insert(0, idempotency_middleware)
@@ -433,17 +426,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8420)
-    parser.add_argument(
-        "--keep-data", action="store_true", help="Reload and save the state file (--data-file)."
-    )
-    parser.add_argument(
-        "--data-file", default=DATA_FILE, help=f"Where --keep-data keeps the state (default {DATA_FILE})."
-    )
+    parser.add_argument("--keep-data", action="store_true", help="Reload and save localstripe's state file.")
     parser.add_argument("--test-hooks", action="store_true", help="Enable /_config/faults (test suite only).")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     web.run_app(
-        build_app(test_hooks=args.test_hooks, keep_data=args.keep_data, data_file=args.data_file),
+        build_app(test_hooks=args.test_hooks, keep_data=args.keep_data, port=args.port),
         host=args.host,
         port=args.port,
         print=None,

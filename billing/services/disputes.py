@@ -9,7 +9,18 @@ from ..invoice_owners import InvoiceEvent, invoice_lock, invoice_owner_notify
 from ..models import Dispute
 from ..selectors import charge_attempt_for_payment_intent
 
-CLOSED = {"won": Dispute.Status.WON, "lost": Dispute.Status.LOST}
+# Stripe's closed dispute statuses, in our words. An inquiry that closes without becoming a
+# chargeback (`warning_closed`) took no money: for the seller it is won, and the hold goes.
+# Every other status (warning_needs_response, needs_response, under_review, ...) is open.
+CLOSED = {
+    "won": Dispute.Status.WON,
+    "warning_closed": Dispute.Status.WON,
+    "lost": Dispute.Status.LOST,
+}
+
+
+def dispute_status_from_stripe(stripe_status: str) -> str:
+    return CLOSED.get(stripe_status, Dispute.Status.OPEN)
 
 
 def dispute_record(

@@ -139,3 +139,23 @@ def test_a_plan_price_is_typed_in_its_currency_and_stored_in_minor_units(admin_c
     assert (plan.amount, plan.currency) == (2900, "USD")
     page = admin_client.get(reverse("admin:billing_plan_change", args=[plan.pk])).content.decode()
     assert 'value="29.00"' in page and 'value="2900"' not in page
+
+
+def test_retry_now_checks_every_selected_invoice_first_and_retries_none_when_one_has_nothing_to_retry(
+    admin_client, billing
+):
+    failing = billing.invoice(billing.customer(card="4000000000009995"))
+    paid = billing.invoice(billing.customer(card="4242424242424242"))
+    (charge,) = failing.transactions.all()
+    due = charge.next_attempt_at
+
+    with billing.capture(execute=True):
+        response = admin_client.post(
+            CHANGELIST, {"action": "retry_now", ACTION_CHECKBOX_NAME: [failing.pk, paid.pk]}, follow=True
+        )
+
+    html = response.content.decode()
+    assert f"Invoice #{paid.pk} has nothing to retry: it is settled." in html
+    assert "Nothing was changed" in html
+    charge = type(charge).objects.get(pk=charge.pk)  # FSM fields cannot be refreshed
+    assert charge.next_attempt_at == due and charge.attempts.count() == 1

@@ -53,6 +53,12 @@ def test_an_email_fragment_finds_the_orders_of_that_buyer_or_seller_only(client,
     assert _listed(client.get(ORDERS, {"q": "nobody-like-this"})) == set()
 
 
+def test_a_search_for_a_digit_that_is_not_a_number_finds_nothing_instead_of_failing(client, staff):
+    OrderFactory()
+    page = client.get(ORDERS, {"q": "²"})
+    assert page.status_code == 200 and _listed(page) == set()
+
+
 def test_invoice_search_by_order_number_and_transaction_search_by_exact_stripe_id(client, staff):
     order = OrderFactory()
     invoice = Invoice.objects.create(

@@ -48,6 +48,7 @@ FUZZ = settings(
 # characters, markup, template syntax, SQL, very long text.
 AWKWARD = [
     "",
+    "²",  # a digit to str.isdigit(), not to int()
     " ",
     "0",
     "-1",

@@ -112,7 +112,8 @@ def test_a_lost_disputes_fee_is_the_sellers_or_the_platforms_as_the_settings_say
 
     assert Dispute.objects.get(stripe_id=dispute["id"]).fee_amount == 1500  # Stripe's $15.00
     assert _unpaid_total(order) == (-1500 if seller_pays else 0)
-    lost = mailoutbox[-1] if mailoutbox[-1].to == [order.seller.email] else mailoutbox[-2]
+    (lost,) = [m for m in mailoutbox if m.subject == f"The dispute on order #{order.pk} was lost"]
+    assert lost.to == [order.seller.email]
     assert ("dispute fee of $15.00 is charged to you" in lost.body) is seller_pays
     assert ledger_check() == [] and ledger_problems() == []
 
@@ -133,3 +134,22 @@ def test_a_dispute_opened_before_the_buyer_confirms_holds_the_earning_once_there
     )
     _deliver(client, billing, "charge.dispute.closed", dispute["id"], 2)
     assert _unpaid_total(order) == Earning.objects.get(order=order, kind="sale").amount
+
+
+def test_an_inquiry_that_closes_without_a_chargeback_releases_the_hold(billing, client):
+    order = _complete(billing, _place(billing))
+    earned = _unpaid_total(order)
+    intent = Transaction.objects.get(invoice__order=order, kind="charge").stripe_id
+    inquiry = billing.server.dispute(intent, reason="general", inquiry=True)
+    _deliver(client, billing, "charge.dispute.created", inquiry["id"], 1)
+    assert _unpaid_total(order) == 0  # held while the bank asks
+
+    stripe.Dispute.modify(
+        inquiry["id"], evidence={"uncategorized_text": "winning_evidence"}, api_key=settings.STRIPE_SECRET_KEY
+    )
+    _deliver(client, billing, "charge.dispute.closed", inquiry["id"], 2)
+
+    assert Dispute.objects.get(stripe_id=inquiry["id"]).status == "won"
+    assert _unpaid_total(order) == earned
+    assert Order.objects.get(pk=order.pk).status == "completed"
+    assert ledger_check() == [] and ledger_problems() == []

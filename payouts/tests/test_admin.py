@@ -25,6 +25,7 @@ def form_data(**overrides):
         "minimum_payout_amount": "0",
         "platform_fee_bps": "1000",
         "provider": "manual",
+        "cooling_off_days": "3",
     }
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not None}
@@ -153,11 +154,11 @@ def test_admin_exports_scheduled_payouts_as_csv(admin_client, payouts):
         "/admin/payouts/payout/", {"action": "export_csv", "_selected_action": [payout.pk]}
     )
     assert response["Content-Type"] == "text/csv"
-    assert b",USD,90.00" in response.content
+    assert b",90.00,USD,Marketplace payout" in response.content
     assert Payout.objects.get().status == "processing"
     # The answer is the file; the list page the browser shows next says what was done.
     page = admin_client.get("/admin/payouts/payout/").content.decode()
-    assert "Exported 1 payout for the bank; 1 payout marked sent to the bank." in page
+    assert "Exported 1 payout for the bank; they are marked sent to the bank." in page
 
 
 def test_exporting_payouts_that_cannot_go_to_the_bank_says_so_and_gives_no_file(admin_client, payouts):

@@ -101,7 +101,13 @@ def test_the_first_payout_date_is_a_setting(payouts, settings):
 def test_payout_preview_refuses_a_moment_no_order_can_complete_at(payouts, value):
     with time_machine.travel(utc(2027, 1, 20, 12)), pytest.raises(CommandError) as refused:
         run("payout_preview", "--completed-at", value)
-    assert "is not a moment an order can complete: give one from 2026-01-01" in str(refused.value)
+    assert "is not a moment an order can complete: give one from 1900-01-01" in str(refused.value)
+
+
+def test_payout_preview_answers_for_a_moment_before_the_first_payout_date(payouts):
+    # A preview writes nothing: ops check the seed's example in any year.
+    answer = json.loads(run("payout_preview", "--completed-at", "2025-01-05T10:00:00Z", "--json"))
+    assert (answer["available_on"], answer["payout_on"]) == ("2025-01-12", "2025-01-15")
 
 
 def test_check_ledger_exits_0_when_it_holds_and_1_when_it_does_not(payouts):

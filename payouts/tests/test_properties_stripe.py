@@ -303,6 +303,7 @@ def test_money_stays_in_step_with_stripe_under_random_sequences(billing, client,
 def settings_for_ci():
     return settings(
         max_examples=10,
+        derandomize=True,  # the same sequences each run: CI passes or fails for a reason
         stateful_step_count=15,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],

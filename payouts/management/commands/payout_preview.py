@@ -1,11 +1,12 @@
 import json
-from datetime import datetime
+from datetime import date, datetime
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from finance.models import PayoutCycleSettings
 from payouts.selectors import payout_preview
+
+PREVIEW_FIRST_DATE = date(1900, 1, 1)
 
 
 class Command(BaseCommand):
@@ -28,14 +29,15 @@ class Command(BaseCommand):
             ) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=config.tz)
-        # Dates are computed days ahead of the moment; a century covers any real question
-        # and keeps them inside the calendar.
-        first, last = settings.PAYOUTS_FIRST_DATE, config.today().replace(month=1, day=1)
+        # Dates are computed days ahead of the moment, in the platform's timezone; 1900 to
+        # a century from now covers any real question (a preview writes nothing, so an
+        # old date such as the seed's example year is fine) and keeps them in the calendar.
+        first, last = PREVIEW_FIRST_DATE, config.today().replace(month=1, day=1)
         last = last.replace(year=last.year + 100)
         if not first <= moment.date() < last:
             raise CommandError(
                 f"“{completed_at}” is not a moment an order can complete: give one from "
-                f"{first.isoformat()} (PAYOUTS_FIRST_DATE) to before {last.isoformat()}."
+                f"{first.isoformat()} to before {last.isoformat()}."
             )
         preview = payout_preview(completed_at=moment, config=config)
         if as_json:

@@ -68,6 +68,7 @@ def _pages():
         ("seller", reverse("orders:seller_orders")),
         ("seller", reverse("orders:seller_orders") + "?status=pending_seller_action"),
         ("seller", reverse("payouts:seller_payouts")),
+        ("seller", reverse("payouts:payout_account")),
         ("seller", reverse("orders:seller_order_refund", args=[refundable.pk])),
     ]
     pages += [("seller", reverse("orders:seller_order", args=[o.pk])) for o in _one_per_status(seller_orders)]
@@ -82,6 +83,7 @@ def _pages():
         ("staff", "/admin/billing/transaction/"),
         ("staff", "/admin/payouts/payout/"),
         ("staff", "/admin/payouts/earning/"),
+        ("staff", "/admin/payouts/payoutaccount/"),
         ("staff", "/admin/finance/payoutcyclesettings/1/change/"),
         ("staff", "/admin/post_office/email/"),
     ]

@@ -386,8 +386,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 # The header a TLS-terminating proxy sets to say the request came over https, e.g.
 # "X-Forwarded-Proto". Only name one the proxy always sets (and strips from clients):
-# anyone could send it otherwise. Empty: not behind such a proxy.
-_PROXY_HEADER = env.str("SECURE_PROXY_SSL_HEADER", default="X-Forwarded-Proto" if not DEBUG else "")
+# anyone could send it otherwise, so none is trusted unless the operator names it, in
+# production too (a gunicorn reached directly would otherwise believe any client).
+_PROXY_HEADER = env.str("SECURE_PROXY_SSL_HEADER", default="")
 if _PROXY_HEADER:
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROXY_HEADER.upper().replace("-", "_"), "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -178,3 +178,27 @@ def test_marking_several_payouts_checks_every_one_first_and_changes_none_when_on
     assert f"Payout #{paid.pk}: Payout #{paid.pk} is paid: it cannot be canceled." in html
     assert "Nothing was changed" in html
     assert Payout.objects.get(pk=scheduled.pk).status == "scheduled"
+
+
+def test_exporting_several_payouts_checks_every_one_first_and_exports_none_when_one_is_refused(
+    admin_client, payouts
+):
+    payouts.complete(at=utc(2027, 1, 5, 10))
+    payouts.complete(at=utc(2027, 1, 5, 11))
+    payouts.run(date(2027, 1, 15))
+    scheduled, paid = Payout.objects.order_by("pk")
+    admin_client.post(
+        "/admin/payouts/payout/", {"action": "mark_paid", "_selected_action": [paid.pk], "apply": "1"}
+    )
+
+    response = admin_client.post(
+        "/admin/payouts/payout/",
+        {"action": "export_csv", "_selected_action": [scheduled.pk, paid.pk]},
+        follow=True,
+    )
+
+    assert response["Content-Type"].startswith("text/html")  # no bank file
+    html = response.content.decode()
+    assert f"Payout #{paid.pk}: Payout #{paid.pk} is paid: it cannot be exported to the bank file." in html
+    assert "Nothing was changed" in html
+    assert Payout.objects.get(pk=scheduled.pk).status == "scheduled"  # not handed to the bank

@@ -205,6 +205,14 @@ class StripeTestServer:
             data["amount"] = amount
         return self._post("/_config/disputes", data)
 
+    def onboard(self, link_url, action="complete"):
+        """Answer a Connect onboarding link the way a seller does on the onboarding page:
+        "complete" (everything submitted), "partial" (the ID document left due) or
+        "back". Returns the URL the page sends the browser to."""
+        from payouts.demo import onboarding_page_answer
+
+        return onboarding_page_answer(link_url, action)
+
     def card(self, number="4242424242424242", exp_year=2034):
         """A Stripe PaymentMethod for a test card number (as Elements would make)."""
         import stripe

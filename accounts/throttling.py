@@ -8,7 +8,10 @@ from django.conf import settings
 
 def login_username(request, credentials) -> str:
     """The email from the login form (or the credentials passed to authenticate())."""
-    value = (credentials or {}).get("username") or request.POST.get("username", "")
+    # authenticate()'s own credentials say "username"; the ones django-axes builds for its
+    # lockout check use the user model's USERNAME_FIELD ("email"): both must count alike.
+    credentials = credentials or {}
+    value = credentials.get("username") or credentials.get("email") or request.POST.get("username", "")
     return str(value).strip().lower()[:255]
 
 

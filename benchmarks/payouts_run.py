@@ -42,7 +42,8 @@ RAW_SQL = [
         below_minimum, on_hold, not_positive, started_at, finished_at)
     VALUES (%(d)s, 'done', 0, false, 0, 0, 0, 0, 0, now(), now())
     """,
-    # payout: one per seller and currency with a positive total, skipping holds
+    # payout: one per seller and currency with a positive total, skipping sellers who cannot
+    # be paid (here: on hold, or no bank details)
     """
     INSERT INTO payouts_payout (seller_id, currency, payout_date, amount, status, provider, idempotency_key,
         transfer_group, provider_reference, failure_reason, transfer_problem, created_at, run_id)
@@ -52,7 +53,9 @@ RAW_SQL = [
         (SELECT id FROM payouts_payoutrun WHERE payout_date = %(d)s)
     FROM payouts_earning e
     WHERE e.payout_id IS NULL AND e.reversed_at IS NULL AND e.available_on <= %(d)s
-      AND NOT EXISTS (SELECT 1 FROM payouts_payoutaccount a WHERE a.seller_id = e.seller_id AND a.on_hold)
+      AND EXISTS (SELECT 1 FROM payouts_payoutaccount a WHERE a.seller_id = e.seller_id AND NOT a.on_hold
+                  AND a.provider = 'manual' AND a.holder_name <> '' AND a.iban <> ''
+                  AND (a.cooling_off_through IS NULL OR a.cooling_off_through < %(d)s))
     GROUP BY e.seller_id, e.currency
     HAVING sum(e.amount) > 0 AND sum(e.amount) >= %(minimum)s
     ORDER BY e.seller_id, e.currency

@@ -53,6 +53,7 @@ class PayoutCycleSettingsForm(forms.ModelForm):
             "payouts_paused",
             "dispute_fee_charged_to_seller",
             "provider",
+            "cooling_off_days",
         ]
 
     def __init__(self, *args, **kwargs):

@@ -95,8 +95,17 @@ class PayoutCycleSettings(models.Model):
     Schedule = ScheduleKind
 
     class Provider(models.TextChoices):
+        """How one payout is sent (a payout's and a seller's payout account's provider)."""
+
         MANUAL = "manual", "Manual (export a CSV for the bank, then mark each payout paid or failed)"
         STRIPE_CONNECT = "stripe_connect", "Stripe Connect (transfer to each seller's connected account)"
+
+    class ProvidersOffered(models.TextChoices):
+        """What sellers may choose on their payout settings page."""
+
+        MANUAL = "manual", "Bank transfer only (sellers enter their bank details; export a CSV for the bank)"
+        STRIPE_CONNECT = "stripe_connect", "Stripe Connect only (sellers onboard with Stripe)"
+        EITHER = "either", "Either: each seller chooses bank transfer or Stripe Connect"
 
     delay_days = models.PositiveSmallIntegerField(
         "delay N (days)",
@@ -167,7 +176,26 @@ class PayoutCycleSettings(models.Model):
         default=False,
         help_text="While paused no payout is built; balances wait and go out on the first date after.",
     )
-    provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.MANUAL)
+    provider = models.CharField(
+        "how sellers may be paid",
+        max_length=20,
+        choices=ProvidersOffered.choices,
+        default=ProvidersOffered.MANUAL,
+        help_text=(
+            "A seller whose chosen way is no longer offered is not paid (the balance waits) "
+            "until they choose one that is."
+        ),
+    )
+    cooling_off_days = models.PositiveSmallIntegerField(
+        "cooling-off after bank details change (days)",
+        default=3,
+        validators=[MinValueValidator(0), MaxValueValidator(60)],
+        help_text=(
+            "When a seller changes where their money goes, payouts wait this many days after the "
+            "day of the change (0 to 60), and the seller is emailed: time to notice a change they "
+            "did not make."
+        ),
+    )
     dispute_fee_charged_to_seller = models.BooleanField(
         "charge lost disputes' fee to the seller",
         default=False,
@@ -191,6 +219,9 @@ class PayoutCycleSettings(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(minimum_payout_amount__gte=0), name="payout_minimum_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(cooling_off_days__lte=60), name="payout_cooling_off_at_most_60_days"
             ),
         ]
 
@@ -253,6 +284,12 @@ class PayoutCycleSettings(models.Model):
     def month_day_numbers(self) -> tuple[int, ...]:
         """The stored days of the month, "1, 15" -> (1, 15)."""
         return tuple(int(d) for d in self.month_days.replace(" ", "").split(",") if d.isdigit())
+
+    def providers_offered(self) -> list[str]:
+        """The payout providers sellers may use now (Provider values)."""
+        if self.provider == self.ProvidersOffered.EITHER:
+            return [self.Provider.MANUAL, self.Provider.STRIPE_CONNECT]
+        return [self.provider]
 
     def minimum_payout_for(self, currency: str) -> int:
         """The minimum payout in `currency`'s minor units: its override, else the default."""

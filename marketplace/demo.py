@@ -26,6 +26,9 @@ DEMO_LOGINS = [
     DemoLogin("admin@demo.test", "demo-admin-2026", User.Role.ADMIN, "Ada Admin"),
     DemoLogin("seller@demo.test", "demo-seller-2026", User.Role.SELLER, "Sam Seller"),
     DemoLogin("seller2@demo.test", "demo-seller-2026", User.Role.SELLER, "Sofia Second-Seller"),
+    DemoLogin("seller3@demo.test", "demo-seller-2026", User.Role.SELLER, "Stella Stripe"),
+    DemoLogin("seller4@demo.test", "demo-seller-2026", User.Role.SELLER, "Hal Halfway"),
+    DemoLogin("seller5@demo.test", "demo-seller-2026", User.Role.SELLER, "Cora Cooling-Off"),
     DemoLogin("buyer@demo.test", "demo-buyer-2026", User.Role.BUYER, "Bea Buyer"),
     DemoLogin("buyer2@demo.test", "demo-buyer-2026", User.Role.BUYER, "Ben Second-Buyer"),
 ]

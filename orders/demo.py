@@ -152,6 +152,15 @@ def _payout_history_seed(*, people, stdout):
     first = payouts_demo.history_runs_seed(people=people, past=past)
     services.order_refund(order_id=refunded.pk, by=sofia, reason="The scarf arrived torn.")
     billing_demo.charge_now(refunded.invoice)
+    # Stella (Stripe), Hal (halfway through Stripe's onboarding) and Cora (new bank
+    # details cooling off): a sale each, available now; Hal's and Cora's money waits.
+    available = config.today() - timedelta(days=config.delay_days + 1)
+    for seller, item in zip(
+        people.sellers[2:5],
+        [ItemLine("Linen apron", 1, 3900), ItemLine("Beeswax candles", 3, 1200), ItemLine("Wool throw", 1, 9900)],
+        strict=True,
+    ):
+        _backdate(_completed_order(buyer=buyer, seller=seller, items=[item]), at(available, 10))
 
     stdout.write(
         f"Payouts: runs for {', '.join(str(d) for d in past)} ({first.payouts}+ payouts: paid, failed and "

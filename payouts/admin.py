@@ -1,8 +1,12 @@
+from collections import defaultdict
+
 from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef, Sum
 from django.http import HttpResponse
 from django.utils import timezone
 from django_fsm_log.admin import StateLogInline
 
+from finance.models import PayoutCycleSettings
 from marketplace.admin_parts import FixedChoicesCurrencyFilter, ReadOnlyInline, ScaledChangeList, text_action
 from marketplace.exceptions import ApplicationError
 from marketplace.money import format_money
@@ -11,7 +15,20 @@ from . import (
     admin_settings,  # noqa: F401  (registers finance's Payout Cycle Settings page)
     services,
 )
-from .models import Earning, Entry, Journal, LedgerAccount, Payout, PayoutAccount, PayoutRun, PayoutRunChunk
+from .models import (
+    Earning,
+    Entry,
+    Journal,
+    LedgerAccount,
+    Payout,
+    PayoutAccount,
+    PayoutDetailsChange,
+    PayoutRun,
+    PayoutRunChunk,
+    SellerMoneyWaiting,
+)
+from .payability import Block, account_payability, sellers_payability
+from .selectors import first_open_payout_date
 
 
 class ReadOnlyAdmin(ScaledChangeList):
@@ -41,10 +58,12 @@ def _text_action(label, *, field_label, explain, required, action):
 
 @admin.action(description="Export for the bank (CSV); marks scheduled payouts as sent to the bank")
 def export_csv(modeladmin, request, queryset):
-    body = services.payouts_export_csv(
+    export = services.payouts_export_csv(
         payout_ids=list(queryset.values_list("pk", flat=True)), by=request.user
     )
-    response = HttpResponse(body, content_type="text/csv")
+    for why in export.left_out:  # shown on the next page the admin opens
+        modeladmin.message_user(request, why, messages.WARNING)
+    response = HttpResponse(export.csv, content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="payouts-{timezone.now():%Y%m%d-%H%M}.csv"'
     return response
 
@@ -205,12 +224,153 @@ class EarningAdmin(ReadOnlyAdmin):
         return format_money(e.fee_amount, e.currency)
 
 
+class PayoutDetailsChangeInline(ReadOnlyInline):
+    model = PayoutDetailsChange
+    fields = ["changed_at", "changed_by", "description", "cooling_off_through"]
+    readonly_fields = fields
+    verbose_name_plural = "changes of where the money goes"
+
+
 @admin.register(PayoutAccount)
 class PayoutAccountAdmin(admin.ModelAdmin):
-    list_display = ["seller", "on_hold", "hold_reason", "stripe_account_id"]
-    list_filter = ["on_hold"]
-    search_fields = ["seller__email"]
-    autocomplete_fields = ["seller"]
+    """Sellers enter their own details (with their password, a cooling-off period and an
+    email); staff read them, masked, and may hold a seller's payouts."""
+
+    list_display = ["seller", "provider", "can_be_paid", "destination", "on_hold", "updated_at"]
+    list_filter = ["provider", "on_hold", "stripe_payouts_enabled"]
+    search_fields = ["seller__email", "stripe_account_id", "holder_name"]
+    list_select_related = ["seller"]
+    fields = [
+        "seller",
+        "provider",
+        "can_be_paid",
+        "destination",
+        "stripe_account_id",
+        "stripe_payouts_enabled",
+        "stripe_details_submitted",
+        "stripe_requirements_due",
+        "stripe_disabled_reason",
+        "stripe_checked_at",
+        "cooling_off_through",
+        "details_changed_at",
+        "on_hold",
+        "hold_reason",
+    ]
+    readonly_fields = [f for f in fields if f not in ("on_hold", "hold_reason")]
+    inlines = [PayoutDetailsChangeInline]
+
+    @admin.display(description="can be paid on the next payout date")
+    def can_be_paid(self, account):
+        config = PayoutCycleSettings.load()
+        decision = account_payability(
+            account, payout_date=first_open_payout_date(config, config.today()), config=config
+        )
+        return "Yes" if decision.payable else f"No: {decision.block_label}"
+
+    @admin.display(description="pays into")
+    def destination(self, account):
+        if account.provider == PayoutCycleSettings.Provider.STRIPE_CONNECT:
+            return account.stripe_account_id or "-"
+        return (
+            f"{account.holder_name} · {account.bank_details_masked}" if account.bank_details_masked else "-"
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class WaitingReasonFilter(admin.SimpleListFilter):
+    title = "why"
+    parameter_name = "why"
+
+    def lookups(self, request, model_admin):
+        return [("payable", "Can be paid on the next payout date"), *Block.choices]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        config = PayoutCycleSettings.load()
+        on = first_open_payout_date(config, config.today())
+        decisions = sellers_payability(
+            seller_ids=queryset.values_list("pk", flat=True), payout_date=on, config=config
+        )
+        wanted = "" if self.value() == "payable" else self.value()
+        return queryset.filter(pk__in=[pk for pk, d in decisions.items() if d.block == wanted])
+
+
+@admin.register(SellerMoneyWaiting)
+class SellerMoneyWaitingAdmin(ReadOnlyAdmin):
+    """Sellers with money available and not paid out, with what holds it (the same
+    decision the payout runs apply, `payouts.payability`)."""
+
+    list_display = ["email", "money_waiting", "why", "paid_by"]
+    list_filter = [WaitingReasonFilter]
+    search_fields = ["email"]
+    search_help_text = "The seller's email, exactly."
+    list_per_page = 50
+    list_display_links = None
+
+    def get_queryset(self, request):
+        today = PayoutCycleSettings.load().today()
+        waiting = Earning.objects.filter(
+            seller_id=OuterRef("pk"), payout__isnull=True, reversed_at__isnull=True, available_on__lte=today
+        )
+        return super().get_queryset(request).filter(Exists(waiting)).order_by("email")
+
+    def get_changelist_instance(self, request):
+        """Work out the page's amounts and reasons in two queries, not two per row."""
+        changelist = super().get_changelist_instance(request)
+        rows = changelist.result_list
+        config = PayoutCycleSettings.load()
+        today = config.today()
+        ids = [seller.pk for seller in rows]
+        totals = defaultdict(list)
+        for row in (
+            Earning.objects.filter(
+                seller_id__in=ids, payout__isnull=True, reversed_at__isnull=True, available_on__lte=today
+            )
+            .values("seller_id", "currency")
+            .annotate(total=Sum("amount"))
+            .order_by("currency")
+        ):
+            totals[row["seller_id"]].append(format_money(row["total"], row["currency"]))
+        decisions = sellers_payability(
+            seller_ids=ids, payout_date=first_open_payout_date(config, today), config=config
+        )
+        for seller in rows:
+            seller.waiting_text = ", ".join(totals[seller.pk])
+            seller.decision = decisions[seller.pk]
+        return changelist
+
+    @admin.display(description="available, not paid")
+    def money_waiting(self, seller):
+        return getattr(seller, "waiting_text", "")
+
+    @admin.display(description="why")
+    def why(self, seller):
+        decision = getattr(seller, "decision", None)
+        if decision is None or decision.payable:
+            return "Nothing holds it: paid on the next payout date (if over the minimum)"
+        detail = ""
+        if decision.block == Block.COOLING_OFF:
+            detail = f" (through {decision.cooling_off_through:%-d %b %Y})"
+        elif decision.block == Block.STRIPE_NOT_READY and decision.stripe_requirements_due:
+            detail = f" (Stripe needs: {', '.join(decision.stripe_requirements_due)})"
+        elif decision.block == Block.ON_HOLD and decision.hold_reason:
+            detail = f" ({decision.hold_reason})"
+        return decision.block_label + detail
+
+    @admin.display(description="paid by")
+    def paid_by(self, seller):
+        decision = getattr(seller, "decision", None)
+        return (
+            PayoutCycleSettings.Provider(decision.provider).label.split(" (")[0]
+            if decision and decision.provider
+            else "-"
+        )
 
 
 class EntryInline(ReadOnlyInline):

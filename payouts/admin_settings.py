@@ -45,7 +45,7 @@ class PayoutCycleSettingsAdmin(admin.ModelAdmin):
             "Amounts",
             {"fields": ["minimum_payout_amount", "minimum_payout_by_currency", "platform_fee_bps"]},
         ),
-        ("Sending", {"fields": ["provider", "payouts_paused"]}),
+        ("Sending", {"fields": ["provider", "cooling_off_days", "payouts_paused"]}),
         ("Disputes", {"fields": ["dispute_fee_charged_to_seller"]}),
         ("Preview", {"fields": ["preview"]}),
         ("Change log", {"fields": ["recent_changes"]}),

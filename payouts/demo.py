@@ -1,25 +1,51 @@
 """
-Demo payouts for `manage.py seed_demo`: the sellers' bank references, and the payouts'
+Demo payouts for `manage.py seed_demo`: how each demo seller gets paid, and the payouts'
 side of the payout history that `orders/demo.py` tells (orders completed across several
 past dates, a payout already paid, one that failed and went out again, one waiting for
 the admin to send, and a seller whose refund after payout left a negative balance).
+
+The sellers' payout settings, each through the services a seller's clicks call:
+Sam and Sofia are paid by bank transfer (a German IBAN, a US routing and account number),
+Stella onboarded with Stripe Connect, Hal stopped halfway through Stripe's onboarding
+(the ID document still due), and Cora changed her bank details today, so her payouts wait
+for the cooling-off period. The platform offers both ways.
 
 payouts imports nothing from orders: orders hands its completed orders to payouts, so
 the story that needs both is driven from `orders/demo.py` with the pieces below.
 """
 
+import urllib.error
+import urllib.parse
+import urllib.request
 from datetime import date, datetime, timedelta
 
-from finance.models import PayoutCycleSettings
+from django.conf import settings
+from django.utils import timezone
 
-from . import services
+from finance.models import PayoutCycleSettings
+from finance.services import payout_settings_update
+
+from . import payout_accounts, services
 from .models import Earning, Payout, PayoutAccount
 from .schedule import available_on, schedule_for
 
-BANK_REFERENCES = {
-    0: "Sam Seller · DE89 3704 0044 0532 0130 00",
-    1: "Sofia S. · GB29 NWBK 6016 1331 9268 19",
+BANK_DETAILS = {
+    0: {"scheme": "iban", "holder_name": "Sam Seller", "iban": "DE89 3704 0044 0532 0130 00"},
+    1: {
+        "scheme": "us_aba",
+        "holder_name": "Sofia Second-Seller",
+        "routing_number": "011000015",
+        "account_number": "000123456789",
+    },
+    4: {"scheme": "iban", "holder_name": "Cora Cooling-Off", "iban": "FR14 2004 1010 0505 0001 3M02 606"},
 }
+# Cora's new details: entered today, so payouts wait for the cooling-off period.
+CORA_NEW_DETAILS = {
+    "scheme": "iban",
+    "holder_name": "Cora Cooling-Off",
+    "iban": "GB29 NWBK 6016 1331 9268 19",
+}
+DEMO_PASSWORD = "demo-seller-2026"
 
 
 def history_exists(*, people) -> bool:
@@ -36,12 +62,62 @@ def history_dates(*, count: int = 3) -> list[date]:
     return past[-count:]
 
 
+def onboarding_page_answer(link_url: str, action: str) -> str:
+    """Press a button of the local Stripe server's onboarding page, as a seller would in
+    the browser: "complete", "partial" (the ID document left due) or "back". Returns where
+    the page sends the browser. Only the local Stripe server has this page."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    urllib.request.urlopen(link_url, timeout=10).read()
+    request = urllib.request.Request(link_url, data=urllib.parse.urlencode({"action": action}).encode())
+    try:
+        urllib.request.build_opener(NoRedirect).open(request, timeout=10)
+    except urllib.error.HTTPError as answer:
+        if answer.code in (302, 303):
+            return answer.headers["Location"]
+        raise
+    raise RuntimeError("the onboarding page did not send the browser anywhere")
+
+
+def _stripe_onboard(seller, *, action: str) -> None:
+    account = PayoutAccount.objects.filter(seller=seller).first()
+    if account is not None and account.stripe_account_id:
+        return
+    url = payout_accounts.payout_account_stripe_onboarding_start(
+        seller=seller, password=DEMO_PASSWORD, build_url=lambda path: settings.SITE_URL + path
+    )
+    onboarding_page_answer(url, action)
+    payout_accounts.payout_account_stripe_sync(
+        stripe_account_id=PayoutAccount.objects.get(seller=seller).stripe_account_id
+    )
+
+
 def payout_accounts_seed(*, people) -> None:
-    """Where the two demo sellers are paid (shown in the bank CSV)."""
-    for index, reference in BANK_REFERENCES.items():
-        PayoutAccount.objects.get_or_create(
-            seller=people.sellers[index], defaults={"bank_reference": reference}
-        )
+    """How each demo seller is paid (see the module's docstring). Sellers who already
+    have an account are left as they are, so seeding twice changes nothing."""
+    config = PayoutCycleSettings.load()
+    if config.provider != PayoutCycleSettings.ProvidersOffered.EITHER:
+        config.provider = PayoutCycleSettings.ProvidersOffered.EITHER
+        payout_settings_update(edited=config, by=people.admin)
+    for index, details in BANK_DETAILS.items():
+        seller = people.sellers[index]
+        if not PayoutAccount.objects.filter(seller=seller).exclude(provider="").exists():
+            payout_accounts.payout_account_bank_details_set(
+                seller=seller, password=DEMO_PASSWORD, details=details
+            )
+            if index == 4:
+                # An earlier change, long past its cooling-off, then today's.
+                PayoutAccount.objects.filter(seller=seller).update(
+                    details_changed_at=timezone.now() - timedelta(days=90)
+                )
+                payout_accounts.payout_account_bank_details_set(
+                    seller=seller, password=DEMO_PASSWORD, details=CORA_NEW_DETAILS
+                )
+    _stripe_onboard(people.sellers[2], action="complete")
+    _stripe_onboard(people.sellers[3], action="partial")
 
 
 def earning_backdate(*, order_id: int, completed_at: datetime) -> None:
@@ -85,5 +161,9 @@ def history_runs_seed(*, people, past: list[date]) -> services.RunReport:
 
 def seed(*, people, stdout):
     """Runs after `orders/demo.py` (INSTALLED_APPS order), which already made the payout
-    history; this only makes sure the sellers' bank references exist."""
+    history; this only makes sure every demo seller's payout settings exist."""
     payout_accounts_seed(people=people)
+    stdout.write(
+        "Payout settings: Sam and Sofia by bank transfer, Stella onboarded with Stripe, Hal halfway through "
+        "Stripe's onboarding, Cora's new bank details in their cooling-off period."
+    )

@@ -16,25 +16,118 @@ from django.utils import timezone
 from django_fsm import FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 
+from accounts.models import User
+from finance.models import PayoutCycleSettings
+
 
 class PayoutAccount(models.Model):
-    """Where a seller's payouts go, and whether they are on hold."""
+    """Where a seller's payouts go, as the seller set it up on their payout settings page
+    (`payouts.payout_accounts`), and whether staff hold them. Whether the seller can be
+    paid on a date is decided in one place, `payouts.payability`."""
+
+    class Scheme(models.TextChoices):
+        """The kind of bank details of a manual (bank transfer) payout account."""
+
+        IBAN = "iban", "IBAN (Europe and the other countries that use IBANs)"
+        US_ABA = "us_aba", "US bank account (routing number and account number)"
 
     seller = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payout_account"
     )
+    provider = models.CharField(
+        "paid by",
+        max_length=20,
+        blank=True,
+        choices=PayoutCycleSettings.Provider.choices,
+        help_text="How the seller chose to be paid; empty until they choose.",
+    )
+    # Stripe Connect: the connected account, and what Stripe last said about it (read back
+    # after onboarding and on every `account.updated`).
     stripe_account_id = models.CharField(
         "Stripe connected account", max_length=255, blank=True, help_text="acct_… (Stripe Connect only)."
     )
-    bank_reference = models.CharField(
-        max_length=255, blank=True, help_text="Account holder and IBAN or account number, for the manual CSV."
+    stripe_payouts_enabled = models.BooleanField("Stripe can pay out", default=False)
+    stripe_details_submitted = models.BooleanField(default=False)
+    stripe_requirements_due = models.JSONField(
+        default=list, blank=True, help_text="Stripe's requirements.currently_due, as it last said."
     )
+    stripe_disabled_reason = models.CharField(max_length=100, blank=True)
+    stripe_checked_at = models.DateTimeField(null=True, blank=True)
+    # Bank transfer (manual provider): validated when entered, stored compact (no spaces).
+    bank_scheme = models.CharField(max_length=10, blank=True, choices=Scheme.choices)
+    holder_name = models.CharField("account holder", max_length=140, blank=True)
+    iban = models.CharField("IBAN", max_length=34, blank=True)
+    bic = models.CharField("BIC", max_length=11, blank=True)
+    routing_number = models.CharField("ABA routing number", max_length=9, blank=True)
+    account_number = models.CharField(max_length=17, blank=True)
+    # A change of where the money goes holds payouts through this day (platform timezone):
+    # the seller is emailed and has time to notice a change they did not make.
+    cooling_off_through = models.DateField(null=True, blank=True)
+    details_changed_at = models.DateTimeField(null=True, blank=True)
     on_hold = models.BooleanField(default=False, help_text="Hold this seller's payouts; the balance waits.")
     hold_reason = models.CharField(max_length=300, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stripe_account_id"],
+                condition=~models.Q(stripe_account_id=""),
+                name="payout_account_one_seller_per_stripe_account",
+            ),
+        ]
+
     def __str__(self):
         return f"Payout account of {self.seller}"
+
+    @property
+    def bank_details_complete(self) -> bool:
+        if not self.holder_name:
+            return False
+        if self.bank_scheme == self.Scheme.IBAN:
+            return bool(self.iban)
+        if self.bank_scheme == self.Scheme.US_ABA:
+            return bool(self.routing_number and self.account_number)
+        return False
+
+    @property
+    def bank_details_masked(self) -> str:
+        """What the seller and staff see: never the whole number."""
+        if self.bank_scheme == self.Scheme.IBAN and self.iban:
+            masked = f"{self.iban[:2]}•• •••• {self.iban[-4:]}"
+            return f"{masked} · BIC {self.bic}" if self.bic else masked
+        if self.bank_scheme == self.Scheme.US_ABA and self.account_number:
+            return f"Routing {self.routing_number} · account ••••{self.account_number[-4:]}"
+        return ""
+
+
+class PayoutDetailsChange(models.Model):
+    """One change of where a seller's money goes, by whom and when; never edited. Numbers
+    are kept masked."""
+
+    account = models.ForeignKey(PayoutAccount, on_delete=models.PROTECT, related_name="changes")
+    changed_at = models.DateTimeField(default=timezone.now)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    description = models.CharField(max_length=300)
+    cooling_off_through = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self):
+        return self.description
+
+
+class SellerMoneyWaiting(User):
+    """Staff's view of sellers whose available money has not been paid, and why
+    (Admin → Payouts → Sellers with money waiting). A proxy: no table of its own."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "seller with money waiting"
+        verbose_name_plural = "sellers with money waiting"
 
 
 class Earning(models.Model):

@@ -15,4 +15,10 @@ PERIODIC_TASKS = [
         every=timedelta(minutes=15),
         description="Sends scheduled Stripe Connect payouts and resends those Stripe did not answer, same key.",
     ),
+    PeriodicTaskSpec(
+        name="Read sellers' Stripe accounts back",
+        task="payouts.sync_connected_accounts",
+        every=timedelta(hours=24),
+        description="Reads every connected account from Stripe (payouts enabled, what is due), in case a webhook was lost.",
+    ),
 ]

@@ -11,6 +11,7 @@ from django.utils import timezone
 from finance.models import PayoutCycleSettings
 
 from .models import Earning, Payout, PayoutAccount, PayoutRun
+from .payability import Block, account_payability
 from .schedule import available_on as compute_available_on
 from .schedule import schedule_for
 
@@ -28,6 +29,11 @@ def _first_open_date(config: PayoutCycleSettings, on_or_after: date) -> date:
     while day in done:
         day = schedule.next_payout_date(day + timedelta(days=1))
     return day
+
+
+def first_open_payout_date(config: PayoutCycleSettings, on_or_after: date) -> date:
+    """The first payout date on or after a day whose run has not happened yet."""
+    return _first_open_date(config, on_or_after)
 
 
 def payout_preview(*, completed_at: datetime, config: PayoutCycleSettings | None = None) -> dict:
@@ -100,12 +106,18 @@ def seller_payouts(*, seller, now=None, upcoming_limit: int = 100, history_limit
     today = config.today(now or timezone.now())
     account = PayoutAccount.objects.filter(seller=seller).first()
     unpaid = Earning.objects.filter(seller=seller, payout__isnull=True, reversed_at__isnull=True)
+    # Money waits while the seller cannot be paid (payouts.payability): through the
+    # cooling-off period, or with no date at all until they finish setting up.
+    decision = account_payability(account, payout_date=_first_open_date(config, today), config=config)
+    not_before = today
+    if decision.block == Block.COOLING_OFF:
+        not_before = max(today, decision.cooling_off_through + timedelta(days=1))
 
     payout_on_cache: dict[date, date] = {}
 
     def payout_on(day: date) -> date:
         if day not in payout_on_cache:
-            payout_on_cache[day] = _first_open_date(config, max(day, today))
+            payout_on_cache[day] = _first_open_date(config, max(day, not_before))
         return payout_on_cache[day]
 
     by_date: dict[tuple[str, date], int] = defaultdict(int)
@@ -139,12 +151,19 @@ def seller_payouts(*, seller, now=None, upcoming_limit: int = 100, history_limit
                 if bal.pending + bal.available < 0
                 else "Below the minimum payout: it carries forward until it reaches it."
             )
+    if not decision.payable and decision.block != Block.COOLING_OFF:
+        # No payout date can be promised: the chart and "next payout" would mislead.
+        chart = []
+        for bal in balances.values():
+            bal.next_payout_on, bal.next_payout_amount = None, 0
+            bal.note = "None until you can be paid: see above."
     peak = max((c["amount"] for c in chart), default=0)
     for c in chart:
         c["percent"] = round(100 * c["amount"] / peak) if peak else 0
 
+    waiting = not decision.payable and decision.block != Block.COOLING_OFF
     upcoming = [
-        {"earning": e, "payout_on": payout_on(e.available_on)}
+        {"earning": e, "payout_on": None if waiting else payout_on(e.available_on)}
         for e in unpaid.select_related("order").order_by("available_on", "id")[:upcoming_limit]
     ]
     return SellerPayouts(

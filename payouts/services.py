@@ -36,6 +36,7 @@ from stripe_integration.client import GatewayUnavailable
 from . import ledger
 from .emails import payout_email_send
 from .models import Earning, Journal, Payout, PayoutAccount, PayoutRun, PayoutRunChunk
+from .payability import Payability, sellers_payability
 from .schedule import available_on as compute_available_on
 from .schedule import schedule_for
 
@@ -269,12 +270,15 @@ def _unpaid(payout_date: date):
     )
 
 
-def _classify(rows, *, held: set, minimum: Callable[[str], int], report: RunReport) -> list[dict]:
+def _classify(
+    rows, *, payability: dict[int, Payability], minimum: Callable[[str], int], report: RunReport
+) -> list[dict]:
     """Which (seller, currency) totals become payouts; `minimum(currency)` is that
-    currency's minimum payout in its minor units."""
+    currency's minimum payout in its minor units. A seller who cannot be paid
+    (`payouts.payability`) is carried forward, counted as on hold."""
     chosen = []
     for row in rows:
-        if row["seller_id"] in held:
+        if not payability[row["seller_id"]].payable:
             report.on_hold += 1
         elif row["total"] <= 0:
             report.not_positive += 1  # a clawback larger than what is owed: carried forward
@@ -316,14 +320,16 @@ def payout_run_dry(*, payout_date: date) -> RunReport:
     report.already_done = done
     if config.payouts_paused or done:
         return report
-    rows = (
+    rows = list(
         _unpaid(payout_date)
         .values("seller_id", "currency")
         .annotate(total=Sum("amount"), n=Sum(1))
         .order_by()
     )
-    held = set(PayoutAccount.objects.filter(on_hold=True).values_list("seller_id", flat=True))
-    for row in _classify(rows, held=held, minimum=config.minimum_payout_for, report=report):
+    payability = sellers_payability(
+        seller_ids={row["seller_id"] for row in rows}, payout_date=payout_date, config=config
+    )
+    for row in _classify(rows, payability=payability, minimum=config.minimum_payout_for, report=report):
         report.payouts += 1
         report.lines += row["n"]
         report.amounts[row["currency"]] += row["total"]
@@ -504,14 +510,14 @@ def _run_chunk(
 ) -> None:
     D = run.payout_date
     in_range = _unpaid(D).filter(seller_id__gt=low, seller_id__lte=high)
-    rows = in_range.values("seller_id", "currency").annotate(total=Sum("amount")).order_by()
-    held = set(
-        PayoutAccount.objects.filter(on_hold=True, seller_id__gt=low, seller_id__lte=high).values_list(
-            "seller_id", flat=True
-        )
+    rows = list(in_range.values("seller_id", "currency").annotate(total=Sum("amount")).order_by())
+    # Who can be paid is decided once per chunk, in one place; the others' lines stay
+    # unpaid and carry forward to the first payout date on which they can be paid.
+    payability = sellers_payability(
+        seller_ids={row["seller_id"] for row in rows}, payout_date=D, config=config, lock=True
     )
     chunk_report = RunReport(payout_date=D)
-    chosen = _classify(rows, held=held, minimum=config.minimum_payout_for, report=chunk_report)
+    chosen = _classify(rows, payability=payability, minimum=config.minimum_payout_for, report=chunk_report)
     if chosen:
         Payout.objects.bulk_create(
             [
@@ -521,7 +527,7 @@ def _run_chunk(
                     payout_date=D,
                     amount=row["total"],
                     run=run,
-                    provider=config.provider,
+                    provider=payability[row["seller_id"]].provider,
                     # One payout per seller, currency and date (a unique key), so this
                     # key names exactly one transfer, however often it is resent.
                     idempotency_key=(
@@ -623,9 +629,13 @@ def payout_runs_due(*, now=None, spread: bool = False) -> list[RunReport]:
 
 
 def _submit_later(payout_date: date) -> None:
-    """With Stripe Connect, submit the date's transfers after commit (an outbox row, in
-    the caller's transaction if there is one)."""
-    if PayoutCycleSettings.load().provider == PayoutCycleSettings.Provider.STRIPE_CONNECT:
+    """When the date has Stripe Connect payouts, submit their transfers after commit (an
+    outbox row, in the caller's transaction if there is one)."""
+    if Payout.objects.filter(
+        payout_date=payout_date,
+        provider=PayoutCycleSettings.Provider.STRIPE_CONNECT,
+        status=Payout.Status.SCHEDULED,
+    ).exists():
         outbox_task(task="payouts.submit", kwargs={"payout_date": payout_date.isoformat()})
 
 
@@ -670,40 +680,94 @@ def _email_later(kind: str, payout_id: int) -> None:
     payout_email_send(kind=kind, payout_id=payout_id)
 
 
-def payouts_export_csv(*, payout_ids: list[int], by) -> str:
-    """The manual provider: a CSV for the bank of the chosen payouts that are scheduled or
-    already sent. Scheduled ones become `processing` (handed to the bank)."""
+BANK_CSV_COLUMNS = [
+    "payout_id",
+    "payout_date",
+    "seller_email",
+    "account_holder",
+    "iban_or_account_number",
+    "bic_or_routing_number",
+    "amount",
+    "currency",
+    "reference",
+]
+
+
+@dataclass
+class BankExport:
+    """The bank file, and the payouts left out of it, each with why (for staff)."""
+
+    csv: str
+    exported: int = 0
+    left_out: list[str] = field(default_factory=list)
+
+
+def payouts_export_csv(*, payout_ids: list[int], by) -> BankExport:
+    """The manual provider: a CSV for the bank of the chosen bank-transfer payouts that are
+    scheduled or already sent, one column per thing the bank needs (holder, IBAN or
+    account number, BIC or routing number, amount, currency, the reference the seller sees).
+    Scheduled ones become `processing` (handed to the bank).
+
+    The details are checked again now (`payouts.payability`): a payout whose seller cannot
+    be paid today (details changed since it was built, and in their cooling-off period, or
+    incomplete) is not exported; a scheduled one is canceled so its money waits in the
+    balance for the first payout date the seller can be paid."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(
-        ["payout_id", "payout_date", "seller_email", "seller_name", "bank_reference", "currency", "amount"]
-    )
+    writer.writerow(BANK_CSV_COLUMNS)
+    export = BankExport(csv="")
+    config = PayoutCycleSettings.load()
     with transaction.atomic():
+        chosen = list(
+            Payout.objects.filter(
+                pk__in=payout_ids, status__in=[Payout.Status.SCHEDULED, Payout.Status.PROCESSING]
+            ).values_list("seller_id", flat=True)
+        )
+        # Lock order: the sellers' payout accounts, then their payouts.
+        payability = sellers_payability(
+            seller_ids=chosen, payout_date=config.today(), config=config, lock=True
+        )
+        accounts = {a.seller_id: a for a in PayoutAccount.objects.filter(seller_id__in=chosen)}
         payouts = list(
             Payout.objects.select_for_update()
             .filter(pk__in=payout_ids, status__in=[Payout.Status.SCHEDULED, Payout.Status.PROCESSING])
             .select_related("seller")
             .order_by("pk")
         )
-        accounts = {
-            a.seller_id: a for a in PayoutAccount.objects.filter(seller__in=[p.seller_id for p in payouts])
-        }
         for p in payouts:
+            if p.provider != PayoutCycleSettings.Provider.MANUAL:
+                export.left_out.append(f"Payout #{p.pk} is paid by Stripe Connect, not by the bank.")
+                continue
+            decision = payability[p.seller_id]
+            if not decision.payable and p.status == Payout.Status.SCHEDULED:
+                reason = f"Not sent to the bank: {decision.block_label.lower()}."
+                _transition(p, "cancel", by=by, description=reason)
+                _return_funds(p)
+                export.left_out.append(
+                    f"Payout #{p.pk} ({p.seller.email}) was canceled, its money back in the balance: "
+                    f"{decision.block_label.lower()}."
+                )
+                continue
             if p.status == Payout.Status.SCHEDULED:
                 _transition(p, "submit", by=by, description="Exported to the bank file")
-            account = accounts.get(p.seller_id)
+            account = accounts[p.seller_id]
+            us = account.bank_scheme == PayoutAccount.Scheme.US_ABA
             writer.writerow(
                 [
                     p.pk,
                     p.payout_date.isoformat(),
                     p.seller.email,
-                    p.seller.full_name,
-                    account.bank_reference if account else "",
-                    p.currency,
+                    account.holder_name,
+                    account.account_number if us else account.iban,
+                    account.routing_number if us else account.bic,
                     amount_plain(p.amount, p.currency),
+                    p.currency,
+                    f"Marketplace payout {p.pk} of {p.payout_date:%Y-%m-%d}",
                 ]
             )
-    return out.getvalue()
+            export.exported += 1
+    export.csv = out.getvalue()
+    return export
 
 
 def payout_mark_paid(*, payout_id: int, by=None, reference: str = "") -> Payout:
@@ -818,6 +882,21 @@ def payout_submit_to_stripe(*, payout_id: int) -> Payout:
             return _transfers_record(payout_id=payout.pk, transfers=found).payout
     with transaction.atomic():
         payout = _locked(payout_id)
+        if payout.status == Payout.Status.SCHEDULED or (
+            payout.status == Payout.Status.PROCESSING and not payout.transfer_sent_at
+        ):
+            # Never sent, so no transfer can exist: check the seller can still be paid
+            # (Stripe may have disabled payouts, staff may hold them, details may have
+            # changed since the run); if not, the money waits in the balance.
+            on = max(payout.payout_date, PayoutCycleSettings.load().today())
+            decision = sellers_payability(seller_ids=[payout.seller_id], payout_date=on)[payout.seller_id]
+            if not decision.payable:
+                reason = f"Not sent: {decision.block_label.lower()}. It goes out once the seller can be paid."
+                if payout.status == Payout.Status.SCHEDULED:
+                    _transition(payout, "cancel", description=reason)
+                    _return_funds(payout)
+                    return payout
+                return _payout_fail(payout_id=payout.pk, reason=reason, no_transfer=True)
         if payout.status == Payout.Status.SCHEDULED:
             _transition(payout, "submit", description="Sent to Stripe")
         elif (

@@ -3,6 +3,7 @@ from datetime import date
 from celery import shared_task
 
 from .emails import payout_email_send
+from .payout_accounts import payout_accounts_stripe_sync_all
 from .services import payout_run_chunk_build, payout_runs_due, payouts_submit
 
 
@@ -32,6 +33,13 @@ def run_payout_chunk(chunk_id: int) -> bool:
 def submit_payouts(payout_date: str | None = None) -> int:
     """Send the Stripe Connect transfers of scheduled payouts (and resend unanswered ones)."""
     return payouts_submit(payout_date=date.fromisoformat(payout_date) if payout_date else None)
+
+
+@shared_task(name="payouts.sync_connected_accounts")
+def sync_connected_accounts() -> int:
+    """Read every seller's Stripe connected account back, in case an `account.updated`
+    webhook was lost: whether Stripe lets each one be paid decides the next payout run."""
+    return payout_accounts_stripe_sync_all()
 
 
 @shared_task(name="payouts.send_email")

@@ -10,10 +10,36 @@ from marketplace.money import to_stripe_amount
 from .client import _call
 
 
-def account_create(*, email: str, idempotency_key: str) -> str:
+def account_create(*, email: str, idempotency_key: str, metadata: dict | None = None) -> str:
     """A connected account for a seller (an Express account); returns its acct_ id."""
-    account, _ = _call(stripe.Account.create, type="express", email=email, idempotency_key=idempotency_key)
+    account, _ = _call(
+        stripe.Account.create,
+        type="express",
+        email=email,
+        metadata=metadata or {},
+        idempotency_key=idempotency_key,
+    )
     return account["id"]
+
+
+def account_retrieve(*, account_id: str) -> dict:
+    """The connected account as Stripe has it now (payouts_enabled, requirements, ...)."""
+    account, _ = _call(stripe.Account.retrieve, account_id)
+    return account
+
+
+def account_link_create(*, account_id: str, refresh_url: str, return_url: str) -> str:
+    """A one-time link to Stripe's hosted onboarding for the account; returns its URL.
+    Stripe sends the seller to `return_url` when they leave it, and to `refresh_url` when
+    the link has expired or was used already (make a new one there)."""
+    link, _ = _call(
+        stripe.AccountLink.create,
+        account=account_id,
+        refresh_url=refresh_url,
+        return_url=return_url,
+        type="account_onboarding",
+    )
+    return link["url"]
 
 
 def transfer_create(

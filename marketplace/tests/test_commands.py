@@ -62,6 +62,22 @@ def test_seed_demo_twice_duplicates_nothing_and_prints_working_logins(db, client
     assert {"paid", "failed", "scheduled"} <= set(Payout.objects.values_list("status", flat=True))
     assert LedgerAccount.objects.filter(kind="seller_balance", balance__lt=0).exists()
     assert ledger_check() == []
+    # How the sellers are paid: one on each provider, one halfway through Stripe's
+    # onboarding, one whose new bank details are cooling off.
+    from finance.models import PayoutCycleSettings
+    from payouts.payability import sellers_payability
+
+    config = PayoutCycleSettings.load()
+    sellers = {u.pk: u.email for u in User.objects.filter(role=User.Role.SELLER)}
+    decisions = sellers_payability(seller_ids=sellers, payout_date=config.today(), config=config)
+    said = {sellers[pk]: (d.provider, d.block) for pk, d in decisions.items()}
+    assert said == {
+        "seller@demo.test": ("manual", ""),
+        "seller2@demo.test": ("manual", ""),
+        "seller3@demo.test": ("stripe_connect", ""),
+        "seller4@demo.test": ("stripe_connect", "stripe_not_ready"),
+        "seller5@demo.test": ("manual", "cooling_off"),
+    }
     for login in DEMO_LOGINS:
         line = next(line for line in out.getvalue().splitlines() if login.email in line)
         assert line.endswith(f"password: {login.password}")

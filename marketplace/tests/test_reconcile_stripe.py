@@ -47,11 +47,7 @@ def paid_payout(stripe_server, django_capture_on_commit_callbacks):
     test's idempotency namespace, so the account is this test's alone)."""
     payouts = Payouts()
     payouts.configure(provider="stripe_connect")
-    seller = payouts.seller()
-    account_id = stripe_connect.account_create(
-        email=seller.email, idempotency_key=f"{settings.STRIPE_IDEMPOTENCY_NAMESPACE}:acct-{seller.pk}"
-    )
-    PayoutAccount.objects.create(seller=seller, stripe_account_id=account_id)
+    seller = payouts.stripe_seller(stripe_server)
     payouts.complete(at=utc(2027, 1, 5, 10), seller=seller, amount=10_000)
     with django_capture_on_commit_callbacks(execute=True):
         payouts.run(date(2027, 1, 15))

@@ -8,8 +8,10 @@ from billing.tests.conftest import billing  # noqa: F401  (payouts tests that go
 from finance.models import PayoutCycleSettings
 from orders import services as orders
 from orders.tests.factories import OrderFactory
-from payouts import services
-from payouts.models import Payout
+from payouts import payout_accounts, services
+from payouts.models import Payout, PayoutAccount
+
+from .factories import PayoutAccountFactory
 
 
 def utc(*args) -> datetime:
@@ -29,7 +31,23 @@ class Payouts:
         return config
 
     def seller(self, **kwargs):
-        return SellerFactory(**kwargs)
+        """A seller who set up bank details long ago: payout runs can pay them."""
+        seller = SellerFactory(**kwargs)
+        PayoutAccountFactory(seller=seller)
+        return seller
+
+    def stripe_seller(self, stripe_server, *, complete: bool = True):
+        """A seller who chose Stripe Connect and went through the (local) onboarding page:
+        everything submitted, or (`complete=False`) the ID document left due."""
+        seller = SellerFactory()
+        url = payout_accounts.payout_account_stripe_onboarding_start(
+            seller=seller, password="", build_url=lambda path: f"http://testserver{path}"
+        )
+        stripe_server.onboard(url, "complete" if complete else "partial")
+        payout_accounts.payout_account_stripe_sync(
+            stripe_account_id=PayoutAccount.objects.get(seller=seller).stripe_account_id
+        )
+        return seller
 
     def complete(self, *, at: datetime, seller=None, amount: int = 10_000, currency: str = "USD"):
         """An order the buyer confirms at `at`; returns the order."""

@@ -25,6 +25,7 @@ def form_data(**overrides):
         "minimum_payout_amount": "0",
         "platform_fee_bps": "1000",
         "provider": "manual",
+        "cooling_off_days": "3",
     }
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not None}
@@ -151,7 +152,7 @@ def test_admin_exports_scheduled_payouts_as_csv(admin_client, payouts):
         "/admin/payouts/payout/", {"action": "export_csv", "_selected_action": [payout.pk]}
     )
     assert response["Content-Type"] == "text/csv"
-    assert b",USD,90.00" in response.content
+    assert b",90.00,USD,Marketplace payout" in response.content
     assert Payout.objects.get().status == "processing"
 
 

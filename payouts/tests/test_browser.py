@@ -31,3 +31,61 @@ def test_the_settings_preview_follows_the_form_as_the_admin_edits_it(live_server
     page.locator("#id_schedule").select_option("monthly")
     page.get_by_text("“32” is not a day of the month").wait_for()
     assert PayoutCycleSettings.load().schedule == "monthly" and not PayoutSettingsChange.objects.exists()
+
+
+def _sign_in(page, live_server, email):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("demo-seller-2026")
+    page.get_by_role("button", name="Sign in").click()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_seller_onboards_with_stripe_through_its_page_and_comes_back_set_up_to_get_paid(
+    live_server, page, demo_people, stripe_server
+):
+    config = PayoutCycleSettings.load()
+    config.provider = "either"
+    config.save()
+    seller = demo_people.sellers[2]
+    _sign_in(page, live_server, seller.email)
+    page.goto(f"{live_server.url}/seller/payouts/")
+    page.get_by_role("heading", name="Set up how you get paid").wait_for()
+    page.get_by_role("link", name="Set up payouts").click()
+    page.get_by_role("button", name="Set up payouts with Stripe").click()
+
+    # Stripe's hosted onboarding (the local Stripe server's page, another origin).
+    page.get_by_role("heading", name=f"Set up payouts for {seller.email}").wait_for()
+    assert page.url.startswith(stripe_server.url + "/connect/onboarding/")
+    page.get_by_role("button", name="Submit all details").click()
+
+    page.get_by_role("heading", name="You're set up to get paid").wait_for()
+    assert page.url == f"{live_server.url}/seller/payouts/account/"
+    assert "your Stripe account (acct_" in page.locator("#payout-status").inner_text()
+    page.goto(f"{live_server.url}/seller/payouts/")
+    assert page.get_by_role("heading", name="Set up how you get paid").count() == 0
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_seller_who_leaves_a_requirement_due_sees_it_and_can_continue_with_stripe(
+    live_server, page, demo_people, stripe_server
+):
+    config = PayoutCycleSettings.load()
+    config.provider = "stripe_connect"
+    config.save()
+    seller = demo_people.sellers[3]
+    _sign_in(page, live_server, seller.email)
+    page.goto(f"{live_server.url}/seller/payouts/account/")
+    page.get_by_role("button", name="Set up payouts with Stripe").click()
+    page.get_by_role("button", name="Submit, but leave the ID document for later").click()
+
+    status = page.locator("#payout-status")
+    page.get_by_role("heading", name="Stripe needs something more before it can pay you").wait_for()
+    assert "a photo of your ID document" in status.inner_text()
+    status.get_by_role("link", name="Continue with Stripe").click()
+    page.get_by_role("heading", name=f"Set up payouts for {seller.email}").wait_for()
+    assert "individual.verification.document" in page.content()
+    page.get_by_role("button", name="Submit all details").click()
+    page.get_by_role("heading", name="You're set up to get paid").wait_for()

@@ -66,3 +66,58 @@ def test_two_run_payouts_at_once_then_a_third_pay_each_seller_once(payouts):
     assert {row["n"] for row in per_key} == {1}
     assert not Earning.objects.filter(payout__isnull=True).exists()  # nothing available left behind
     assert ledger_check() == []
+
+
+def test_details_changed_while_a_run_builds_the_payout_wait_for_it_and_then_hold_it(payouts, monkeypatch):
+    """The run locks the chunk's payout accounts, so the change waits for the payout
+    built on the old details and then cancels it: it is never sent to the bank."""
+    import threading
+
+    from marketplace.tests.races import race
+    from payouts import payout_accounts, services
+
+    config = PayoutCycleSettings.load()
+    today = config.today()
+    day = max(schedule_for(config).payout_dates_between(first=today - timedelta(days=40), last=today))
+    seller = payouts.seller()
+    seller.set_password("s3cret-enough")
+    seller.save()
+    payouts.complete(at=datetime.combine(day - timedelta(days=10), datetime.min.time(), UTC), seller=seller)
+
+    building, go, changed = threading.Event(), threading.Event(), threading.Event()
+    take_lines = services._take_lines
+
+    def take_lines_slowly(**kwargs):
+        building.set()
+        assert go.wait(timeout=30)
+        return take_lines(**kwargs)
+
+    monkeypatch.setattr(services, "_take_lines", take_lines_slowly)
+
+    def run():
+        return services.payout_run_create(payout_date=day)
+
+    def change():
+        assert building.wait(timeout=30)
+        account = payout_accounts.payout_account_bank_details_set(
+            seller=seller,
+            password="s3cret-enough",
+            details={"scheme": "iban", "holder_name": "Mallory", "iban": "GB29 NWBK 6016 1331 9268 19"},
+        )
+        changed.set()
+        return account
+
+    def release():
+        assert building.wait(timeout=30)
+        # The change is waiting for the run's lock on the payout account.
+        waited = not changed.wait(timeout=1)
+        go.set()
+        return waited
+
+    report, account, waited = race(run, change, release)
+    assert not isinstance(report, Exception) and not isinstance(account, Exception), (report, account)
+    assert waited is True and report.payouts == 1
+    [payout] = Payout.objects.filter(seller=seller)
+    assert payout.status == Payout.Status.CANCELED
+    assert account.cooling_off_through is not None
+    assert ledger_check() == []

@@ -1,5 +1,7 @@
 """Earnings, payout runs, failures and refunds, as sellers and admins see them."""
 
+import csv
+import io
 from datetime import date
 
 import pytest
@@ -163,7 +165,7 @@ def test_a_payout_that_a_refund_leaves_under_its_currencys_minimum_is_not_made(p
 
 def test_sellers_on_hold_and_a_global_pause_are_skipped_and_paid_later(payouts):
     held, other = payouts.seller(), payouts.seller()
-    PayoutAccount.objects.create(seller=held, on_hold=True, hold_reason="Identity check")
+    PayoutAccount.objects.filter(seller=held).update(on_hold=True, hold_reason="Identity check")
     payouts.complete(at=utc(2027, 1, 1, 10), seller=held)
     payouts.complete(at=utc(2027, 1, 1, 10), seller=other)
     report = payouts.run(date(2027, 1, 15))
@@ -243,13 +245,22 @@ def test_marking_a_payout_paid_emails_the_seller_and_a_paid_payout_cannot_be_can
 
 def test_the_csv_export_lists_payouts_for_the_bank_and_marks_them_sent(payouts, admin_user):
     order = payouts.complete(at=utc(2027, 1, 5, 10), amount=123_456)
-    PayoutAccount.objects.create(seller=order.seller, bank_reference="DE89 3704 0044 0532 0130 00")
+    PayoutAccount.objects.filter(seller=order.seller).update(holder_name="Sam Seller")
     payouts.run(date(2027, 1, 15))
     [payout] = payouts.payouts()
-    body = services.payouts_export_csv(payout_ids=[payout.pk], by=admin_user)
-    header, row = body.strip().splitlines()
-    assert header.startswith("payout_id,payout_date,seller_email")
-    assert row.endswith(",DE89 3704 0044 0532 0130 00,USD,1111.10")
+    export = services.payouts_export_csv(payout_ids=[payout.pk], by=admin_user)
+    [row] = list(csv.DictReader(io.StringIO(export.csv)))
+    assert row == {
+        "payout_id": str(payout.pk),
+        "payout_date": "2027-01-15",
+        "seller_email": order.seller.email,
+        "account_holder": "Sam Seller",
+        "iban_or_account_number": "DE89370400440532013000",
+        "bic_or_routing_number": "COBADEFFXXX",
+        "amount": "1111.10",
+        "currency": "USD",
+        "reference": f"Marketplace payout {payout.pk} of 2027-01-15",
+    }
     assert Payout.objects.get(pk=payout.pk).status == Payout.Status.PROCESSING
 
 

@@ -8,7 +8,6 @@ from datetime import date, timedelta
 import pytest
 import stripe
 import time_machine
-from django.core import mail
 from django.utils import timezone
 
 from payouts import ledger, services
@@ -18,6 +17,7 @@ from stripe_integration import connect as stripe_connect
 from stripe_integration.webhooks import webhook_event_apply
 
 from .conftest import utc
+from .factories import PayoutAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,10 +28,7 @@ def connect(payouts, stripe_server, django_capture_on_commit_callbacks):
     payouts.configure(provider="stripe_connect")
 
     def seller_with_account():
-        seller = payouts.seller()
-        account_id = stripe_connect.account_create(email=seller.email, idempotency_key=f"acct-{seller.email}")
-        PayoutAccount.objects.create(seller=seller, stripe_account_id=account_id)
-        return seller
+        return payouts.stripe_seller(stripe_server)
 
     return seller_with_account
 
@@ -82,25 +79,33 @@ def test_a_resend_after_stripe_did_not_answer_uses_the_same_key_and_pays_once(
     assert payout.status == Payout.Status.PAID and payout.provider_reference == first["id"]
 
 
-def test_a_seller_without_a_connected_account_is_not_paid_and_is_told(
-    payouts, stripe_server, django_capture_on_commit_callbacks
-):
-    payouts.configure(provider="stripe_connect")
-    order = payouts.complete(at=utc(2027, 1, 5, 10))
+def test_a_payout_is_not_sent_once_stripe_no_longer_lets_its_seller_be_paid(payouts, connect):
+    seller = connect()
+    payouts.complete(at=utc(2027, 1, 5, 10), seller=seller)
     payouts.run(date(2027, 1, 15))
-    mail.outbox.clear()
-    with django_capture_on_commit_callbacks(execute=True):
-        services.payouts_submit()
+    # Between the run and the send, Stripe disabled payouts to the account (it needs
+    # more from the seller): nothing is sent, the money waits in the balance.
+    PayoutAccount.objects.filter(seller=seller).update(
+        stripe_payouts_enabled=False, stripe_requirements_due=["individual.verification.document"]
+    )
+    services.payouts_submit()
     payout = Payout.objects.get()
-    assert payout.status == Payout.Status.FAILED and "connected a Stripe account" in payout.failure_reason
-    assert mail.outbox[0].to == [order.seller.email]
+    assert (
+        payout.status == Payout.Status.CANCELED and "stripe does not allow payouts" in payout.failure_reason
+    )
+    assert stripe_connect.transfers_in_group(transfer_group=payout.transfer_group) == []
     assert ledger_check() == []
+    PayoutAccount.objects.filter(seller=seller).update(stripe_payouts_enabled=True)
+    payouts.run(date(2027, 2, 1))
+    assert Payout.objects.get(payout_date=date(2027, 2, 1)).amount == payout.amount
 
 
 def test_stripe_refusing_the_transfer_fails_the_payout_and_returns_the_money(payouts, stripe_server):
     payouts.configure(provider="stripe_connect")
-    order = payouts.complete(at=utc(2027, 1, 5, 10))
-    PayoutAccount.objects.create(seller=order.seller, stripe_account_id="acct_doesnotexist")
+    seller = PayoutAccountFactory(
+        provider="stripe_connect", stripe_account_id="acct_doesnotexist", stripe_payouts_enabled=True
+    ).seller
+    payouts.complete(at=utc(2027, 1, 5, 10), seller=seller)
     payouts.run(date(2027, 1, 15))
     services.payouts_submit()
     payout = Payout.objects.get()

@@ -13,7 +13,7 @@ import stripe
 
 from payouts import services as payouts_services
 from payouts.ledger import ledger_check
-from payouts.models import Payout, PayoutAccount
+from payouts.models import Payout
 from payouts.tests.conftest import Payouts, utc
 from stripe_integration import connect
 from stripe_integration.models import WebhookEvent
@@ -55,9 +55,7 @@ def test_an_event_of_a_type_nobody_handles_is_ignored_and_stored_once(client):
 def test_a_transfer_reversed_over_http_fails_its_payout_through_the_table(client, stripe_server):
     payouts = Payouts()
     payouts.configure(provider="stripe_connect")
-    seller = payouts.seller()
-    account_id = connect.account_create(email=seller.email, idempotency_key=f"acct-{uuid.uuid4()}")
-    PayoutAccount.objects.create(seller=seller, stripe_account_id=account_id)
+    seller = payouts.stripe_seller(stripe_server)
     payouts.complete(at=utc(2027, 1, 5, 10), seller=seller)
     payouts.run(date(2027, 1, 15))
     payouts_services.payouts_submit()
@@ -80,3 +78,30 @@ def test_stored_events_are_in_the_admin(admin_client):
     _post(client=admin_client, event=_event("evt_admin", "customer.created", {"id": "cus_2"}))
     listing = admin_client.get("/admin/stripe_integration/webhookevent/")
     assert listing.status_code == 200 and "evt_admin" in listing.content.decode()
+
+
+def test_account_updated_over_http_reads_the_account_back_and_lets_the_seller_be_paid(client, stripe_server):
+    from payouts.models import PayoutAccount
+    from payouts.payout_accounts import payout_account_stripe_link
+
+    payouts = Payouts()
+    payouts.configure(provider="stripe_connect")
+    seller = payouts.stripe_seller(stripe_server, complete=False)
+    account = PayoutAccount.objects.get(seller=seller)
+    assert not account.stripe_payouts_enabled
+    stripe_server.onboard(
+        payout_account_stripe_link(seller=seller, build_url=lambda p: f"http://testserver{p}")
+    )
+    # The event Stripe sends carries the account as it was then; the handler reads it again.
+    [event] = [
+        e.to_dict()
+        for e in stripe.Event.list(type="account.updated", limit=100, api_key="sk_test_localstripe").data
+        if e.data.object["id"] == account.stripe_account_id and e.data.object["payouts_enabled"]
+    ]
+
+    response = _post(client, event)
+
+    assert response.status_code == 200
+    assert response.json()["result"] == f"seller #{seller.pk}: payouts enabled; due: nothing"
+    account.refresh_from_db()
+    assert account.stripe_payouts_enabled and account.stripe_requirements_due == []

@@ -90,7 +90,7 @@ class Command(BaseCommand):
                 for currency, amount in sorted(report.amounts.items())
             ],
             ("Under the minimum (carried forward)", str(report.below_minimum)),
-            ("Sellers on hold", str(report.on_hold)),
+            ("Sellers who cannot be paid yet (carried forward)", str(report.on_hold)),
             ("Balance zero or negative (carried forward)", str(report.not_positive)),
         ]
         width = max(len(name) for name, _ in rows)

@@ -1,0 +1,319 @@
+"""
+Services for a seller's payout account: where their money goes. Sellers set it up
+themselves on `/seller/payouts/account/`:
+
+- bank transfer (the manual provider): holder name and IBAN (+ BIC), or a US routing and
+  account number, checked by `payouts.bank_details`;
+- Stripe Connect: the platform creates the seller's connected account and sends them to
+  Stripe's hosted onboarding with an Account Link; what Stripe then allows is read back
+  from Stripe (on return, and on every `account.updated` webhook).
+
+A change of where the money goes, once it had somewhere to go, needs the seller's
+password, emails them, and holds their payouts for the cooling-off period of Payout Cycle
+Settings: if someone else took over the seller's login, the seller has days to notice
+before any money follows the new details. Payouts already built and not yet sent are
+canceled (the money waits in the balance) and go out on the first payout date after the
+cooling-off.
+
+Lock order: the seller's PayoutAccount, then their Payouts (`marketplace/locking.py`).
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+import stripe
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from finance.models import PayoutCycleSettings
+from marketplace.exceptions import ApplicationError
+from marketplace.outbox import outbox_email
+from stripe_integration import connect
+from stripe_integration.client import GatewayUnavailable
+
+from .bank_details import BankDetails, bank_details_clean
+from .models import Payout, PayoutAccount, PayoutDetailsChange
+from .services import payout_cancel
+
+logger = logging.getLogger(__name__)
+
+Provider = PayoutCycleSettings.Provider
+
+WRONG_PASSWORD = "That is not your password. Changing where your money goes needs your current password."
+NOT_OFFERED = "The platform does not pay sellers by {what} at the moment."
+NO_STRIPE_ACCOUNT = "You have not started setting up Stripe yet."
+
+
+def _account_locked(seller) -> PayoutAccount:
+    PayoutAccount.objects.get_or_create(seller=seller)
+    return PayoutAccount.objects.select_for_update().get(seller=seller)
+
+
+def payout_account_change_needs_password(account: PayoutAccount | None) -> bool:
+    """Whether money could already go somewhere: changing that needs the password and
+    starts the cooling-off. A first setup (or one that never worked) needs neither."""
+    if account is None:
+        return False
+    if account.provider == Provider.MANUAL:
+        return account.bank_details_complete
+    if account.provider == Provider.STRIPE_CONNECT:
+        return bool(account.stripe_account_id and account.stripe_payouts_enabled)
+    return False
+
+
+def _offered(provider: str) -> None:
+    config = PayoutCycleSettings.load()
+    if provider not in config.providers_offered():
+        what = "bank transfer" if provider == Provider.MANUAL else "Stripe Connect"
+        raise ApplicationError(NOT_OFFERED.format(what=what))
+
+
+PasswordCheck = Callable[[str], bool]
+
+
+def _password_checked(seller, password: str, password_check: PasswordCheck | None) -> None:
+    """`password_check` is how the caller verifies it (the web view's goes through the
+    sign-in throttle, so the password cannot be guessed here either); by default the
+    stored hash."""
+    check = password_check or seller.check_password
+    if not password or not check(password):
+        raise ApplicationError(WRONG_PASSWORD)
+
+
+def _changed(account: PayoutAccount, *, by, description: str, cooling_off: bool) -> None:
+    """Record a change of where the money goes; with `cooling_off`, hold payouts through
+    today + N days (platform timezone), cancel the ones built and not yet sent, and tell
+    the seller. Runs in the caller's transaction, with the account locked."""
+    config = PayoutCycleSettings.load()
+    now = timezone.now()
+    through = None
+    if cooling_off and config.cooling_off_days:
+        through = config.today(now) + timedelta(days=config.cooling_off_days)
+        account.cooling_off_through = max(through, account.cooling_off_through or through)
+    account.details_changed_at = now
+    account.save()
+    PayoutDetailsChange.objects.create(
+        account=account, changed_by=by, description=description[:300], cooling_off_through=through
+    )
+    if through:
+        _hold_unsent_payouts(account, by=by)
+    _changed_email(account, description=description, through=through, config=config)
+
+
+def _hold_unsent_payouts(account: PayoutAccount, *, by) -> None:
+    reason = (
+        "Held: the seller changed where their money goes. It is paid on the first payout date "
+        "after the cooling-off period."
+    )
+    for payout_id in (
+        Payout.objects.filter(seller_id=account.seller_id, status=Payout.Status.SCHEDULED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    ):
+        payout_cancel(payout_id=payout_id, by=by, reason=reason)
+
+
+def _changed_email(account: PayoutAccount, *, description: str, through, config: PayoutCycleSettings) -> None:
+    when = account.details_changed_at.astimezone(config.tz)
+    lines = [
+        f"Where your payouts go was {'changed' if through else 'set'} on {when:%-d %B %Y at %H:%M} "
+        f"({config.timezone}): {description}.",
+    ]
+    if through:
+        lines.append(
+            f"For your safety, payouts are held until the cooling-off period ends on {through:%A %-d %B %Y}; "
+            "your balance is safe and goes out on the first payout date after that."
+        )
+    lines.append(
+        "If you did not make this change, change your password now and contact support, who can hold "
+        "your payouts while it is sorted out."
+    )
+    outbox_email(
+        to=account.seller.email,
+        template_prefix="payouts/email/notice",
+        context={
+            "subject": "Your payout details were changed" if through else "Your payout details were saved",
+            "lines": lines,
+            "action_url": settings.SITE_URL + reverse("payouts:payout_account"),
+            "action_label": "See your payout settings",
+        },
+    )
+
+
+# --- bank transfer -------------------------------------------------------------------------
+
+
+def payout_account_bank_details_set(
+    *, seller, password: str, details: dict, by=None, password_check: PasswordCheck | None = None
+) -> PayoutAccount:
+    """Save the seller's bank details (`details`: scheme, holder_name, iban, bic,
+    routing_number, account_number) after checking them and the seller's password, and
+    choose bank transfer. Replacing earlier details (or a Stripe account) starts the
+    cooling-off. Invalid details raise `BankDetailsInvalid` and change nothing."""
+    _offered(Provider.MANUAL)
+    clean: BankDetails = bank_details_clean(**details)
+    # Checked outside any transaction, so the throttle's record of a wrong password is
+    # not rolled back with the refused change.
+    checked = payout_account_change_needs_password(PayoutAccount.objects.filter(seller=seller).first())
+    if checked:
+        _password_checked(seller, password, password_check)
+    with transaction.atomic():
+        account = _account_locked(seller)
+        had = payout_account_change_needs_password(account)
+        if had and not checked:  # set up by another request a moment ago
+            _password_checked(seller, password, None)
+        same = account.provider == Provider.MANUAL and (
+            account.bank_scheme,
+            account.holder_name,
+            account.iban,
+            account.bic,
+            account.routing_number,
+            account.account_number,
+        ) == (
+            clean.scheme,
+            clean.holder_name,
+            clean.iban,
+            clean.bic,
+            clean.routing_number,
+            clean.account_number,
+        )
+        if same:
+            return account
+        before = account.bank_details_masked if account.provider == Provider.MANUAL else "Stripe Connect"
+        account.provider = Provider.MANUAL
+        account.bank_scheme = clean.scheme
+        account.holder_name = clean.holder_name
+        account.iban, account.bic = clean.iban, clean.bic
+        account.routing_number, account.account_number = clean.routing_number, clean.account_number
+        description = f"bank transfer to {clean.holder_name}, {clean.masked()}"
+        if had:
+            description += f" (was: {before})"
+        _changed(account, by=by or seller, description=description, cooling_off=had)
+    return account
+
+
+# --- Stripe Connect ------------------------------------------------------------------------
+
+
+def _stripe_urls(build_url) -> tuple[str, str]:
+    return (
+        build_url(reverse("payouts:stripe_refresh")),
+        build_url(reverse("payouts:stripe_return")),
+    )
+
+
+def payout_account_stripe_onboarding_start(
+    *, seller, password: str, build_url, by=None, password_check: PasswordCheck | None = None
+) -> str:
+    """Choose Stripe Connect and start (or continue) its onboarding: create the seller's
+    connected account at Stripe once (an idempotency key per seller, so a double click
+    makes one), then an Account Link; returns the URL to send the seller to.
+    `build_url(path)` makes an absolute URL of this site (Stripe redirects the browser).
+    Switching from bank details to Stripe is a change of where the money goes: password,
+    email and cooling-off."""
+    _offered(Provider.STRIPE_CONNECT)
+    # Nothing is written before Stripe has answered, so a refusal changes nothing; the
+    # password is checked outside any transaction (the throttle's record must stay).
+    account = PayoutAccount.objects.filter(seller=seller).first()
+    switching = (
+        account is not None
+        and account.provider != Provider.STRIPE_CONNECT
+        and payout_account_change_needs_password(account)
+    )
+    if switching:
+        _password_checked(seller, password, password_check)
+    account_id = account.stripe_account_id if account else ""
+    if not account_id:
+        # Outside any transaction: a Stripe call never holds a row lock.
+        account_id = connect.account_create(
+            email=seller.email,
+            metadata={"seller_id": str(seller.pk)},
+            idempotency_key=f"{settings.STRIPE_IDEMPOTENCY_NAMESPACE}:connect-account-seller-{seller.pk}",
+        )
+    with transaction.atomic():
+        account = _account_locked(seller)
+        if not account.stripe_account_id:
+            account.stripe_account_id = account_id
+        if account.provider != Provider.STRIPE_CONNECT:
+            before = account.bank_details_masked or "nothing"
+            account.provider = Provider.STRIPE_CONNECT
+            _changed(
+                account,
+                by=by or seller,
+                description=f"Stripe Connect, account {account.stripe_account_id} (was: {before})",
+                cooling_off=switching,
+            )
+        else:
+            account.save()
+    return payout_account_stripe_link(seller=seller, build_url=build_url)
+
+
+def payout_account_stripe_link(*, seller, build_url) -> str:
+    """A fresh onboarding link for the seller's connected account (the "Continue with
+    Stripe" button, and Stripe's refresh URL when a link expired or was used)."""
+    account = PayoutAccount.objects.filter(seller=seller).first()
+    if account is None or not account.stripe_account_id or account.provider != Provider.STRIPE_CONNECT:
+        raise ApplicationError(NO_STRIPE_ACCOUNT)
+    _offered(Provider.STRIPE_CONNECT)
+    refresh_url, return_url = _stripe_urls(build_url)
+    return connect.account_link_create(
+        account_id=account.stripe_account_id, refresh_url=refresh_url, return_url=return_url
+    )
+
+
+def payout_account_stripe_state_apply(*, stripe_account: dict) -> PayoutAccount | None:
+    """Store what Stripe says about a connected account (payouts_enabled, what is
+    currently due, why it is disabled) on the seller's payout account; None when the
+    account is not one of ours. Reads that arrive out of order are harmless: each one is
+    Stripe's whole state at the time it was read."""
+    requirements = stripe_account.get("requirements") or {}
+    with transaction.atomic():
+        account = (
+            PayoutAccount.objects.select_for_update()
+            .filter(stripe_account_id=stripe_account.get("id") or "-")
+            .first()
+        )
+        if account is None:
+            return None
+        account.stripe_payouts_enabled = bool(stripe_account.get("payouts_enabled"))
+        account.stripe_details_submitted = bool(stripe_account.get("details_submitted"))
+        account.stripe_requirements_due = list(requirements.get("currently_due") or [])
+        account.stripe_disabled_reason = requirements.get("disabled_reason") or ""
+        account.stripe_checked_at = timezone.now()
+        account.save()
+    return account
+
+
+def payout_account_stripe_sync(*, stripe_account_id: str) -> PayoutAccount | None:
+    """Read a connected account back from Stripe and store what it says (on the seller's
+    return from onboarding, and for every `account.updated` event, whose own copy may be
+    older than what Stripe has now)."""
+    if (
+        not stripe_account_id
+        or not PayoutAccount.objects.filter(stripe_account_id=stripe_account_id).exists()
+    ):
+        return None  # not a seller's account: nothing to ask Stripe
+    return payout_account_stripe_state_apply(
+        stripe_account=connect.account_retrieve(account_id=stripe_account_id)
+    )
+
+
+def payout_accounts_stripe_sync_all() -> int:
+    """Read every seller's connected account back from Stripe (daily, in case a webhook
+    was lost); returns how many were read. One that Stripe does not answer for is tried
+    again on the next run."""
+    count = 0
+    for account_id in (
+        PayoutAccount.objects.exclude(stripe_account_id="")
+        .order_by("pk")
+        .values_list("stripe_account_id", flat=True)
+    ):
+        try:
+            payout_account_stripe_sync(stripe_account_id=account_id)
+            count += 1
+        except (GatewayUnavailable, stripe.StripeError):  # one account's trouble must not stop the others
+            logger.exception("Could not read connected account %s back from Stripe", account_id)
+    return count

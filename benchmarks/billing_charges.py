@@ -129,6 +129,7 @@ def load(count, tag):
 
 
 def scenario(name, *, count, rate_limit, concurrency, processes, decline_rate):
+    from celery import current_app
     from django.conf import settings
     from django.db import connection
     from post_office.models import Email
@@ -136,8 +137,6 @@ def scenario(name, *, count, rate_limit, concurrency, processes, decline_rate):
     from billing.models import Attempt, Invoice
     from billing.services import transactions_process_due
     from orders.models import Order
-
-    from celery import current_app
 
     # As in production: the seller's email is queued (an outbox row, a message to the
     # broker), not rendered and sent inside the charging loop as the test settings do.

@@ -19,6 +19,7 @@ Prints requests per second and the 50th and 99th percentile latency for each.
 import argparse
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -87,6 +88,9 @@ def main():
         with connection.cursor() as cursor:
             bench_data.orders_grow_to(cursor, args.orders)
         seller = User.objects.get(email=bench_data.BIG_SELLER_EMAIL)
+        # Production settings refuse the local signing key: sign the link with a fresh one
+        # and give gunicorn the same.
+        settings.SECRET_KEY = secrets.token_urlsafe(64)
         client = Client()
         client.force_login(seller)
         cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
@@ -103,9 +107,9 @@ def main():
             SECRET_KEY=settings.SECRET_KEY,  # the session cookie and the link were signed with it
             SITE_URL=f"http://127.0.0.1:{args.port}",
             SESSION_COOKIE_SECURE="false",
-            # Required with DEBUG off; no page here talks to Stripe.
-            STRIPE_SECRET_KEY="sk_test_bench",
-            STRIPE_WEBHOOK_SECRET="whsec_bench",
+            # Required with DEBUG off, shaped like real keys; no page here talks to Stripe.
+            STRIPE_SECRET_KEY="sk_test_" + secrets.token_hex(24),
+            STRIPE_WEBHOOK_SECRET="whsec_" + secrets.token_hex(24),
         )
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", args.port)) == 0:

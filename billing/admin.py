@@ -5,7 +5,13 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django_fsm_log.admin import StateLogInline
 
-from marketplace.admin_parts import FixedChoicesCurrencyFilter, ReadOnlyInline, ScaledChangeList, text_action
+from marketplace.admin_parts import (
+    FixedChoicesCurrencyFilter,
+    ReadOnlyInline,
+    ScaledChangeList,
+    rows_refused,
+    text_action,
+)
 from marketplace.exceptions import ApplicationError
 from marketplace.money import currency_exponent, format_money
 
@@ -124,6 +130,10 @@ def refund_invoices(invoice, request, reason):
 
 @admin.action(description="Retry the charge now")
 def retry_now(modeladmin, request, queryset):
+    if rows_refused(
+        modeladmin, request, queryset, lambda invoice: services.invoice_retry_now_check(invoice=invoice)
+    ):
+        return
     for invoice in queryset:
         try:
             services.invoice_retry_now(invoice_id=invoice.pk, by=request.user)
@@ -320,6 +330,10 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel (and cancel its open invoices)")
     def cancel_subscriptions(self, request, queryset):
+        if rows_refused(
+            self, request, queryset, lambda sub: services.subscription_cancel_check(subscription=sub)
+        ):
+            return
         for sub in queryset:
             try:
                 services.subscription_cancel(

@@ -35,7 +35,8 @@ def position_of(row) -> str:
 
 def position_parse(text: str) -> tuple[datetime, int]:
     micros, _, pk = text.partition("_")
-    if not (micros.isdigit() and pk.isdigit()):
+    # isdigit() is true for "²" too, which int() refuses: ASCII digits only.
+    if not (micros.isascii() and pk.isascii() and micros.isdigit() and pk.isdigit()):
         raise ValueError(BROKEN_LINK)
     try:
         return EPOCH + timedelta(microseconds=int(micros)), int(pk)

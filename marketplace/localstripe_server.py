@@ -35,12 +35,17 @@ What this adds to localstripe 1.15, each as Stripe documents it:
   more than is left on the charge answers 400 (`charge_already_refunded` once nothing is
   left), a disputed charge cannot be refunded (`charge_disputed`), and each refund sends
   `refund.created`, so a refund made outside the product (the Stripe Dashboard) reaches it.
-- State is kept in memory; --keep-data restores and saves localstripe's file as before.
+- State is kept in memory; --keep-data restores and saves it in this checkout's
+  var/localstripe-<port>.pickle (localstripe's own /tmp/localstripe.pickle would be shared
+  by every checkout on the machine, and one whose classes differ could not read it). A
+  file that cannot be read is set aside and the server starts empty.
 """
 
 import argparse
 import hashlib
 import logging
+import pickle
+from pathlib import Path
 
 from aiohttp import web
 from localstripe import resources
@@ -313,12 +318,31 @@ async def flush(request):
     return web.json_response({})
 
 
-def build_app(*, test_hooks: bool = False, keep_data: bool = False):
+def _keep_state_in(path: Path) -> None:
+    """Restore localstripe's objects from `path` and save them there on every change."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with path.open("rb") as saved:
+            store.update(pickle.load(saved))
+    except FileNotFoundError:
+        pass
+    except Exception:  # written by another version of these classes: start empty
+        logging.getLogger(__name__).warning("Could not read %s; starting with no Stripe objects.", path)
+        path.replace(path.with_suffix(".unreadable"))
+
+    def dump_to_disk():
+        with path.open("wb") as out:
+            pickle.dump(dict(store), out, protocol=pickle.HIGHEST_PROTOCOL)
+
+    store.dump_to_disk = dump_to_disk
+
+
+def build_app(*, test_hooks: bool = False, keep_data: bool = False, port: int = 8420):
     _patch_declines()
     _patch_minimum_charge()
     _patch_refunds()
     if keep_data:
-        store.try_load_from_disk()
+        _keep_state_in(Path(__file__).resolve().parent.parent / "var" / f"localstripe-{port}.pickle")
     else:
         store.dump_to_disk = lambda *a, **k: None  # keep state in memory only
     app.middlewares.insert(0, idempotency_middleware)
@@ -344,7 +368,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     web.run_app(
-        build_app(test_hooks=args.test_hooks, keep_data=args.keep_data),
+        build_app(test_hooks=args.test_hooks, keep_data=args.keep_data, port=args.port),
         host=args.host,
         port=args.port,
         print=None,

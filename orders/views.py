@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.decorators import seller_required
@@ -199,6 +200,7 @@ def buyer_order_action(request, order_id, action):
 # --- buyer, from the email link -----------------------------------------------------------
 
 
+@never_cache  # a page reached by a signed link: no browser or proxy keeps it
 @require_http_methods(["GET", "HEAD", "POST"])
 def confirmation_link(request, order_id, token):
     """GET and HEAD only show the order and one button; only the POST acts, so a mail

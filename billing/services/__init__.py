@@ -41,9 +41,15 @@ from .invoices import (
     invoice_refund,
     invoice_refund_check,
     invoice_retry_now,
+    invoice_retry_now_check,
 )
 from .payment_methods import payment_method_add
-from .subscriptions import subscription_cancel, subscription_create, subscriptions_yield_invoices
+from .subscriptions import (
+    subscription_cancel,
+    subscription_cancel_check,
+    subscription_create,
+    subscriptions_yield_invoices,
+)
 
 __all__ = [
     "ApplicationError",
@@ -67,9 +73,11 @@ __all__ = [
     "invoice_refund",
     "invoice_refund_check",
     "invoice_retry_now",
+    "invoice_retry_now_check",
     "invoices_apply_grace",
     "payment_method_add",
     "subscription_cancel",
+    "subscription_cancel_check",
     "subscription_create",
     "subscriptions_yield_invoices",
     "transaction_attempt",

@@ -150,28 +150,39 @@ def cancel_open_transactions(invoice: Invoice, *, by, reason: str) -> None:
         txn.save()
 
 
+def _open_charges(invoice: Invoice):
+    return Transaction.objects.filter(
+        invoice=invoice, kind=Transaction.Kind.CHARGE, status__in=Transaction.OPEN_STATUSES
+    )
+
+
+def invoice_retry_now_check(*, invoice: Invoice) -> None:
+    """Raise ApplicationError when `invoice` has nothing to charge again now. Admin actions
+    check every selected invoice with it before retrying any."""
+    if _open_charges(invoice).exists():
+        return
+    if invoice.status == IS.PROCESS_FAILED and invoice.payment_method and invoice.payment_method.usable:
+        return
+    raise ApplicationError(
+        f"{invoice} has nothing to retry: it is {invoice.get_status_display().lower()}"
+        + (" and its card may not be charged again." if invoice.status == IS.PROCESS_FAILED else ".")
+    )
+
+
 def invoice_retry_now(*, invoice_id: int, by=None) -> Invoice:
     """Admin: charge a failing invoice now instead of on its schedule."""
     with transaction.atomic():
         invoice = invoice_lock(invoice_id=invoice_id)
-        txn = (
-            Transaction.objects.select_for_update()
-            .filter(invoice=invoice, kind=Transaction.Kind.CHARGE, status__in=Transaction.OPEN_STATUSES)
-            .first()
-        )
+        invoice_retry_now_check(invoice=invoice)
+        txn = _open_charges(invoice).select_for_update().first()
         if txn is not None:
             txn.next_attempt_at = timezone.now()
             txn.held_for_staff_at = None
             txn.save(update_fields=["next_attempt_at", "held_for_staff_at"])
             attempt_soon(txn.pk)
             return invoice
-        if invoice.status == IS.PROCESS_FAILED and invoice.payment_method and invoice.payment_method.usable:
-            collect_with(invoice_id=invoice.pk, payment_method=invoice.payment_method, by=by)
-            return invoice
-        raise ApplicationError(
-            f"{invoice} has nothing to retry: it is {invoice.get_status_display().lower()}"
-            + (" and its card may not be charged again." if invoice.status == IS.PROCESS_FAILED else ".")
-        )
+        collect_with(invoice_id=invoice.pk, payment_method=invoice.payment_method, by=by)
+        return invoice
 
 
 def invoice_refund(*, invoice_id: int, amount: int | None = None, by=None, reason: str = "") -> Transaction:

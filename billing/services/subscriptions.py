@@ -56,8 +56,7 @@ def subscription_cancel(*, subscription_id: int, by=None, reason: str = "") -> S
     """Cancel a subscription; its open invoices and their open transactions are canceled."""
     with transaction.atomic():
         sub = Subscription.objects.select_for_update().get(pk=subscription_id)
-        if sub.status == SS.CANCELED:
-            raise ApplicationError("This subscription is already canceled.")
+        subscription_cancel_check(subscription=sub)
         for invoice in (
             Invoice.objects.select_for_update()
             .filter(subscription=sub, status__in=Invoice.OPEN_STATUSES)
@@ -70,6 +69,12 @@ def subscription_cancel(*, subscription_id: int, by=None, reason: str = "") -> S
         sub.save()
         email("subscription_canceled", invoice_id=None, subscription_id=sub.pk, reason=reason)
     return sub
+
+
+def subscription_cancel_check(*, subscription: Subscription) -> None:
+    """Raise ApplicationError when `subscription` cannot be canceled (it already is)."""
+    if subscription.status == SS.CANCELED:
+        raise ApplicationError("This subscription is already canceled.")
 
 
 def subscriptions_yield_invoices(*, now=None) -> int:

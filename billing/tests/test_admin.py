@@ -120,3 +120,23 @@ def test_parse_amount():
     assert _parse_amount("12.50", "USD") == 1250
     assert _parse_amount("1,000", "JPY") == 1000
     assert _parse_amount("", "USD") is None
+
+
+def test_retry_now_checks_every_selected_invoice_first_and_retries_none_when_one_has_nothing_to_retry(
+    admin_client, billing
+):
+    failing = billing.invoice(billing.customer(card="4000000000009995"))
+    paid = billing.invoice(billing.customer(card="4242424242424242"))
+    (charge,) = failing.transactions.all()
+    due = charge.next_attempt_at
+
+    with billing.capture(execute=True):
+        response = admin_client.post(
+            CHANGELIST, {"action": "retry_now", ACTION_CHECKBOX_NAME: [failing.pk, paid.pk]}, follow=True
+        )
+
+    html = response.content.decode()
+    assert f"Invoice #{paid.pk} has nothing to retry: it is settled." in html
+    assert "Nothing was changed" in html
+    charge = type(charge).objects.get(pk=charge.pk)  # FSM fields cannot be refreshed
+    assert charge.next_attempt_at == due and charge.attempts.count() == 1

@@ -49,6 +49,11 @@ def test_a_mail_scanner_opening_the_link_with_get_or_head_changes_nothing(client
     assert _status(order) == S.PENDING_CUSTOMER_CONFIRMATION
 
 
+def test_the_link_page_is_never_kept_by_a_browser_or_proxy(client, order):
+    for response in (client.get(_path(order, RECEIVED)), client.get(f"/confirm/{order.pk}/tampered/")):
+        assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+
+
 def test_posting_the_received_link_completes_the_order_as_the_buyer(client, order):
     response = client.post(_path(order, RECEIVED))
     assert response.status_code == 200

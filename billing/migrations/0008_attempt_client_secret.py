@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0007_card_page_setups'),
+        ("billing", "0007_card_page_setups"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='attempt',
-            name='client_secret',
+            model_name="attempt",
+            name="client_secret",
             field=models.CharField(blank=True, max_length=255),
         ),
     ]

@@ -481,6 +481,11 @@ class Attempt(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     http_status = models.PositiveIntegerField(null=True, blank=True)
     stripe_id = models.CharField(max_length=255, blank=True)
+    # When the bank wants the customer to confirm the payment (3-D Secure), the
+    # PaymentIntent's client secret, kept from the charge's answer so the card page can hand
+    # it to Stripe.js without asking Stripe each time it is shown. It lets only that payment
+    # be confirmed, by the customer's bank; it is never shown in the admin.
+    client_secret = models.CharField(max_length=255, blank=True)
     # The raw codes, as the gateway sent them.
     error_type = models.CharField(max_length=100, blank=True)
     code = models.CharField(max_length=100, blank=True)

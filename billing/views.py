@@ -159,23 +159,13 @@ def card_setup(request, token):
 
 def _offer_authentication(invoice: Invoice, context: dict) -> None:
     """When the invoice failed because the bank wants the customer to confirm the payment,
-    hand the page that PaymentIntent's client secret for Stripe.js. If the customer already
-    confirmed it (and the webhook has not come yet), settle the invoice now."""
+    hand the page that PaymentIntent's client secret for Stripe.js, as the charge's answer
+    gave it. Showing the page asks Stripe nothing and writes nothing, so a mail scanner or
+    a reload cannot spend the invoice's Stripe calls: only the customer's POST does (a
+    payment already confirmed in another tab is then found confirmed and settles)."""
     attempt = services.invoice_attempt_awaiting_authentication(invoice)
-    if attempt is None:
-        return
-    try:
-        card_page_stripe_calls_reserve(invoice_id=invoice.pk, what="payment intent retrieve")
-    except TooManyStripeCalls as exc:
-        context.setdefault("error", exc.message)
-        return
-    try:
-        status, secret = gateway.payment_intent_client_secret(attempt.stripe_id)
-        if status == "succeeded":
-            services.invoice_payment_authenticated(invoice_id=invoice.pk, payment_intent_id=attempt.stripe_id)
-            context["invoice"] = Invoice.objects.get(pk=invoice.pk)  # FSM fields cannot be refreshed
-            context["open"] = context["invoice"].status in OPEN
-        elif status == "requires_action":
-            context["authenticate"] = {"payment_intent": attempt.stripe_id, "client_secret": secret}
-    except (ApplicationError, gateway.GatewayUnavailable, gateway.stripe.StripeError):
-        logger.exception("Could not read %s for %s", attempt.stripe_id, invoice)
+    if attempt is not None and attempt.client_secret:
+        context["authenticate"] = {
+            "payment_intent": attempt.stripe_id,
+            "client_secret": attempt.client_secret,
+        }

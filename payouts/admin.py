@@ -13,6 +13,7 @@ from marketplace.admin_parts import (
     ScaledChangeList,
     StateHistoryInline,
     UntitledReadOnlyInline,
+    rows_refused,
     text_action,
 )
 from marketplace.exceptions import ApplicationError
@@ -65,12 +66,14 @@ def _text_action(label, *, field_label, explain, required, action):
 
 @admin.action(description="Export for the bank (CSV); marks scheduled payouts as sent to the bank")
 def export_csv(modeladmin, request, queryset):
-    if not queryset.filter(status__in=[Payout.Status.SCHEDULED, Payout.Status.PROCESSING]).exists():
-        modeladmin.message_user(
-            request,
-            "Nothing to export: only scheduled payouts, or ones already sent to the bank, go in the file.",
-            messages.WARNING,
-        )
+    # Every selected payout first: with one refused, no file is made and none is handed
+    # to the bank.
+    if rows_refused(
+        modeladmin,
+        request,
+        queryset.order_by("pk"),
+        lambda payout: services.payout_action_check(payout=payout, action="export_csv"),
+    ):
         return None
     export = services.payouts_export_csv(
         payout_ids=list(queryset.values_list("pk", flat=True)), by=request.user
@@ -136,7 +139,15 @@ CHECK_LEVELS = {
 
 @admin.action(description="Check with Stripe (find the transfer of a payout sent with no answer)")
 def check_with_stripe(modeladmin, request, queryset):
-    for payout in queryset.order_by("pk"):
+    queryset = queryset.order_by("pk")
+    if rows_refused(
+        modeladmin,
+        request,
+        queryset,
+        lambda payout: services.payout_action_check(payout=payout, action="check_with_stripe"),
+    ):
+        return
+    for payout in queryset:
         try:
             check = services.payout_check_with_stripe(payout_id=payout.pk, by=request.user)
         except ApplicationError as exc:

@@ -290,6 +290,7 @@ def _store_raw(attempt: Attempt, result: gateway.GatewayResult, now) -> declines
         attempt.outcome = Attempt.Outcome.SUCCEEDED
         attempt.decision = "succeeded"
         return None
+    attempt.client_secret = result.client_secret[:255]
     error = result.error.get("error", result.error) if isinstance(result.error, dict) else {}
     attempt.error_type = str(error.get("type") or "")[:100]
     attempt.code = str(error.get("code") or "")[:100]

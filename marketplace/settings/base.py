@@ -210,6 +210,12 @@ AUTH_PASSWORD_VALIDATORS = [
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Wider limits, higher (accounts/throttling.py): failures from one address at any accounts
+# (password spraying), and at one account from any addresses (a botnet). Neither pauses an
+# account at an address it has signed in from before, so a stranger cannot lock a seller out.
+AXES_HANDLER = "accounts.throttling.LoginThrottleHandler"
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=30)
+LOGIN_ACCOUNT_FAILURE_LIMIT = env.int("LOGIN_ACCOUNT_FAILURE_LIMIT", default=20)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
 AXES_VERBOSE = False  # its banner would open every command's output
@@ -399,8 +405,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 # The header a TLS-terminating proxy sets to say the request came over https, e.g.
 # "X-Forwarded-Proto". Only name one the proxy always sets (and strips from clients):
-# anyone could send it otherwise. Empty: not behind such a proxy.
-_PROXY_HEADER = env.str("SECURE_PROXY_SSL_HEADER", default="X-Forwarded-Proto" if not DEBUG else "")
+# anyone could send it otherwise, so none is trusted unless the operator names it, in
+# production too (a gunicorn reached directly would otherwise believe any client).
+_PROXY_HEADER = env.str("SECURE_PROXY_SSL_HEADER", default="")
 if _PROXY_HEADER:
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROXY_HEADER.upper().replace("-", "_"), "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True

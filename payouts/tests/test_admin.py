@@ -161,18 +161,6 @@ def test_admin_exports_scheduled_payouts_as_csv(admin_client, payouts):
     assert "Exported 1 payout for the bank; they are marked sent to the bank." in page
 
 
-def test_exporting_payouts_that_cannot_go_to_the_bank_says_so_and_gives_no_file(admin_client, payouts):
-    payouts.complete(at=utc(2027, 1, 5, 10))
-    payouts.run(date(2027, 1, 15))
-    payout = Payout.objects.get()
-    data = {"action": "export_csv", "_selected_action": [payout.pk]}
-    admin_client.post("/admin/payouts/payout/", data)  # sent to the bank
-    admin_client.post("/admin/payouts/payout/", {**data, "action": "mark_paid", "apply": "1", "reason": ""})
-    response = admin_client.post("/admin/payouts/payout/", data, follow=True)
-    assert response["Content-Type"].startswith("text/html")
-    assert "Nothing to export" in response.content.decode()
-
-
 def test_marking_several_payouts_checks_every_one_first_and_changes_none_when_one_is_refused(
     admin_client, payouts
 ):
@@ -195,3 +183,27 @@ def test_marking_several_payouts_checks_every_one_first_and_changes_none_when_on
     assert f"Payout #{paid.pk}: Payout #{paid.pk} is paid: it cannot be canceled." in html
     assert "Nothing was changed" in html
     assert Payout.objects.get(pk=scheduled.pk).status == "scheduled"
+
+
+def test_exporting_several_payouts_checks_every_one_first_and_exports_none_when_one_is_refused(
+    admin_client, payouts
+):
+    payouts.complete(at=utc(2027, 1, 5, 10))
+    payouts.complete(at=utc(2027, 1, 5, 11))
+    payouts.run(date(2027, 1, 15))
+    scheduled, paid = Payout.objects.order_by("pk")
+    admin_client.post(
+        "/admin/payouts/payout/", {"action": "mark_paid", "_selected_action": [paid.pk], "apply": "1"}
+    )
+
+    response = admin_client.post(
+        "/admin/payouts/payout/",
+        {"action": "export_csv", "_selected_action": [scheduled.pk, paid.pk]},
+        follow=True,
+    )
+
+    assert response["Content-Type"].startswith("text/html")  # no bank file
+    html = response.content.decode()
+    assert f"Payout #{paid.pk}: Payout #{paid.pk} is paid: it cannot be exported to the bank file." in html
+    assert "Nothing was changed" in html
+    assert Payout.objects.get(pk=scheduled.pk).status == "scheduled"  # not handed to the bank

@@ -64,31 +64,51 @@ def _text_action(label, *, field_label, explain, required, action):
     )
 
 
-@admin.action(description="Export for the bank (CSV); marks scheduled payouts as sent to the bank")
-def export_csv(modeladmin, request, queryset):
+def _bank_file(modeladmin, request, queryset, *, again: bool):
+    action = "export_csv_again" if again else "export_csv"
     # Every selected payout first: with one refused, no file is made and none is handed
     # to the bank.
     if rows_refused(
         modeladmin,
         request,
         queryset.order_by("pk"),
-        lambda payout: services.payout_action_check(payout=payout, action="export_csv"),
+        lambda payout: services.payout_action_check(payout=payout, action=action),
     ):
         return None
     export = services.payouts_export_csv(
-        payout_ids=list(queryset.values_list("pk", flat=True)), by=request.user
+        payout_ids=list(queryset.values_list("pk", flat=True)), by=request.user, again=again
     )
     # Shown on the next page the admin opens (the answer itself is the file).
-    modeladmin.message_user(
-        request,
-        f"Exported {_plural(export.exported, 'payout')} for the bank; they are marked sent to the bank.",
-        messages.SUCCESS if export.exported else messages.WARNING,
-    )
+    if again:
+        done = (
+            f"Exported {_plural(export.exported, 'payout')} again, each to the account its first bank "
+            "file named: make sure the bank pays each only once."
+        )
+    else:
+        done = (
+            f"Exported {_plural(export.exported, 'payout')} for the bank; they are marked sent to the bank."
+        )
+    modeladmin.message_user(request, done, messages.SUCCESS if export.exported else messages.WARNING)
     for why in export.left_out:
         modeladmin.message_user(request, why, messages.WARNING)
     response = HttpResponse(export.csv, content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="payouts-{timezone.now():%Y%m%d-%H%M}.csv"'
+    suffix = "-duplicate" if again else ""
+    response["Content-Disposition"] = (
+        f'attachment; filename="payouts-{timezone.now():%Y%m%d-%H%M}{suffix}.csv"'
+    )
     return response
+
+
+@admin.action(description="Export for the bank (CSV); marks scheduled payouts as sent to the bank")
+def export_csv(modeladmin, request, queryset):
+    return _bank_file(modeladmin, request, queryset, again=False)
+
+
+@admin.action(
+    description="Export again for the bank (duplicate file, only if the bank never received the first)"
+)
+def export_csv_again(modeladmin, request, queryset):
+    return _bank_file(modeladmin, request, queryset, again=True)
 
 
 @_text_action(
@@ -187,7 +207,7 @@ class PayoutAdmin(NoSaveButtons, ScaledChangeList):
     search_fields = ["=id", "seller__email", "=provider_reference"]
     search_help_text = "Payout number, the seller's email, or the transfer / bank reference."
     list_select_related = ["seller"]
-    actions = [export_csv, mark_paid, mark_failed, cancel, check_with_stripe]
+    actions = [export_csv, export_csv_again, mark_paid, mark_failed, cancel, check_with_stripe]
     readonly_fields = [
         "seller",
         "currency",
@@ -200,6 +220,9 @@ class PayoutAdmin(NoSaveButtons, ScaledChangeList):
         "transfer_group",
         "provider_reference",
         "failure_reason",
+        "exported_at",
+        "export_count",
+        "paid_to",
         "transfer_sent_at",
         "transfer_checked_at",
         "transfer_problem",
@@ -213,6 +236,12 @@ class PayoutAdmin(NoSaveButtons, ScaledChangeList):
     @admin.display(description="amount", ordering="amount")
     def money(self, payout):
         return format_money(payout.amount, payout.currency)
+
+    @admin.display(description="bank file names")
+    def paid_to(self, payout):
+        if not payout.destination_account:
+            return "-"
+        return f"{payout.destination_holder_name} · {payout.destination_masked}"
 
     def has_add_permission(self, request):
         return False

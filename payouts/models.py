@@ -294,6 +294,21 @@ class Payout(models.Model):
         blank=True,
         help_text="Stripe refused the platform's own request: not resent until staff act.",
     )
+    # Bank transfer: where the bank file sent the money, recorded when the payout is first
+    # put in a bank file. A duplicate file (the bank lost the first) writes these, never
+    # the seller's details of the day: a change made since then must not redirect money
+    # the bank already has an instruction for.
+    exported_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was first put in a bank file."
+    )
+    export_count = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="How many bank files it was put in (more than one: duplicates asked for by staff).",
+    )
+    destination_scheme = models.CharField(max_length=10, blank=True, choices=PayoutAccount.Scheme.choices)
+    destination_holder_name = models.CharField("paid to (account holder)", max_length=140, blank=True)
+    destination_account = models.CharField("paid to (IBAN or account number)", max_length=34, blank=True)
+    destination_bank_code = models.CharField("paid to (BIC or routing number)", max_length=11, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
@@ -311,6 +326,18 @@ class Payout(models.Model):
 
     def __str__(self):
         return f"Payout #{self.pk}"
+
+    @property
+    def destination_masked(self) -> str:
+        """The bank account its bank file named, masked as the seller's details are."""
+        us = self.destination_scheme == PayoutAccount.Scheme.US_ABA
+        return PayoutAccount(
+            bank_scheme=self.destination_scheme,
+            iban="" if us else self.destination_account,
+            bic="" if us else self.destination_bank_code,
+            account_number=self.destination_account if us else "",
+            routing_number=self.destination_bank_code if us else "",
+        ).bank_details_masked
 
     # `custom` holds the past tense for "it cannot be {past}" (payouts.services).
     @fsm_log_by

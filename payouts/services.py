@@ -667,17 +667,14 @@ STAFF_ACTIONS = {"mark_paid": "mark_paid", "mark_failed": "fail", "cancel": "can
 
 def payout_action_check(*, payout: Payout, action: str) -> None:
     """Raise ApplicationError, saying why, when staff cannot take `action` ("mark_paid",
-    "mark_failed", "cancel", "export_csv" or "check_with_stripe") on `payout` as it is now.
+    "mark_failed", "cancel", "export_csv", "export_csv_again" or "check_with_stripe") on
+    `payout` as it is now.
     Nothing is locked: admin actions check every selected payout with it before changing
     any; the service checks again."""
-    if action == "export_csv":
-        if payout.provider != PayoutCycleSettings.Provider.MANUAL:
-            raise ApplicationError(f"Payout #{payout.pk} is paid by Stripe Connect, not by the bank.")
-        if payout.status not in (Payout.Status.SCHEDULED, Payout.Status.PROCESSING):
-            raise ApplicationError(
-                f"Payout #{payout.pk} is {payout.get_status_display().lower()}: "
-                "it cannot be exported to the bank file."
-            )
+    if action in ("export_csv", "export_csv_again"):
+        refusal = _bank_file_refusal(payout, again=action == "export_csv_again")
+        if refusal:
+            raise ApplicationError(refusal)
         return
     if action == "check_with_stripe":
         if payout.provider != PayoutCycleSettings.Provider.STRIPE_CONNECT:
@@ -727,16 +724,70 @@ class BankExport:
     left_out: list[str] = field(default_factory=list)
 
 
-def payouts_export_csv(*, payout_ids: list[int], by) -> BankExport:
-    """The manual provider: a CSV for the bank of the chosen bank-transfer payouts that are
-    scheduled or already sent, one column per thing the bank needs (holder, IBAN or
-    account number, BIC or routing number, amount, currency, the reference the seller sees).
-    Scheduled ones become `processing` (handed to the bank).
+ALREADY_IN_A_BANK_FILE = (
+    "Payout #{pk} is already in a bank file (exported {when}): it is not put in another, so the "
+    "bank cannot pay it twice. If the bank never received that file, use “Export again for the bank "
+    "(duplicate file)”, which names the same account."
+)
+NOT_IN_A_BANK_FILE = "Payout #{pk} is not in a bank file yet: use “Export for the bank”."
+NO_RECORDED_DESTINATION = (
+    "Payout #{pk} was sent to the bank before the account of each bank file was recorded, so a "
+    "duplicate file could name other details than the first: ask the bank whether it paid it, then "
+    "mark it paid, or failed (its money goes back to the seller's balance and out on the next payout date)."
+)
 
-    The details are checked again now (`payouts.payability`): a payout whose seller cannot
-    be paid today (details changed since it was built, and in their cooling-off period, or
-    incomplete) is not exported; a scheduled one is canceled so its money waits in the
-    balance for the first payout date the seller can be paid."""
+
+def _exported_when(payout: Payout) -> str:
+    if payout.exported_at is None:
+        return "before exports were dated"
+    local = payout.exported_at.astimezone(PayoutCycleSettings.load().tz)
+    return f"on {local:%-d %b %Y at %H:%M}"
+
+
+def _bank_file_refusal(payout: Payout, *, again: bool) -> str:
+    """Why `payout` cannot go in a bank file (`again`: a duplicate file), or ""."""
+    if payout.provider != PayoutCycleSettings.Provider.MANUAL:
+        return f"Payout #{payout.pk} is paid by Stripe Connect, not by the bank."
+    if payout.status not in (Payout.Status.SCHEDULED, Payout.Status.PROCESSING):
+        return (
+            f"Payout #{payout.pk} is {payout.get_status_display().lower()}: "
+            "it cannot be exported to the bank file."
+        )
+    # A bank-transfer payout is processing only once a bank file has it.
+    in_a_file = payout.status == Payout.Status.PROCESSING or payout.exported_at is not None
+    if not again and in_a_file:
+        return ALREADY_IN_A_BANK_FILE.format(pk=payout.pk, when=_exported_when(payout))
+    if again and not in_a_file:
+        return NOT_IN_A_BANK_FILE.format(pk=payout.pk)
+    if again and not payout.destination_account:
+        return NO_RECORDED_DESTINATION.format(pk=payout.pk)
+    return ""
+
+
+def _destination_record(payout: Payout, account: PayoutAccount) -> None:
+    us = account.bank_scheme == PayoutAccount.Scheme.US_ABA
+    payout.destination_scheme = account.bank_scheme
+    payout.destination_holder_name = account.holder_name
+    payout.destination_account = account.account_number if us else account.iban
+    payout.destination_bank_code = account.routing_number if us else account.bic
+
+
+def payouts_export_csv(*, payout_ids: list[int], by, again: bool = False) -> BankExport:
+    """The manual provider: a CSV for the bank of the chosen bank-transfer payouts, one
+    column per thing the bank needs (holder, IBAN or account number, BIC or routing number,
+    amount, currency, the reference the seller sees). Each becomes `processing` (handed to
+    the bank), and the account it names is recorded on it.
+
+    A payout goes in one bank file: one already in a file is left out, so the bank cannot
+    pay it twice. With `again` (staff say the bank never received the first file), only
+    payouts already in a file are written, each to the account its first file named, never
+    to the seller's details of today.
+
+    The details are checked again before a first file (`payouts.payability`): a payout
+    whose seller cannot be paid today by bank transfer (details changed since it was built
+    and cooling off, incomplete, or the seller now paid another way) is not exported but
+    canceled, so its money waits in the balance for the first payout date the seller can be
+    paid."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(BANK_CSV_COLUMNS)
@@ -759,32 +810,36 @@ def payouts_export_csv(*, payout_ids: list[int], by) -> BankExport:
             .select_related("seller")
             .order_by("pk")
         )
+        now = timezone.now()
         for p in payouts:
-            if p.provider != PayoutCycleSettings.Provider.MANUAL:
-                export.left_out.append(f"Payout #{p.pk} is paid by Stripe Connect, not by the bank.")
+            refusal = _bank_file_refusal(p, again=again)
+            if refusal:
+                export.left_out.append(refusal)
                 continue
-            decision = payability[p.seller_id]
-            if not decision.payable and p.status == Payout.Status.SCHEDULED:
-                reason = f"Not sent to the bank: {decision.block_label.lower()}."
-                _transition(p, "cancel", by=by, description=reason)
-                _return_funds(p)
-                export.left_out.append(
-                    f"Payout #{p.pk} ({p.seller.email}) was canceled, its money back in the balance: "
-                    f"{decision.block_label.lower()}."
-                )
-                continue
-            if p.status == Payout.Status.SCHEDULED:
+            if not again:
+                decision = payability[p.seller_id]
+                if not decision.payable:
+                    reason = f"Not sent to the bank: {decision.block_label.lower()}."
+                    _transition(p, "cancel", by=by, description=reason)
+                    _return_funds(p)
+                    export.left_out.append(
+                        f"Payout #{p.pk} ({p.seller.email}) was canceled, its money back in the balance: "
+                        f"{decision.block_label.lower()}."
+                    )
+                    continue
+                _destination_record(p, accounts[p.seller_id])
+                p.exported_at = now
                 _transition(p, "submit", by=by, description="Exported to the bank file")
-            account = accounts[p.seller_id]
-            us = account.bank_scheme == PayoutAccount.Scheme.US_ABA
+            p.export_count += 1
+            p.save(update_fields=["export_count"])
             writer.writerow(
                 [
                     p.pk,
                     p.payout_date.isoformat(),
                     p.seller.email,
-                    account.holder_name,
-                    account.account_number if us else account.iban,
-                    account.routing_number if us else account.bic,
+                    p.destination_holder_name,
+                    p.destination_account,
+                    p.destination_bank_code,
                     amount_plain(p.amount, p.currency),
                     p.currency,
                     f"Marketplace payout {p.pk} of {p.payout_date:%Y-%m-%d}",

@@ -245,7 +245,14 @@ ADMIN_ACTIONS = {
         "action_order_confirm_received_admin",
         "action_order_confirmation_email_resend_admin",
     ],
-    "/admin/payouts/payout/": ["mark_paid", "mark_failed", "cancel", "export_csv", "check_with_stripe"],
+    "/admin/payouts/payout/": [
+        "mark_paid",
+        "mark_failed",
+        "cancel",
+        "export_csv",
+        "export_csv_again",
+        "check_with_stripe",
+    ],
 }
 
 

@@ -207,3 +207,27 @@ def test_exporting_several_payouts_checks_every_one_first_and_exports_none_when_
     assert f"Payout #{paid.pk}: Payout #{paid.pk} is paid: it cannot be exported to the bank file." in html
     assert "Nothing was changed" in html
     assert Payout.objects.get(pk=scheduled.pk).status == "scheduled"  # not handed to the bank
+
+
+def test_exporting_a_payout_already_in_a_bank_file_is_refused_unless_staff_ask_for_a_duplicate(
+    admin_client, payouts
+):
+    payouts.complete(at=utc(2027, 1, 5, 10))
+    payouts.run(date(2027, 1, 15))
+    payout = Payout.objects.get()
+    changelist = "/admin/payouts/payout/"
+    admin_client.post(changelist, {"action": "export_csv", "_selected_action": [payout.pk]})
+
+    refused = admin_client.post(
+        changelist, {"action": "export_csv", "_selected_action": [payout.pk]}, follow=True
+    )
+    assert refused["Content-Type"].startswith("text/html")  # no second file
+    html = refused.content.decode().replace("&#x27;", "'")
+    assert f"Payout #{payout.pk} is already in a bank file" in html and "Nothing was changed" in html
+
+    duplicate = admin_client.post(changelist, {"action": "export_csv_again", "_selected_action": [payout.pk]})
+    assert duplicate["Content-Type"] == "text/csv" and b"DE89370400440532013000" in duplicate.content
+    assert "-duplicate.csv" in duplicate["Content-Disposition"]
+    page = admin_client.get(changelist).content.decode()
+    assert "each to the account its first bank file named: make sure the bank pays each only once" in page
+    assert Payout.objects.get().export_count == 2

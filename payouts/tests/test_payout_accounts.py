@@ -19,6 +19,7 @@ from payouts.payout_status import seller_payout_status
 from stripe_integration.webhooks import webhook_event_apply
 
 from .conftest import utc
+from .factories import PayoutAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -387,3 +388,39 @@ def test_sync_connected_accounts_reads_accounts_staff_typed_in_before_sellers_on
         call_command("sync_connected_accounts", stdout=StringIO(), stderr=err)
     assert exited.value.code == 1
     assert PayoutAccount.objects.get(seller=seller).stripe_account_id in err.getvalue()
+
+
+def _rows(export) -> list[list[str]]:
+    import csv
+    import io
+
+    return list(csv.reader(io.StringIO(export.csv)))[1:]
+
+
+def test_a_payout_sent_to_the_bank_is_never_exported_again_to_details_changed_since(
+    payouts, seller, admin_user
+):
+    PayoutAccountFactory(seller=seller, holder_name="Sam Seller")
+    payouts.complete(at=utc(2027, 1, 5, 10), seller=seller)
+    payouts.run(date(2027, 1, 15))
+    [payout] = payouts.payouts()
+    first = services.payouts_export_csv(payout_ids=[payout.pk], by=admin_user)
+    assert [row[3:6] for row in _rows(first)] == [["Sam Seller", "DE89370400440532013000", "COBADEFFXXX"]]
+
+    # Someone with the seller's password points the money elsewhere after the bank file
+    # was made: the payout already handed to the bank is not theirs to redirect ...
+    payout_accounts.payout_account_bank_details_set(seller=seller, password=PASSWORD, details=NEW_IBAN)
+    again = services.payouts_export_csv(payout_ids=[payout.pk], by=admin_user)
+    assert again.exported == 0 and _rows(again) == []
+    [why] = again.left_out
+    assert why.startswith(f"Payout #{payout.pk} is already in a bank file (exported on ")
+    assert "so the bank cannot pay it twice" in why and "Export again for the bank (duplicate file)" in why
+
+    # ... and a duplicate file staff ask for names the account of the first file.
+    duplicate = services.payouts_export_csv(payout_ids=[payout.pk], by=admin_user, again=True)
+    assert duplicate.left_out == []
+    assert [row[3:6] for row in _rows(duplicate)] == [["Sam Seller", "DE89370400440532013000", "COBADEFFXXX"]]
+    payout = Payout.objects.get(pk=payout.pk)
+    assert payout.status == Payout.Status.PROCESSING and payout.export_count == 2
+    assert payout.destination_masked == "DE•• •••• 3000 · BIC COBADEFFXXX"
+    assert ledger_check() == []

@@ -381,7 +381,9 @@ class WaitingReasonFilter(admin.SimpleListFilter):
     parameter_name = "why"
 
     def lookups(self, request, model_admin):
-        return [("payable", "Can be paid on the next payout date"), *Block.choices]
+        # A seller's own decision never names a payout, so never "paid another way".
+        reasons = [choice for choice in Block.choices if choice[0] != Block.PROVIDER_CHANGED]
+        return [("payable", "Can be paid on the next payout date"), *reasons]
 
     def queryset(self, request, queryset):
         if not self.value():

@@ -9,11 +9,13 @@ A seller cannot be paid while (first reason wins):
 
 1. staff hold their payouts (`PayoutAccount.on_hold`);
 2. they have not said where their money goes (no account, no provider chosen);
-3. the way they chose is no longer offered by the platform (Payout Cycle Settings);
-4. Stripe Connect: Stripe does not allow payouts to their account yet
+3. asked about a payout already built: the seller now wants to be paid another way than
+   the payout's (its money must not go to the account they left);
+4. the way they chose is no longer offered by the platform (Payout Cycle Settings);
+5. Stripe Connect: Stripe does not allow payouts to their account yet
    (`payouts_enabled` false: onboarding unfinished, or Stripe needs more);
-5. bank transfer: their bank details are incomplete;
-6. they changed where their money goes and the cooling-off period (Payout Cycle Settings,
+6. bank transfer: their bank details are incomplete;
+7. they changed where their money goes and the cooling-off period (Payout Cycle Settings,
    default 3 days) has not ended: they are paid from the first payout date after it.
 """
 
@@ -33,6 +35,7 @@ class Block(models.TextChoices):
 
     ON_HOLD = "on_hold", "Held by staff"
     NOT_SET_UP = "not_set_up", "Has not set up how to be paid"
+    PROVIDER_CHANGED = "provider_changed", "Now paid another way than this payout's"
     PROVIDER_NOT_OFFERED = "provider_not_offered", "Chose a way of being paid the platform no longer offers"
     STRIPE_NOT_READY = "stripe_not_ready", "Stripe does not allow payouts yet"
     BANK_DETAILS_INCOMPLETE = "bank_details_incomplete", "Bank details incomplete"
@@ -60,9 +63,10 @@ class Payability:
 
 
 def account_payability(
-    account: PayoutAccount | None, *, payout_date: date, config: PayoutCycleSettings
+    account: PayoutAccount | None, *, payout_date: date, config: PayoutCycleSettings, provider: str = ""
 ) -> Payability:
-    """The decision for one seller's account (None: the seller has none) on a payout date."""
+    """The decision for one seller's account (None: the seller has none) on a payout date;
+    `provider`: the way a payout already built is paid, which must still be the seller's."""
     if account is None:
         return Payability(block=Block.NOT_SET_UP)
     base = {
@@ -76,6 +80,8 @@ def account_payability(
         block = Block.ON_HOLD
     elif not account.provider:
         block = Block.NOT_SET_UP
+    elif provider and provider != account.provider:
+        block = Block.PROVIDER_CHANGED
     elif account.provider not in config.providers_offered():
         block = Block.PROVIDER_NOT_OFFERED
     elif account.provider == PayoutCycleSettings.Provider.STRIPE_CONNECT and not (
@@ -97,9 +103,11 @@ def sellers_payability(
     payout_date: date,
     config: PayoutCycleSettings | None = None,
     lock: bool = False,
+    provider: str = "",
 ) -> dict[int, Payability]:
     """Whether each of these sellers can be paid on `payout_date`: one query for the lot
     (a payout run passes one chunk of sellers at a time). Every id given has an answer.
+    `provider`: asked about payouts already built, all paid that way.
 
     `lock` (inside a transaction that builds payouts): the accounts are locked until it
     commits, so a seller changing their details waits for the payouts built on the old
@@ -113,7 +121,9 @@ def sellers_payability(
         accounts_query = accounts_query.select_for_update(no_key=True)
     accounts = {a.seller_id: a for a in accounts_query}
     return {
-        seller_id: account_payability(accounts.get(seller_id), payout_date=payout_date, config=config)
+        seller_id: account_payability(
+            accounts.get(seller_id), payout_date=payout_date, config=config, provider=provider
+        )
         for seller_id in ids
     }
 

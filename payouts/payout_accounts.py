@@ -84,9 +84,10 @@ def _password_checked(seller, password: str, password_check: PasswordCheck | Non
 
 
 def _changed(account: PayoutAccount, *, by, description: str, cooling_off: bool) -> None:
-    """Record a change of where the money goes; with `cooling_off`, hold payouts through
-    today + N days (platform timezone), cancel the ones built and not yet sent, and tell
-    the seller. Runs in the caller's transaction, with the account locked."""
+    """Record a change of where the money goes, cancel the payouts built and not yet sent
+    (they were built for the old destination; their money waits in the balance), and tell
+    the seller; with `cooling_off`, hold payouts through today + N days (platform
+    timezone). Runs in the caller's transaction, with the account locked."""
     config = PayoutCycleSettings.load()
     now = timezone.now()
     through = None
@@ -98,15 +99,15 @@ def _changed(account: PayoutAccount, *, by, description: str, cooling_off: bool)
     PayoutDetailsChange.objects.create(
         account=account, changed_by=by, description=description[:300], cooling_off_through=through
     )
-    if through:
-        _hold_unsent_payouts(account, by=by)
+    _cancel_unsent_payouts(account, by=by, through=through)
     _changed_email(account, description=description, through=through, config=config)
 
 
-def _hold_unsent_payouts(account: PayoutAccount, *, by) -> None:
-    reason = (
-        "Held: the seller changed where their money goes. It is paid on the first payout date "
-        "after the cooling-off period."
+def _cancel_unsent_payouts(account: PayoutAccount, *, by, through) -> None:
+    """Whatever the cooling-off (even none), a payout built for the old destination is
+    never sent to it."""
+    reason = "Held: the seller changed where their money goes. It is paid on the first payout date " + (
+        "after the cooling-off period." if through else "on which the new details can be paid."
     )
     for payout_id in (
         Payout.objects.filter(seller_id=account.seller_id, status=Payout.Status.SCHEDULED)

@@ -801,7 +801,11 @@ def payouts_export_csv(*, payout_ids: list[int], by, again: bool = False) -> Ban
         )
         # Lock order: the sellers' payout accounts, then their payouts.
         payability = sellers_payability(
-            seller_ids=chosen, payout_date=config.today(), config=config, lock=True
+            seller_ids=chosen,
+            payout_date=config.today(),
+            config=config,
+            lock=True,
+            provider=PayoutCycleSettings.Provider.MANUAL,
         )
         accounts = {a.seller_id: a for a in PayoutAccount.objects.filter(seller_id__in=chosen)}
         payouts = list(
@@ -969,7 +973,9 @@ def payout_submit_to_stripe(*, payout_id: int) -> Payout:
             # (Stripe may have disabled payouts, staff may hold them, details may have
             # changed since the run); if not, the money waits in the balance.
             on = max(payout.payout_date, PayoutCycleSettings.load().today())
-            decision = sellers_payability(seller_ids=[payout.seller_id], payout_date=on)[payout.seller_id]
+            decision = sellers_payability(
+                seller_ids=[payout.seller_id], payout_date=on, provider=payout.provider
+            )[payout.seller_id]
             if not decision.payable:
                 reason = f"Not sent: {decision.block_label.lower()}. It goes out once the seller can be paid."
                 if payout.status == Payout.Status.SCHEDULED:

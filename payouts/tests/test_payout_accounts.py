@@ -424,3 +424,75 @@ def test_a_payout_sent_to_the_bank_is_never_exported_again_to_details_changed_si
     assert payout.status == Payout.Status.PROCESSING and payout.export_count == 2
     assert payout.destination_masked == "DE•• •••• 3000 · BIC COBADEFFXXX"
     assert ledger_check() == []
+
+
+def test_with_no_cooling_off_a_bank_payout_built_before_the_seller_moved_to_stripe_is_not_exported(
+    payouts, seller, stripe_offered, admin_user
+):
+    payouts.configure(cooling_off_days=0)
+    PayoutAccountFactory(seller=seller)
+    payouts.complete(at=utc(2027, 1, 5, 10), seller=seller)
+    payouts.run(date(2027, 1, 15))
+    [payout] = payouts.payouts()
+    payout_accounts.payout_account_stripe_onboarding_start(
+        seller=seller, password=PASSWORD, build_url=lambda p: f"http://testserver{p}"
+    )
+    payout = Payout.objects.get(pk=payout.pk)
+    assert (
+        payout.status == Payout.Status.CANCELED and "changed where their money goes" in payout.failure_reason
+    )
+    export = services.payouts_export_csv(payout_ids=[payout.pk], by=admin_user)
+    assert export.exported == 0 and "DE89370400440532013000" not in export.csv
+    assert ledger_check() == []
+
+
+def test_the_bank_file_checks_the_payout_is_still_paid_the_way_the_seller_chose(payouts, admin_user):
+    seller = payouts.seller()
+    payouts.complete(at=utc(2027, 1, 5, 10), seller=seller)
+    payouts.run(date(2027, 1, 15))
+    [payout] = payouts.payouts()
+    # Moved to Stripe Connect without the account's lock (restored from a backup, say).
+    PayoutAccount.objects.filter(seller=seller).update(
+        provider="stripe_connect", stripe_account_id="acct_new", stripe_payouts_enabled=True
+    )
+    payouts.configure(provider="either")
+    export = services.payouts_export_csv(payout_ids=[payout.pk], by=admin_user)
+    assert export.exported == 0 and "DE89370400440532013000" not in export.csv
+    assert export.left_out == [
+        f"Payout #{payout.pk} ({seller.email}) was canceled, its money back in the balance: "
+        "now paid another way than this payout's."
+    ]
+    assert Payout.objects.get().status == Payout.Status.CANCELED
+    assert ledger_check() == []
+
+
+def test_with_no_cooling_off_a_stripe_payout_built_before_the_seller_moved_to_a_bank_is_not_sent(
+    payouts, stripe_offered
+):
+    payouts.configure(cooling_off_days=0)
+    seller = payouts.stripe_seller(stripe_offered)
+    seller.set_password(PASSWORD)
+    seller.save()
+    payouts.complete(at=utc(2027, 1, 5, 10), seller=seller)
+    payouts.run(date(2027, 1, 15))  # built; sent after commit, which this test holds back
+    [payout] = payouts.payouts()
+    assert payout.status == Payout.Status.SCHEDULED
+    payout_accounts.payout_account_bank_details_set(seller=seller, password=PASSWORD, details=IBAN)
+    assert services.payouts_submit(payout_date=date(2027, 1, 15)) == 0
+    assert Payout.objects.get().status == Payout.Status.CANCELED
+    assert ledger_check() == []
+
+
+def test_a_stripe_payout_is_not_sent_once_the_seller_is_paid_by_bank_transfer(payouts, stripe_offered):
+    seller = payouts.stripe_seller(stripe_offered)
+    payouts.complete(at=utc(2027, 1, 5, 10), seller=seller)
+    payouts.run(date(2027, 1, 15))
+    [payout] = payouts.payouts()
+    PayoutAccount.objects.filter(seller=seller).update(
+        provider="manual", bank_scheme="iban", holder_name="Sam", iban="DE89370400440532013000"
+    )
+    services.payout_submit_to_stripe(payout_id=payout.pk)
+    payout = Payout.objects.get()
+    assert payout.status == Payout.Status.CANCELED and payout.provider_reference == ""
+    assert "now paid another way than this payout's" in payout.failure_reason
+    assert ledger_check() == []

@@ -8,12 +8,12 @@ themselves on `/seller/payouts/account/`:
   Stripe's hosted onboarding with an Account Link; what Stripe then allows is read back
   from Stripe (on return, and on every `account.updated` webhook).
 
-A change of where the money goes, once it had somewhere to go, needs the seller's
-password, emails them, and holds their payouts for the cooling-off period of Payout Cycle
-Settings: if someone else took over the seller's login, the seller has days to notice
-before any money follows the new details. Payouts already built and not yet sent are
-canceled (the money waits in the balance) and go out on the first payout date after the
-cooling-off.
+A change of where the money goes, once it had somewhere to go or money is waiting to go
+(`payout_account_change_needs_password`), needs the seller's password, emails them, and
+holds their payouts for the cooling-off period of Payout Cycle Settings: if someone else
+took over the seller's login, the seller has days to notice before any money follows the
+new details. Any change cancels the payouts already built and not yet sent (the money
+waits in the balance); they go out on the first payout date after the cooling-off.
 
 Lock order: the seller's PayoutAccount, then their Payouts (`marketplace/locking.py`).
 """
@@ -35,7 +35,7 @@ from stripe_integration import connect
 from stripe_integration.client import GatewayUnavailable
 
 from .bank_details import BankDetails, bank_details_clean
-from .models import Payout, PayoutAccount, PayoutDetailsChange
+from .models import Earning, Payout, PayoutAccount, PayoutDetailsChange
 from .services import payout_cancel
 
 logger = logging.getLogger(__name__)
@@ -52,16 +52,21 @@ def _account_locked(seller) -> PayoutAccount:
     return PayoutAccount.objects.select_for_update().get(seller=seller)
 
 
-def payout_account_change_needs_password(account: PayoutAccount | None) -> bool:
-    """Whether money could already go somewhere: changing that needs the password and
-    starts the cooling-off. A first setup (or one that never worked) needs neither."""
-    if account is None:
-        return False
-    if account.provider == Provider.MANUAL:
-        return account.bank_details_complete
-    if account.provider == Provider.STRIPE_CONNECT:
-        return bool(account.stripe_account_id and account.stripe_payouts_enabled)
-    return False
+def payout_account_change_needs_password(*, seller, account: PayoutAccount | None) -> bool:
+    """Whether the seller's money already has somewhere to go, or is waiting to go: saying
+    where (again) then needs the password and starts the cooling-off. An account with any
+    change in its log counts (also one whose details staff once typed, which sellers must
+    now enter themselves), and so does money waiting in the balance: otherwise whoever
+    holds a stolen session could send it to their own account, unasked and at once. Only a
+    first setup with nothing earned yet needs neither."""
+    if account is not None:
+        if account.provider == Provider.MANUAL and account.bank_details_complete:
+            return True
+        if account.provider == Provider.STRIPE_CONNECT and account.stripe_payouts_enabled:
+            return True
+        if account.pk and account.changes.exists():
+            return True
+    return Earning.objects.filter(seller=seller, payout__isnull=True, reversed_at__isnull=True).exists()
 
 
 def _offered(provider: str) -> None:
@@ -158,12 +163,14 @@ def payout_account_bank_details_set(
     clean: BankDetails = bank_details_clean(**details)
     # Checked outside any transaction, so the throttle's record of a wrong password is
     # not rolled back with the refused change.
-    checked = payout_account_change_needs_password(PayoutAccount.objects.filter(seller=seller).first())
+    checked = payout_account_change_needs_password(
+        seller=seller, account=PayoutAccount.objects.filter(seller=seller).first()
+    )
     if checked:
         _password_checked(seller, password, password_check)
     with transaction.atomic():
         account = _account_locked(seller)
-        had = payout_account_change_needs_password(account)
+        had = payout_account_change_needs_password(seller=seller, account=account)
         if had and not checked:  # set up by another request a moment ago
             _password_checked(seller, password, None)
         same = account.provider == Provider.MANUAL and (
@@ -220,10 +227,8 @@ def payout_account_stripe_onboarding_start(
     # password is checked outside any transaction (the throttle's record must stay).
     account = PayoutAccount.objects.filter(seller=seller).first()
     switching = (
-        account is not None
-        and account.provider != Provider.STRIPE_CONNECT
-        and payout_account_change_needs_password(account)
-    )
+        account is None or account.provider != Provider.STRIPE_CONNECT
+    ) and payout_account_change_needs_password(seller=seller, account=account)
     if switching:
         _password_checked(seller, password, password_check)
     account_id = account.stripe_account_id if account else ""

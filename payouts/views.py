@@ -56,7 +56,9 @@ def _account_page(request, *, bank_form=None, stripe_form=None, status=200):
             "offers_stripe": PayoutCycleSettings.Provider.STRIPE_CONNECT in offered,
             "bank_form": bank_form,
             "stripe_form": stripe_form or PasswordForm(),
-            "needs_password": payout_accounts.payout_account_change_needs_password(account),
+            "needs_password": payout_accounts.payout_account_change_needs_password(
+                seller=request.user, account=account
+            ),
         },
         status=status,
     )

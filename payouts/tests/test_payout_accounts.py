@@ -11,6 +11,7 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.tests.factories import SellerFactory
+from marketplace.exceptions import ApplicationError
 from payouts import bank_details, payout_accounts, services
 from payouts.ledger import ledger_check
 from payouts.models import Payout, PayoutAccount, PayoutDetailsChange
@@ -193,7 +194,10 @@ def test_a_run_carries_forward_the_balance_of_a_seller_with_no_payout_account(pa
     assert "Set up how you get paid" in page and "Once you can be paid" in page
     PayoutAccount.objects.create(seller=unset)  # chose nothing yet: still waiting
     assert payouts.run(date(2027, 2, 1)).payouts == 0
-    payout_accounts.payout_account_bank_details_set(seller=unset, password="", details=IBAN)
+    # Money is waiting, so even a first setup needs the password (and cools off).
+    unset.set_password(PASSWORD)
+    unset.save()
+    payout_accounts.payout_account_bank_details_set(seller=unset, password=PASSWORD, details=IBAN)
     payouts.run(date(2027, 2, 15))
     assert [p.amount for p in payouts.payouts(seller=unset)] == [9_000]
     assert ledger_check() == []
@@ -496,3 +500,37 @@ def test_a_stripe_payout_is_not_sent_once_the_seller_is_paid_by_bank_transfer(pa
     assert payout.status == Payout.Status.CANCELED and payout.provider_reference == ""
     assert "now paid another way than this payout's" in payout.failure_reason
     assert ledger_check() == []
+
+
+def test_an_account_with_a_change_log_or_money_waiting_needs_the_password_and_cools_off(payouts, seller):
+    # Upgraded from details staff typed: no way chosen yet, the typed text in the log.
+    account = PayoutAccount.objects.create(seller=seller)
+    PayoutDetailsChange.objects.create(account=account, description="Bank details typed by staff: ••••3000")
+    with pytest.raises(ApplicationError, match="That is not your password"):
+        payout_accounts.payout_account_bank_details_set(seller=seller, password="", details=NEW_IBAN)
+    assert PayoutAccount.objects.get(seller=seller).provider == ""
+    account = payout_accounts.payout_account_bank_details_set(
+        seller=seller, password=PASSWORD, details=NEW_IBAN
+    )
+    assert account.cooling_off_through is not None
+
+    # A seller who never set anything up, with money waiting: the same.
+    payouts.configure(provider="either")
+    newcomer = SellerFactory()
+    payouts.complete(at=utc(2027, 1, 5, 10), seller=newcomer)
+    with pytest.raises(ApplicationError, match="That is not your password"):
+        payout_accounts.payout_account_bank_details_set(seller=newcomer, password="", details=NEW_IBAN)
+    with pytest.raises(ApplicationError, match="That is not your password"):
+        payout_accounts.payout_account_stripe_onboarding_start(
+            seller=newcomer, password="", build_url=lambda p: f"http://testserver{p}"
+        )
+    assert not PayoutAccount.objects.filter(seller=newcomer).exclude(provider="").exists()
+
+
+def test_the_settings_page_asks_for_the_password_when_money_is_waiting(client, payouts, seller):
+    payouts.complete(at=utc(2027, 1, 5, 10), seller=seller)
+    client.force_login(seller)
+    assert 'name="password"' in client.get(URL).content.decode()
+    response = _post_bank(client, iban=NEW_IBAN["iban"])
+    assert response.status_code == 400
+    assert not PayoutAccount.objects.filter(seller=seller).exclude(provider="").exists()

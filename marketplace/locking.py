@@ -18,7 +18,9 @@ ledger: a seller's PayoutAccount (where their money goes) before their Payouts, 
 before its Earnings, and ledger accounts in id order (`payouts.ledger`). A payout run
 locks the payout accounts of a chunk of sellers before building their payouts, and a
 seller changing their details locks their account before holding their unsent payouts, so
-the two wait for each other and a payout is never sent on details changed under it. An
+the two wait for each other and a payout is never sent on details changed under it. The
+Stripe send of a payout locks the seller's account before the payout too, and a change
+cancels only payouts still scheduled when it holds their lock. An
 order's transaction that writes an earning (completion, refund) holds the order first,
 then touches earnings and ledger accounts, never an invoice after them.
 

@@ -35,8 +35,8 @@ from stripe_integration import connect
 from stripe_integration.client import GatewayUnavailable
 
 from .bank_details import BankDetails, bank_details_clean
-from .models import Earning, Payout, PayoutAccount, PayoutDetailsChange
-from .services import payout_cancel
+from .models import Earning, PayoutAccount, PayoutDetailsChange
+from .services import payouts_cancel_unsent
 
 logger = logging.getLogger(__name__)
 
@@ -114,12 +114,7 @@ def _cancel_unsent_payouts(account: PayoutAccount, *, by, through) -> None:
     reason = "Held: the seller changed where their money goes. It is paid on the first payout date " + (
         "after the cooling-off period." if through else "on which the new details can be paid."
     )
-    for payout_id in (
-        Payout.objects.filter(seller_id=account.seller_id, status=Payout.Status.SCHEDULED)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    ):
-        payout_cancel(payout_id=payout_id, by=by, reason=reason)
+    payouts_cancel_unsent(seller_id=account.seller_id, reason=reason, by=by)
 
 
 def _changed_email(account: PayoutAccount, *, description: str, through, config: PayoutCycleSettings) -> None:

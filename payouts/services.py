@@ -922,6 +922,26 @@ def payout_cancel(*, payout_id: int, reason: str, by=None) -> Payout:
     return payout
 
 
+def payouts_cancel_unsent(*, seller_id: int, reason: str, by=None) -> list[int]:
+    """Cancel the seller's payouts not yet sent (scheduled), their money back in the
+    balance; returns their ids. Each is locked and its status read under the lock: one the
+    Stripe send or a bank file took meanwhile is no longer scheduled and is left as it is.
+    Runs in the caller's transaction (a change of where the money goes, with the seller's
+    payout account locked first)."""
+    canceled = []
+    for payout in (
+        Payout.objects.select_for_update()
+        .filter(seller_id=seller_id, status=Payout.Status.SCHEDULED)
+        .order_by("pk")
+    ):
+        if payout.status != Payout.Status.SCHEDULED:
+            continue
+        _transition(payout, "cancel", by=by, description=reason)
+        _return_funds(payout)
+        canceled.append(payout.pk)
+    return canceled
+
+
 def _return_funds(payout: Payout) -> None:
     Earning.objects.filter(payout=payout).update(payout=None)
     ledger.journals_post(ledger.payout_postings([payout], Journal.Kind.PAYOUT_RETURNED))
@@ -965,6 +985,13 @@ def payout_submit_to_stripe(*, payout_id: int) -> Payout:
         if found:
             return _transfers_record(payout_id=payout.pk, transfers=found).payout
     with transaction.atomic():
+        # Lock order: the seller's payout account, then the payout. A change of where the
+        # money goes waits for this send to be recorded (and then leaves the payout, no
+        # longer scheduled), or this send waits for the change (and finds it canceled).
+        on = max(payout.payout_date, PayoutCycleSettings.load().today())
+        decision = sellers_payability(
+            seller_ids=[payout.seller_id], payout_date=on, provider=payout.provider, lock=True
+        )[payout.seller_id]
         payout = _locked(payout_id)
         if payout.status == Payout.Status.SCHEDULED or (
             payout.status == Payout.Status.PROCESSING and not payout.transfer_sent_at
@@ -972,10 +999,6 @@ def payout_submit_to_stripe(*, payout_id: int) -> Payout:
             # Never sent, so no transfer can exist: check the seller can still be paid
             # (Stripe may have disabled payouts, staff may hold them, details may have
             # changed since the run); if not, the money waits in the balance.
-            on = max(payout.payout_date, PayoutCycleSettings.load().today())
-            decision = sellers_payability(
-                seller_ids=[payout.seller_id], payout_date=on, provider=payout.provider
-            )[payout.seller_id]
             if not decision.payable:
                 reason = f"Not sent: {decision.block_label.lower()}. It goes out once the seller can be paid."
                 if payout.status == Payout.Status.SCHEDULED:

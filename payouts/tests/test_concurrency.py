@@ -121,3 +121,71 @@ def test_details_changed_while_a_run_builds_the_payout_wait_for_it_and_then_hold
     assert payout.status == Payout.Status.CANCELED
     assert account.cooling_off_through is not None
     assert ledger_check() == []
+
+
+def test_details_changed_while_the_stripe_send_takes_the_payout_leave_the_sent_payout_alone(
+    payouts, monkeypatch
+):
+    """The seller's change of details and the Stripe send of their payout at the same
+    moment: the change finds the payout sent (no longer scheduled) and goes through,
+    rather than failing with a message meant for staff."""
+    import threading
+
+    from accounts.tests.factories import SellerFactory
+    from marketplace.tests.races import race
+    from payouts import payout_accounts, services
+    from payouts.models import PayoutAccount
+
+    payouts.configure(provider="either")
+    config = PayoutCycleSettings.load()
+    today = config.today()
+    day = max(schedule_for(config).payout_dates_between(first=today - timedelta(days=40), last=today))
+    seller = SellerFactory()
+    seller.set_password("s3cret-enough")
+    seller.save()
+    PayoutAccount.objects.create(
+        seller=seller, provider="stripe_connect", stripe_account_id="acct_race", stripe_payouts_enabled=True
+    )
+    payouts.complete(at=datetime.combine(day - timedelta(days=10), datetime.min.time(), UTC), seller=seller)
+    monkeypatch.setattr(services, "_submit_later", lambda payout_date: None)  # sent by the race below
+    payouts.run(day)
+    [payout] = Payout.objects.filter(seller=seller)
+
+    sending, go, changed = threading.Event(), threading.Event(), threading.Event()
+    transition = services._transition
+
+    def transition_then_wait(payout, name, **kwargs):
+        transition(payout, name, **kwargs)
+        if name == "submit":  # inside the send's transaction, before it commits
+            sending.set()
+            assert go.wait(timeout=30)
+
+    monkeypatch.setattr(services, "_transition", transition_then_wait)
+    monkeypatch.setattr(services.connect, "transfer_create", lambda **kwargs: {"id": "tr_race"})
+
+    def send():
+        return services.payout_submit_to_stripe(payout_id=payout.pk)
+
+    def change():
+        assert sending.wait(timeout=30)
+        account = payout_accounts.payout_account_bank_details_set(
+            seller=seller,
+            password="s3cret-enough",
+            details={"scheme": "iban", "holder_name": "Sam", "iban": "GB29 NWBK 6016 1331 9268 19"},
+        )
+        changed.set()
+        return account
+
+    def release():
+        assert sending.wait(timeout=30)
+        waited = not changed.wait(timeout=1)  # the change waits for the send
+        go.set()
+        return waited
+
+    sent, account, waited = race(send, change, release)
+    assert not isinstance(sent, Exception) and not isinstance(account, Exception), (sent, account)
+    assert waited is True
+    assert account.provider == "manual" and account.cooling_off_through is not None
+    payout = Payout.objects.get(pk=payout.pk)
+    assert (payout.status, payout.provider_reference) == (Payout.Status.PAID, "tr_race")
+    assert ledger_check() == []

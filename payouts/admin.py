@@ -53,8 +53,9 @@ class ReadOnlyAdmin(ScaledChangeList):
 
 
 def _text_action(label, *, field_label, explain, required, action):
-    """Every selected payout is checked for `action` first; if one is refused, none changes."""
-    return text_action(
+    """Every selected payout is checked for `action` first; if one is refused, none changes.
+    Only staff who may change payouts see or run it (view-only staff cannot)."""
+    decorate = text_action(
         label,
         template="admin/payouts/payout/action_form.html",
         missing_text=f"Give the {field_label.lower()}." if required else None,
@@ -62,6 +63,13 @@ def _text_action(label, *, field_label, explain, required, action):
         field_label=field_label,
         explain=explain,
     )
+
+    def decorator(apply):
+        made = decorate(apply)
+        made.allowed_permissions = ("change",)
+        return made
+
+    return decorator
 
 
 def _bank_file(modeladmin, request, queryset, *, again: bool):
@@ -99,13 +107,17 @@ def _bank_file(modeladmin, request, queryset, *, again: bool):
     return response
 
 
-@admin.action(description="Export for the bank (CSV); marks scheduled payouts as sent to the bank")
+@admin.action(
+    description="Export for the bank (CSV); marks scheduled payouts as sent to the bank",
+    permissions=["export_bank_file"],
+)
 def export_csv(modeladmin, request, queryset):
     return _bank_file(modeladmin, request, queryset, again=False)
 
 
 @admin.action(
-    description="Export again for the bank (duplicate file, only if the bank never received the first)"
+    description="Export again for the bank (duplicate file, only if the bank never received the first)",
+    permissions=["export_bank_file"],
 )
 def export_csv_again(modeladmin, request, queryset):
     return _bank_file(modeladmin, request, queryset, again=True)
@@ -157,7 +169,10 @@ CHECK_LEVELS = {
 }
 
 
-@admin.action(description="Check with Stripe (find the transfer of a payout sent with no answer)")
+@admin.action(
+    description="Check with Stripe (find the transfer of a payout sent with no answer)",
+    permissions=["change"],
+)
 def check_with_stripe(modeladmin, request, queryset):
     queryset = queryset.order_by("pk")
     if rows_refused(
@@ -248,6 +263,9 @@ class PayoutAdmin(NoSaveButtons, ScaledChangeList):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def has_export_bank_file_permission(self, request):
+        return self.has_change_permission(request) and request.user.has_perm("payouts.export_bank_file")
 
 
 class PayoutRunChunkInline(ReadOnlyInline):

@@ -316,6 +316,9 @@ class Payout(models.Model):
 
     class Meta:
         ordering = ["-payout_date", "-id"]
+        # A bank file holds every chosen seller's full bank details: a right of its own,
+        # on top of changing payouts (the export hands them to the bank).
+        permissions = [("export_bank_file", "Can export payouts to a bank file (full bank details)")]
         indexes = [models.Index(fields=["-payout_date", "-id"], name="payout_newest")]
         constraints = [
             models.UniqueConstraint(

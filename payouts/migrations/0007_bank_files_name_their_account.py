@@ -21,6 +21,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterModelOptions(
+            name='payout',
+            options={'ordering': ['-payout_date', '-id'], 'permissions': [('export_bank_file', 'Can export payouts to a bank file (full bank details)')]},
+        ),
         migrations.AddField(
             model_name='payout',
             name='destination_account',

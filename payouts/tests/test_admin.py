@@ -231,3 +231,47 @@ def test_exporting_a_payout_already_in_a_bank_file_is_refused_unless_staff_ask_f
     page = admin_client.get(changelist).content.decode()
     assert "each to the account its first bank file named: make sure the bank pays each only once" in page
     assert Payout.objects.get().export_count == 2
+
+
+def test_staff_who_may_only_view_payouts_can_neither_export_bank_details_nor_change_payouts(client, payouts):
+    from django.contrib.auth.models import Permission
+
+    from accounts.tests.factories import UserFactory
+
+    payouts.complete(at=utc(2027, 1, 5, 10))
+    payouts.run(date(2027, 1, 15))
+    payout = Payout.objects.get()
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_payout"))
+    client.force_login(viewer)
+    changelist = "/admin/payouts/payout/"
+    page = client.get(changelist).content.decode()
+    assert str(payout.seller) in page
+    for action in (
+        "export_csv",
+        "export_csv_again",
+        "mark_paid",
+        "mark_failed",
+        "cancel",
+        "check_with_stripe",
+    ):
+        assert f'value="{action}"' not in page
+    for action, extra in (
+        ("export_csv", {}),
+        ("mark_paid", {"apply": "1"}),
+        ("cancel", {"apply": "1", "reason": "x"}),
+    ):
+        response = client.post(changelist, {"action": action, "_selected_action": [payout.pk], **extra})
+        assert not response["Content-Type"].startswith("text/csv")
+        assert b"DE89370400440532013000" not in response.content
+    assert Payout.objects.get().status == "scheduled"
+
+    # Changing payouts is not enough to see every seller's bank details: that is its own right.
+    viewer.user_permissions.add(Permission.objects.get(codename="change_payout"))
+    viewer = type(viewer).objects.get(pk=viewer.pk)  # permissions are cached per user object
+    client.force_login(viewer)
+    page = client.get(changelist).content.decode()
+    assert 'value="mark_paid"' in page and 'value="export_csv"' not in page
+    viewer.user_permissions.add(Permission.objects.get(codename="export_bank_file"))
+    response = client.post(changelist, {"action": "export_csv", "_selected_action": [payout.pk]})
+    assert response["Content-Type"] == "text/csv" and b"DE89370400440532013000" in response.content

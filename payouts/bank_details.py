@@ -8,6 +8,7 @@ libraries made for exactly this; nothing here re-implements their rules.
 raises `BankDetailsInvalid` with one message per bad field, meant for the seller.
 """
 
+import re
 from dataclasses import dataclass
 
 from schwifty import BIC, IBAN
@@ -63,6 +64,28 @@ class BankDetails:
             routing_number=self.routing_number,
             account_number=self.account_number,
         ).bank_details_masked
+
+
+# A run of words with digits in them, joined by spaces, dots, dashes or slashes: an IBAN
+# or account number however it was typed ("DE89 3704 0044 …", "000-123-456-789").
+_NUMBER_RUN = re.compile(r"[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[ .\-/]+[A-Za-z0-9]*\d[A-Za-z0-9]*)*")
+_SEPARATORS = re.compile(r"[ .\-/]")
+
+
+def account_numbers_masked(text: str) -> str:
+    """Free text (such as bank details staff once typed) with every run of six digits or
+    more masked down to its last four characters, as stored details are shown: an IBAN as
+    `DE•• •••• 3000`, any other number as `••••6789`. Words and short numbers stay."""
+
+    def mask(match: re.Match) -> str:
+        compact = _SEPARATORS.sub("", match.group(0))
+        if sum(c.isdigit() for c in compact) < 6:
+            return match.group(0)
+        if re.match(r"[A-Za-z]{2}\d{2}", compact):
+            return f"{compact[:2].upper()}•• •••• {compact[-4:]}"
+        return f"••••{compact[-4:]}"
+
+    return _NUMBER_RUN.sub(mask, text)
 
 
 def _compact(text: str) -> str:

@@ -10,17 +10,21 @@ from django.db import migrations, models
 def keep_what_staff_typed(apps, schema_editor):
     """Accounts made before sellers set up their own: a Stripe account id means Stripe
     Connect (read back from Stripe before it is paid); bank details typed as free text by
-    staff cannot be checked, so they are kept in the account's change log for staff to
-    read, and the seller enters them on their payout settings page."""
+    staff cannot be checked, so they are kept, with their numbers masked as all stored
+    details are shown, in the account's change log for staff to read, and the seller
+    enters them on their payout settings page."""
+    from payouts.bank_details import account_numbers_masked
+
     PayoutAccount = apps.get_model("payouts", "PayoutAccount")
     PayoutDetailsChange = apps.get_model("payouts", "PayoutDetailsChange")
     PayoutAccount.objects.exclude(stripe_account_id="").update(provider="stripe_connect")
     for account in PayoutAccount.objects.exclude(bank_reference=""):
         PayoutDetailsChange.objects.create(
             account=account,
-            description=f"Bank details typed by staff before sellers entered their own: {account.bank_reference}"[
-                :300
-            ],
+            description=(
+                "Bank details typed by staff before sellers entered their own: "
+                + account_numbers_masked(account.bank_reference)
+            )[:300],
         )
 
 

@@ -14,6 +14,24 @@ def date_the_bank_files_already_made(apps, schema_editor):
         payout.save(update_fields=["exported_at", "export_count"])
 
 
+STAFF_TYPED = "Bank details typed by staff before sellers entered their own: "
+
+
+def mask_what_staff_typed(apps, schema_editor):
+    """The change log is never edited, but these rows were written by migration 0005 itself,
+    not by a change anyone made: it copied the bank details staff had typed as free text
+    (full IBANs, account numbers) into them verbatim, and the admin shows the log. Mask
+    their numbers as all stored details are shown; nothing else in the log is touched."""
+    from payouts.bank_details import account_numbers_masked
+
+    PayoutDetailsChange = apps.get_model("payouts", "PayoutDetailsChange")
+    for change in PayoutDetailsChange.objects.filter(description__startswith=STAFF_TYPED, changed_by=None):
+        masked = account_numbers_masked(change.description)
+        if masked != change.description:
+            change.description = masked
+            change.save(update_fields=["description"])
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -56,4 +74,5 @@ class Migration(migrations.Migration):
             field=models.DateTimeField(blank=True, help_text='When it was first put in a bank file.', null=True),
         ),
         migrations.RunPython(date_the_bank_files_already_made, migrations.RunPython.noop),
+        migrations.RunPython(mask_what_staff_typed, migrations.RunPython.noop),
     ]

@@ -28,6 +28,13 @@ from .models import PayoutAccount
 Scheme = PayoutAccount.Scheme
 
 HOLDER_MISSING = "Enter the account holder's name, as the bank knows it."
+HOLDER_FORMULA = (
+    "The account holder's name cannot start with =, +, -, @, a tab or a line break: "
+    "enter the name as the bank knows it."
+)
+# What a spreadsheet reads as the start of a formula (the bank file is a CSV that staff
+# open): refused at the start of a name, and escaped in the file (`payouts.services`).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 IBAN_MISSING = "Enter your IBAN."
 IBAN_CHECKSUM = "This IBAN's check digits do not match: please check it for a typing mistake."
 IBAN_COUNTRY = "This IBAN does not start with a country code that uses IBANs (such as DE, FR or GB)."
@@ -145,6 +152,8 @@ def bank_details_clean(
     holder = " ".join(str(holder_name or "").split())
     if not holder:
         errors["holder_name"] = HOLDER_MISSING
+    elif holder.startswith(FORMULA_STARTS) or str(holder_name).lstrip(" ").startswith(FORMULA_STARTS):
+        errors["holder_name"] = HOLDER_FORMULA
     if scheme == Scheme.IBAN:
         iban_clean, bic_clean = _iban_clean(iban, bic, errors)
         details = BankDetails(scheme=scheme, holder_name=holder, iban=iban_clean, bic=bic_clean)

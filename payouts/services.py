@@ -34,6 +34,7 @@ from stripe_integration import connect
 from stripe_integration.client import GatewayUnavailable
 
 from . import ledger
+from .bank_details import FORMULA_STARTS
 from .emails import payout_email_send
 from .models import Earning, Journal, Payout, PayoutAccount, PayoutRun, PayoutRunChunk
 from .payability import Payability, sellers_payability
@@ -764,6 +765,13 @@ def _bank_file_refusal(payout: Payout, *, again: bool) -> str:
     return ""
 
 
+def _csv_text(value: str) -> str:
+    """A text cell a spreadsheet must not run as a formula (the bank file is opened in
+    one): a leading =, +, -, @, tab or line break is escaped with an apostrophe, as OWASP
+    advises. Names are refused with those at input; this covers anything stored before."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
 def _destination_record(payout: Payout, account: PayoutAccount) -> None:
     us = account.bank_scheme == PayoutAccount.Scheme.US_ABA
     payout.destination_scheme = account.bank_scheme
@@ -840,10 +848,10 @@ def payouts_export_csv(*, payout_ids: list[int], by, again: bool = False) -> Ban
                 [
                     p.pk,
                     p.payout_date.isoformat(),
-                    p.seller.email,
-                    p.destination_holder_name,
-                    p.destination_account,
-                    p.destination_bank_code,
+                    _csv_text(p.seller.email),
+                    _csv_text(p.destination_holder_name),
+                    _csv_text(p.destination_account),
+                    _csv_text(p.destination_bank_code),
                     amount_plain(p.amount, p.currency),
                     p.currency,
                     f"Marketplace payout {p.pk} of {p.payout_date:%Y-%m-%d}",

@@ -50,6 +50,26 @@ def _post_bank(client, **data):
         ({"iban": "XX89 3704 0044 0532 0130 00"}, "iban", bank_details.IBAN_COUNTRY),
         ({"iban": ""}, "iban", bank_details.IBAN_MISSING),
         ({"iban": "DE89370400440532013000", "holder_name": " "}, "holder_name", bank_details.HOLDER_MISSING),
+        (
+            {"iban": "DE89370400440532013000", "holder_name": '=HYPERLINK("http://x.test","Sam")'},
+            "holder_name",
+            bank_details.HOLDER_FORMULA,
+        ),
+        (
+            {"iban": "DE89370400440532013000", "holder_name": " @SUM(1+1)"},
+            "holder_name",
+            bank_details.HOLDER_FORMULA,
+        ),
+        (
+            {"iban": "DE89370400440532013000", "holder_name": "\t-1+1"},
+            "holder_name",
+            bank_details.HOLDER_FORMULA,
+        ),
+        (
+            {"iban": "DE89370400440532013000", "holder_name": "\r+1"},
+            "holder_name",
+            bank_details.HOLDER_FORMULA,
+        ),
         ({"iban": "DE89370400440532013000", "bic": "NOTABIC!"}, "bic", bank_details.BIC_INVALID),
         ({"iban": "FR1420041010050500013M02606", "bic": "DEUTDEFF"}, "bic", "belongs to a bank in DE"),
         ({"iban": "SA0380000000608010167519"}, "bic", "payments to SA need it"),
@@ -534,3 +554,15 @@ def test_the_settings_page_asks_for_the_password_when_money_is_waiting(client, p
     response = _post_bank(client, iban=NEW_IBAN["iban"])
     assert response.status_code == 400
     assert not PayoutAccount.objects.filter(seller=seller).exclude(provider="").exists()
+
+
+def test_a_cell_a_spreadsheet_would_run_as_a_formula_is_escaped_in_the_bank_file(payouts, admin_user):
+    # A name stored before such names were refused.
+    seller = payouts.seller(email="=cmd@example.com")
+    PayoutAccount.objects.filter(seller=seller).update(holder_name='=HYPERLINK("http://x.test","Sam")')
+    payouts.complete(at=utc(2027, 1, 5, 10), seller=seller)
+    payouts.run(date(2027, 1, 15))
+    [payout] = payouts.payouts()
+    [row] = _rows(services.payouts_export_csv(payout_ids=[payout.pk], by=admin_user))
+    assert row[2:4] == ["'=cmd@example.com", '\'=HYPERLINK("http://x.test","Sam")']
+    assert row[4:7] == ["DE89370400440532013000", "COBADEFFXXX", "90.00"]

@@ -19,7 +19,6 @@ import urllib.parse
 import urllib.request
 from datetime import date, datetime, timedelta
 
-from django.conf import settings
 from django.utils import timezone
 
 from finance.models import PayoutCycleSettings
@@ -86,9 +85,7 @@ def _stripe_onboard(seller, *, action: str) -> None:
     account = PayoutAccount.objects.filter(seller=seller).first()
     if account is not None and account.stripe_account_id:
         return
-    url = payout_accounts.payout_account_stripe_onboarding_start(
-        seller=seller, password=DEMO_PASSWORD, build_url=lambda path: settings.SITE_URL + path
-    )
+    url = payout_accounts.payout_account_stripe_onboarding_start(seller=seller, password=DEMO_PASSWORD)
     onboarding_page_answer(url, action)
     payout_accounts.payout_account_stripe_sync(
         stripe_account_id=PayoutAccount.objects.get(seller=seller).stripe_account_id

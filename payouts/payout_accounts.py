@@ -201,20 +201,19 @@ def payout_account_bank_details_set(
 # --- Stripe Connect ------------------------------------------------------------------------
 
 
-def _stripe_urls(build_url) -> tuple[str, str]:
-    return (
-        build_url(reverse("payouts:stripe_refresh")),
-        build_url(reverse("payouts:stripe_return")),
-    )
+def _stripe_urls() -> tuple[str, str]:
+    """Where Stripe sends the seller back: this site's public address (SITE_URL, as in
+    every email), never one built from the request, which behind a TLS proxy says http://."""
+    site = settings.SITE_URL.rstrip("/")
+    return site + reverse("payouts:stripe_refresh"), site + reverse("payouts:stripe_return")
 
 
 def payout_account_stripe_onboarding_start(
-    *, seller, password: str, build_url, by=None, password_check: PasswordCheck | None = None
+    *, seller, password: str, by=None, password_check: PasswordCheck | None = None
 ) -> str:
     """Choose Stripe Connect and start (or continue) its onboarding: create the seller's
     connected account at Stripe once (an idempotency key per seller, so a double click
     makes one), then an Account Link; returns the URL to send the seller to.
-    `build_url(path)` makes an absolute URL of this site (Stripe redirects the browser).
     Switching from bank details to Stripe is a change of where the money goes: password,
     email and cooling-off."""
     _offered(Provider.STRIPE_CONNECT)
@@ -249,17 +248,17 @@ def payout_account_stripe_onboarding_start(
             )
         else:
             account.save()
-    return payout_account_stripe_link(seller=seller, build_url=build_url)
+    return payout_account_stripe_link(seller=seller)
 
 
-def payout_account_stripe_link(*, seller, build_url) -> str:
+def payout_account_stripe_link(*, seller) -> str:
     """A fresh onboarding link for the seller's connected account (the "Continue with
     Stripe" button, and Stripe's refresh URL when a link expired or was used)."""
     account = PayoutAccount.objects.filter(seller=seller).first()
     if account is None or not account.stripe_account_id or account.provider != Provider.STRIPE_CONNECT:
         raise ApplicationError(NO_STRIPE_ACCOUNT)
     _offered(Provider.STRIPE_CONNECT)
-    refresh_url, return_url = _stripe_urls(build_url)
+    refresh_url, return_url = _stripe_urls()
     return connect.account_link_create(
         account_id=account.stripe_account_id, refresh_url=refresh_url, return_url=return_url
     )

@@ -94,10 +94,6 @@ def bank_details_save(request):
     return _account_page(request, bank_form=form, status=400)
 
 
-def _build_url(request):
-    return request.build_absolute_uri
-
-
 def _throttled_password_check(request):
     """The password through authenticate(), so wrong ones count towards the sign-in
     throttle (django-axes) for this email and address, and a locked-out seller gets the
@@ -120,7 +116,6 @@ def stripe_start(request):
         url = payout_accounts.payout_account_stripe_onboarding_start(
             seller=request.user,
             password=form.cleaned_data.get("password", ""),
-            build_url=_build_url(request),
             password_check=_throttled_password_check(request),
         )
     except ApplicationError as exc:
@@ -140,7 +135,7 @@ def stripe_refresh(request):
     """Stripe's refresh URL (and the "Continue with Stripe" button): the link expired or
     was used, so make a new one and go back to Stripe."""
     try:
-        url = payout_accounts.payout_account_stripe_link(seller=request.user, build_url=_build_url(request))
+        url = payout_accounts.payout_account_stripe_link(seller=request.user)
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("payouts:payout_account")

@@ -40,9 +40,7 @@ class Payouts:
         """A seller who chose Stripe Connect and went through the (local) onboarding page:
         everything submitted, or (`complete=False`) the ID document left due."""
         seller = SellerFactory()
-        url = payout_accounts.payout_account_stripe_onboarding_start(
-            seller=seller, password="", build_url=lambda path: f"http://testserver{path}"
-        )
+        url = payout_accounts.payout_account_stripe_onboarding_start(seller=seller, password="")
         stripe_server.onboard(url, "complete" if complete else "partial")
         payout_accounts.payout_account_stripe_sync(
             stripe_account_id=PayoutAccount.objects.get(seller=seller).stripe_account_id

@@ -70,8 +70,9 @@ def _sign_in(page, live_server, email):
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_a_seller_onboards_with_stripe_through_its_page_and_comes_back_set_up_to_get_paid(
-    live_server, page, demo_people, stripe_server
+    live_server, page, demo_people, stripe_server, settings
 ):
+    settings.SITE_URL = live_server.url  # where Stripe sends the seller back
     config = PayoutCycleSettings.load()
     config.provider = "either"
     config.save()
@@ -97,8 +98,9 @@ def test_a_seller_onboards_with_stripe_through_its_page_and_comes_back_set_up_to
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_a_seller_who_leaves_a_requirement_due_sees_it_and_can_continue_with_stripe(
-    live_server, page, demo_people, stripe_server
+    live_server, page, demo_people, stripe_server, settings
 ):
+    settings.SITE_URL = live_server.url  # where Stripe sends the seller back
     config = PayoutCycleSettings.load()
     config.provider = "stripe_connect"
     config.save()

@@ -286,15 +286,18 @@ def stripe_offered(payouts, stripe_server):
 
 
 def test_stripe_onboarding_sends_the_seller_to_stripe_and_back_to_set_up_to_get_paid(
-    client, seller, stripe_offered
+    client, seller, stripe_offered, settings
 ):
+    # Behind the TLS proxy the request reaches the site as plain http; Stripe must send the
+    # seller back to the public https address all the same.
+    settings.SITE_URL = "https://market.example.com"
     client.force_login(seller)
     link = _to_stripe(client.post("/seller/payouts/account/stripe/"))
     account = PayoutAccount.objects.get(seller=seller)
     assert account.provider == "stripe_connect" and account.stripe_account_id.startswith("acct_")
     back = stripe_offered.onboard(link, "complete")
-    assert back == "http://testserver/seller/payouts/account/stripe/return/"
-    page = client.get(back, follow=True).content.decode()
+    assert back == "https://market.example.com/seller/payouts/account/stripe/return/"
+    page = client.get(back.removeprefix(settings.SITE_URL), follow=True).content.decode()
     assert "You&#x27;re set up to get paid" in page
     assert PayoutAccount.objects.get(seller=seller).stripe_payouts_enabled
 
@@ -320,9 +323,7 @@ def test_a_run_skips_a_seller_stripe_cannot_pay_until_account_updated_says_it_ca
     payouts.complete(at=utc(2027, 1, 5, 10), seller=seller)
     assert payouts.run(date(2027, 1, 15)).on_hold == 1
     account = PayoutAccount.objects.get(seller=seller)
-    link = payout_accounts.payout_account_stripe_link(
-        seller=seller, build_url=lambda p: f"http://testserver{p}"
-    )
+    link = payout_accounts.payout_account_stripe_link(seller=seller)
     stripe_offered.onboard(link, "complete")
     # Stripe tells the platform with account.updated; its copy is read again from Stripe.
     event = {"type": "account.updated", "data": {"object": {"id": account.stripe_account_id}}}
@@ -458,9 +459,7 @@ def test_with_no_cooling_off_a_bank_payout_built_before_the_seller_moved_to_stri
     payouts.complete(at=utc(2027, 1, 5, 10), seller=seller)
     payouts.run(date(2027, 1, 15))
     [payout] = payouts.payouts()
-    payout_accounts.payout_account_stripe_onboarding_start(
-        seller=seller, password=PASSWORD, build_url=lambda p: f"http://testserver{p}"
-    )
+    payout_accounts.payout_account_stripe_onboarding_start(seller=seller, password=PASSWORD)
     payout = Payout.objects.get(pk=payout.pk)
     assert (
         payout.status == Payout.Status.CANCELED and "changed where their money goes" in payout.failure_reason
@@ -541,9 +540,7 @@ def test_an_account_with_a_change_log_or_money_waiting_needs_the_password_and_co
     with pytest.raises(ApplicationError, match="That is not your password"):
         payout_accounts.payout_account_bank_details_set(seller=newcomer, password="", details=NEW_IBAN)
     with pytest.raises(ApplicationError, match="That is not your password"):
-        payout_accounts.payout_account_stripe_onboarding_start(
-            seller=newcomer, password="", build_url=lambda p: f"http://testserver{p}"
-        )
+        payout_accounts.payout_account_stripe_onboarding_start(seller=newcomer, password="")
     assert not PayoutAccount.objects.filter(seller=newcomer).exclude(provider="").exists()
 
 

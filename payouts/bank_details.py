@@ -160,7 +160,8 @@ def bank_details_clean(
     elif scheme == Scheme.US_ABA:
         routing = _compact(routing_number)
         number = _compact(account_number)
-        if not (routing.isdigit() and len(routing) == 9):
+        # ASCII digits only: str.isdigit() also takes "²" and "５", which no bank reads.
+        if not re.fullmatch(r"[0-9]{9}", routing):
             errors["routing_number"] = ROUTING_FORMAT
         else:
             try:
@@ -169,7 +170,7 @@ def bank_details_clean(
                 errors["routing_number"] = ROUTING_CHECKSUM
             except ValidationError:
                 errors["routing_number"] = ROUTING_FORMAT
-        if not (number.isdigit() and 4 <= len(number) <= 17):
+        if not re.fullmatch(r"[0-9]{4,17}", number):
             errors["account_number"] = ACCOUNT_FORMAT
         details = BankDetails(
             scheme=scheme, holder_name=holder, routing_number=routing, account_number=number

@@ -88,6 +88,16 @@ def _post_bank(client, **data):
             "account_number",
             bank_details.ACCOUNT_FORMAT,
         ),
+        (  # digits of other scripts, which str.isdigit() accepts
+            {"bank_scheme": "us_aba", "routing_number": "011000015", "account_number": "1234²５６"},
+            "account_number",
+            bank_details.ACCOUNT_FORMAT,
+        ),
+        (
+            {"bank_scheme": "us_aba", "routing_number": "０11000015", "account_number": "123456789"},
+            "routing_number",
+            bank_details.ROUTING_FORMAT,
+        ),
     ],
 )
 def test_invalid_bank_details_are_refused_with_a_clear_message_and_change_nothing(

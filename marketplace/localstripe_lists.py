@@ -7,12 +7,14 @@ List filters for localstripe, as Stripe documents them, for what reconciliation 
   lists everything (localstripe lists them oldest first, so a session's first page never
   shows what a test just made);
 - `GET /v1/transfers` (https://docs.stripe.com/api/transfers/list) with `created`,
-  `destination` and `transfer_group`, which localstripe lacks (Connect is ours).
+  `destination` and `transfer_group`, which localstripe lacks (Connect is ours);
+- `GET /v1/events` newest first too (https://docs.stripe.com/api/events/list): oldest first,
+  a page of a long session's events never reaches what a test just did.
 """
 
 from aiohttp import web
 from localstripe.errors import UserError
-from localstripe.resources import PaymentIntent, Refund, try_convert_to_int
+from localstripe.resources import Event, PaymentIntent, Refund, try_convert_to_int
 
 from .localstripe_connect import Transfer
 
@@ -63,6 +65,7 @@ def _patch_created(cls, *, newest_first_already: bool = False):
 def add_routes(app: web.Application) -> None:
     _patch_created(PaymentIntent)
     _patch_created(Refund)
+    _patch_created(Event)
     # GET /v1/transfers is localstripe_connect's route (filters by transfer group and
     # destination, newest first); this adds the `created` filter to it.
     _patch_created(Transfer, newest_first_already=True)

@@ -26,7 +26,7 @@ def _link(account_id):
 def _updates(account_id):
     return [
         e.data.object
-        for e in stripe.Event.list(type="account.updated", limit=100, api_key=KEY).data
+        for e in stripe.Event.list(type="account.updated", limit=100, api_key=KEY).auto_paging_iter()
         if e.data.object["id"] == account_id
     ]
 
@@ -95,3 +95,14 @@ def test_an_account_link_with_bad_parameters_is_refused(account, params, message
     data = {"account": account.id, "refresh_url": REFRESH, "return_url": RETURN, "type": "account_onboarding"}
     with pytest.raises(stripe.InvalidRequestError, match=message):
         stripe.AccountLink.create(**{**data, **params}, api_key=KEY)
+
+
+def test_events_are_listed_newest_first_as_stripe_lists_them(stripe_server):
+    stripe.api_base = stripe_server.url
+    first = stripe.Account.create(type="express", email="first@example.com", api_key=KEY)
+    second = stripe.Account.create(type="express", email="second@example.com", api_key=KEY)
+    stripe_server.onboard(_link(first.id).url, "complete")
+    stripe_server.onboard(_link(second.id).url, "complete")
+    newest, before = stripe.Event.list(type="account.updated", limit=2, api_key=KEY).data
+    assert (newest.data.object["id"], before.data.object["id"]) == (second.id, first.id)
+    assert newest.created >= before.created

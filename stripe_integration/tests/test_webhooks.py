@@ -91,11 +91,14 @@ def test_account_updated_over_http_reads_the_account_back_and_lets_the_seller_be
     assert not account.stripe_payouts_enabled
     stripe_server.onboard(payout_account_stripe_link(seller=seller))
     # The event Stripe sends carries the account as it was then; the handler reads it again.
-    [event] = [
+    # Found by its account among all the session's events (newest first, as Stripe lists).
+    event = next(
         e.to_dict()
-        for e in stripe.Event.list(type="account.updated", limit=100, api_key="sk_test_localstripe").data
+        for e in stripe.Event.list(
+            type="account.updated", limit=100, api_key="sk_test_localstripe"
+        ).auto_paging_iter()
         if e.data.object["id"] == account.stripe_account_id and e.data.object["payouts_enabled"]
-    ]
+    )
 
     response = _post(client, event)
 

@@ -40,6 +40,36 @@ def _run_payouts(day) -> subprocess.Popen:
     )
 
 
+def _details_change_against(seller, *, started, go):
+    """Two racers for `race`: the seller changing their bank details once `started` is set
+    (the other side holds its transaction open), and one that waits a second to see whether
+    the change is held up by the other side's locks, then lets that side commit (`go`).
+    The second returns whether the change had to wait."""
+    import threading
+
+    from payouts import payout_accounts
+
+    changed = threading.Event()
+
+    def change():
+        assert started.wait(timeout=30)
+        account = payout_accounts.payout_account_bank_details_set(
+            seller=seller,
+            password="s3cret-enough",
+            details={"scheme": "iban", "holder_name": "Mallory", "iban": "GB29 NWBK 6016 1331 9268 19"},
+        )
+        changed.set()
+        return account
+
+    def release():
+        assert started.wait(timeout=30)
+        waited = not changed.wait(timeout=1)
+        go.set()
+        return waited
+
+    return change, release
+
+
 def test_two_run_payouts_at_once_then_a_third_pay_each_seller_once(payouts):
     config = PayoutCycleSettings.load()
     today = config.today()
@@ -74,7 +104,7 @@ def test_details_changed_while_a_run_builds_the_payout_wait_for_it_and_then_hold
     import threading
 
     from marketplace.tests.races import race
-    from payouts import payout_accounts, services
+    from payouts import services
 
     config = PayoutCycleSettings.load()
     today = config.today()
@@ -84,7 +114,7 @@ def test_details_changed_while_a_run_builds_the_payout_wait_for_it_and_then_hold
     seller.save()
     payouts.complete(at=datetime.combine(day - timedelta(days=10), datetime.min.time(), UTC), seller=seller)
 
-    building, go, changed = threading.Event(), threading.Event(), threading.Event()
+    building, go = threading.Event(), threading.Event()
     take_lines = services._take_lines
 
     def take_lines_slowly(**kwargs):
@@ -97,23 +127,8 @@ def test_details_changed_while_a_run_builds_the_payout_wait_for_it_and_then_hold
     def run():
         return services.payout_run_create(payout_date=day)
 
-    def change():
-        assert building.wait(timeout=30)
-        account = payout_accounts.payout_account_bank_details_set(
-            seller=seller,
-            password="s3cret-enough",
-            details={"scheme": "iban", "holder_name": "Mallory", "iban": "GB29 NWBK 6016 1331 9268 19"},
-        )
-        changed.set()
-        return account
-
-    def release():
-        assert building.wait(timeout=30)
-        # The change is waiting for the run's lock on the payout account.
-        waited = not changed.wait(timeout=1)
-        go.set()
-        return waited
-
+    # The change waits for the run's lock on the payout account.
+    change, release = _details_change_against(seller, started=building, go=go)
     report, account, waited = race(run, change, release)
     assert not isinstance(report, Exception) and not isinstance(account, Exception), (report, account)
     assert waited is True and report.payouts == 1
@@ -133,7 +148,7 @@ def test_details_changed_while_the_stripe_send_takes_the_payout_leave_the_sent_p
 
     from accounts.tests.factories import SellerFactory
     from marketplace.tests.races import race
-    from payouts import payout_accounts, services
+    from payouts import services
     from payouts.models import PayoutAccount
 
     payouts.configure(provider="either")
@@ -151,7 +166,7 @@ def test_details_changed_while_the_stripe_send_takes_the_payout_leave_the_sent_p
     payouts.run(day)
     [payout] = Payout.objects.filter(seller=seller)
 
-    sending, go, changed = threading.Event(), threading.Event(), threading.Event()
+    sending, go = threading.Event(), threading.Event()
     transition = services._transition
 
     def transition_then_wait(payout, name, **kwargs):
@@ -166,22 +181,7 @@ def test_details_changed_while_the_stripe_send_takes_the_payout_leave_the_sent_p
     def send():
         return services.payout_submit_to_stripe(payout_id=payout.pk)
 
-    def change():
-        assert sending.wait(timeout=30)
-        account = payout_accounts.payout_account_bank_details_set(
-            seller=seller,
-            password="s3cret-enough",
-            details={"scheme": "iban", "holder_name": "Sam", "iban": "GB29 NWBK 6016 1331 9268 19"},
-        )
-        changed.set()
-        return account
-
-    def release():
-        assert sending.wait(timeout=30)
-        waited = not changed.wait(timeout=1)  # the change waits for the send
-        go.set()
-        return waited
-
+    change, release = _details_change_against(seller, started=sending, go=go)  # waits for the send
     sent, account, waited = race(send, change, release)
     assert not isinstance(sent, Exception) and not isinstance(account, Exception), (sent, account)
     assert waited is True

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count
 
 from finance.models import PayoutCycleSettings
+from marketplace.tests.workers import database_url
 from payouts.ledger import ledger_check
 from payouts.models import Earning, Payout
 from payouts.schedule import schedule_for
@@ -19,15 +19,10 @@ from payouts.schedule import schedule_for
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 def _run_payouts(day) -> subprocess.Popen:
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "DJANGO_SETTINGS_MODULE": "marketplace.settings.test",
     }
     return subprocess.Popen(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count
 
 from finance.models import PayoutCycleSettings
@@ -116,3 +117,41 @@ def test_details_changed_while_a_run_builds_the_payout_wait_for_it_and_then_hold
     assert payout.status == Payout.Status.CANCELED
     assert account.cooling_off_through is not None
     assert ledger_check() == []
+
+
+def test_two_postings_creating_the_same_new_accounts_in_other_orders_do_not_deadlock():
+    """Callers hand the accounts over in a set's order, which differs between processes;
+    they are created in one order (by key), so two chunks creating the USD and EUR
+    platform accounts at once wait for each other instead of deadlocking. A trigger
+    slows each row's insert so that the two statements overlap every time."""
+    from django.db import transaction
+
+    from marketplace.tests.races import race
+    from payouts.ledger import K, accounts_get
+    from payouts.models import LedgerAccount
+
+    usd, eur = (K.PAYOUTS_IN_TRANSIT, "USD", None), (K.PAYOUTS_IN_TRANSIT, "EUR", None)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            CREATE FUNCTION test_slow_insert() RETURNS trigger AS $$
+            BEGIN PERFORM pg_sleep(0.5); RETURN NEW; END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER test_slow_insert BEFORE INSERT ON payouts_ledgeraccount
+                FOR EACH ROW EXECUTE FUNCTION test_slow_insert();
+            """
+        )
+
+    def create(specs):
+        with transaction.atomic():
+            return sorted(accounts_get(specs))
+
+    try:
+        results = race(lambda: create([usd, eur]), lambda: create([eur, usd]))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DROP TRIGGER test_slow_insert ON payouts_ledgeraccount; DROP FUNCTION test_slow_insert();"
+            )
+    keys = ["payouts_in_transit:EUR", "payouts_in_transit:USD"]
+    assert results == [keys, keys]  # neither was chosen as a deadlock victim
+    assert sorted(LedgerAccount.objects.values_list("key", flat=True)) == keys

@@ -423,6 +423,10 @@ def payout_run_plan(*, payout_date: date, chunk_size: int = 2_000) -> PayoutRun 
         return None
     with transaction.atomic():
         run = PayoutRun.objects.select_for_update().get(pk=run.pk)
+        if run.status == PayoutRun.Status.DONE:
+            # Closed while this call waited for the lock: a chunk added now would belong
+            # to a run nobody builds again, and stay pending for ever.
+            return run
         chunks = []
         cursor = run.cursor_seller_id
         while (end := _seller_range_end(cursor, chunk_size)) is not None:

@@ -169,6 +169,8 @@ def payouts_load(cursor, *, sellers: int, earnings: int) -> None:
         """
     )
     buyer = cursor.fetchone()[0]
+    cursor.execute("SELECT min(id) FROM accounts_user WHERE role = 'seller'")
+    first_seller = cursor.fetchone()[0]
     payout_accounts_load(cursor)
     cursor.execute(
         """

@@ -123,22 +123,26 @@ def test_a_call_that_wakes_late_does_not_make_a_burst_with_the_calls_after_it(mo
 
 
 def test_a_request_written_late_counts_from_when_it_was_written(monkeypatch):
-    """The first call's request waits 0.9 s between its turn and the socket (a busy
-    machine): the calls after it are spaced from when it really left."""
-    clock = FakeClock()
+    """The first call's request waits 1.2 s between its turn and the socket (a busy
+    machine): until it is written it counts as leaving any moment, so the calls after it
+    never make three in one second with it, at 2 per second."""
+    clock = SteppedClock(late={})
     monkeypatch.setattr(pacing.time, "monotonic", clock.monotonic)
     monkeypatch.setattr(pacing.time, "sleep", clock.sleep)
     pacer = gateway.RatePacer(2)
-    left = []
-    pacer.acquire(held=True)
-    clock.now += 0.9
-    pacer.sent()
-    left.append(clock.now)
-    for _ in range(3):
+    written, lock = [], threading.Lock()
+
+    def call():
         pacer.acquire(held=True)
-        left.append(clock.now)
+        if threading.current_thread().name == "call-0":
+            clock.sleep(1.2)  # waiting for the interpreter, not yet on the wire
+        with lock:
+            written.append(clock.now)
         pacer.sent()
-    assert most_in_one_window(left, 1.0) == 2
+
+    clock.run(call, [f"call-{n}" for n in range(4)])
+    assert len(written) == 4
+    assert most_in_one_window(written, 1.0) == 2
 
 
 def test_the_pacer_is_shared_through_redis_when_there_is_one(settings, monkeypatch):

@@ -18,6 +18,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 REQUIRE_REAL_SERVICES = os.environ.get("REQUIRE_REAL_SERVICES") == "1"
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+# axe-core, pinned in package.json and installed by `make test` (npm ci) when npm is there.
+AXE_JS = os.path.join(os.path.dirname(__file__), "node_modules", "axe-core", "axe.min.js")
 
 
 def _database_is_postgres() -> bool:
@@ -41,6 +43,9 @@ def pytest_collection_modifyitems(config, items):
         "browser": None
         if os.path.exists(CHROMIUM)
         else f"needs Chromium at {CHROMIUM} (apt-get install chromium)",
+        "axe": None
+        if os.path.exists(AXE_JS)
+        else "needs axe-core from npm (install Node.js; make test runs npm ci)",
     }
     for item in items:
         for marker, reason in missing.items():
@@ -109,6 +114,35 @@ def page(browser):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+class AxeCheck:
+    """`axe_check(page)` runs axe-core in the page and returns its serious and critical
+    violations, one line each ("color-contrast (serious): .badge ..."). Pages carry a
+    Content-Security-Policy that refuses injected inline scripts: give each browser
+    context `axe_check.script` with `context.add_init_script(...)` before it opens pages
+    (init scripts are the browser's own, outside the page's policy)."""
+
+    def __init__(self):
+        with open(AXE_JS) as source:
+            self.script = source.read()
+
+    def __call__(self, page) -> list[str]:
+        result = page.evaluate(
+            "async () => await axe.run(document, {resultTypes: ['violations'],"
+            " runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"
+        )
+        return [
+            f"{v['id']} ({v['impact']}): {v['help']} at "
+            + "; ".join(" ".join(node["target"]) for node in v["nodes"][:5])
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+
+
+@pytest.fixture(scope="session")
+def axe_check():
+    return AxeCheck()
 
 
 @pytest.fixture

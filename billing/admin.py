@@ -1,21 +1,25 @@
 from decimal import Decimal, InvalidOperation
 
+from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from django_fsm_log.admin import StateLogInline
 
 from marketplace.admin_parts import (
     FixedChoicesCurrencyFilter,
-    ReadOnlyInline,
+    NoSaveButtons,
     ScaledChangeList,
+    StateHistoryInline,
+    UntitledReadOnlyInline,
     rows_refused,
     text_action,
+    when,
 )
 from marketplace.exceptions import ApplicationError
-from marketplace.money import currency_exponent, format_money
+from marketplace.money import currency_clean, currency_exponent, format_money
 
 from . import services
+from .links import receipt_url
 from .models import (
     Attempt,
     Customer,
@@ -28,36 +32,30 @@ from .models import (
     Subscription,
     Transaction,
 )
+from .selectors import dunning_in_words, invoice_payments
 
 
-class InvoiceLineInline(ReadOnlyInline):
+class InvoiceLineInline(UntitledReadOnlyInline):
     model = InvoiceLine
-    fields = ["description", "quantity", "unit_amount", "amount"]
-
-
-class TransactionInline(ReadOnlyInline):
-    model = Transaction
-    fields = [
-        "id",
-        "kind",
-        "status",
-        "amount",
-        "payment_method",
-        "failure_count",
-        "next_attempt_at",
-        "last_message",
-    ]
+    fields = ["description", "quantity", "unit_price", "line_total"]
     readonly_fields = fields
-    show_change_link = True
+
+    @admin.display(description="unit price")
+    def unit_price(self, line):
+        return format_money(line.unit_amount, line.invoice.currency)
+
+    @admin.display(description="amount")
+    def line_total(self, line):
+        return format_money(line.amount, line.invoice.currency)
 
 
-class AttemptInline(ReadOnlyInline):
+class AttemptInline(UntitledReadOnlyInline):
     model = Attempt
     fields = [
         "number",
         "outcome",
         "decision",
-        "started_at",
+        "started",
         "calls",
         "http_status",
         "error_type",
@@ -70,6 +68,10 @@ class AttemptInline(ReadOnlyInline):
         "idempotency_key",
     ]
     readonly_fields = fields
+
+    @admin.display(description="started")
+    def started(self, attempt):
+        return when(attempt.started_at)
 
 
 def _parse_amount(text: str, currency: str) -> int | None:
@@ -167,7 +169,7 @@ class HeldChargesAlert:
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(HeldChargesAlert, ScaledChangeList):
+class InvoiceAdmin(NoSaveButtons, HeldChargesAlert, ScaledChangeList):
     list_display = ["id", "status", "customer", "total", "refunded", "what", "created_at", "grace_ends_at"]
     list_filter = [
         "status",
@@ -179,28 +181,25 @@ class InvoiceAdmin(HeldChargesAlert, ScaledChangeList):
     search_fields = ["=id", "customer__user__email", "=order__id"]
     search_help_text = "Invoice number, order number, or the customer's email."
     list_select_related = ["customer__user", "subscription__plan"]
-    readonly_fields = [
+    fields = [
         "status",
         "customer",
-        "order",
-        "subscription",
-        "period_index",
-        "period_start",
-        "period_end",
-        "currency",
-        "total_amount",
-        "amount_refunded",
+        "what",
+        "total",
+        "refunded",
         "payment_method",
-        "dunning",
+        "payments",
+        "receipts",
+        "dunning_policy",
         "created_at",
         "settled_at",
         "failed_at",
         "grace_ends_at",
         "final_action_taken_at",
         "canceled_at",
-        "attempts",
     ]
-    inlines = [InvoiceLineInline, TransactionInline, StateLogInline]
+    readonly_fields = fields
+    inlines = [InvoiceLineInline, StateHistoryInline]
     actions = [retry_now, cancel_invoices, refund_invoices]
 
     @admin.display(description="total", ordering="total_amount")
@@ -211,7 +210,7 @@ class InvoiceAdmin(HeldChargesAlert, ScaledChangeList):
     def refunded(self, invoice):
         return format_money(invoice.amount_refunded, invoice.currency) if invoice.amount_refunded else "–"
 
-    @admin.display(description="for")
+    @admin.display(description="for", ordering="total_amount")
     def what(self, invoice):
         if invoice.order_id:
             return f"Order #{invoice.order_id}"
@@ -219,26 +218,68 @@ class InvoiceAdmin(HeldChargesAlert, ScaledChangeList):
             return f"{invoice.subscription.plan}, period {invoice.period_index + 1}"
         return "One-off"
 
-    @admin.display(description="gateway attempts")
-    def attempts(self, invoice):
-        rows = Attempt.objects.filter(transaction__invoice=invoice).select_related("transaction")
+    @admin.display(description="payments and refunds")
+    def payments(self, invoice):
+        """One line per payment (or refund) as the customer's bank sees it, its gateway
+        attempts beneath: a charge declined and later confirmed by the bank is one
+        payment, not two."""
+        lines = invoice_payments(invoice)
+        if not lines:
+            return "None yet."
+        return format_html_join(
+            "",
+            '<div class="payment-line"><strong>{} of {}</strong>{} · {} · {}<ul>{}</ul></div>',
+            (
+                (
+                    line.kind,
+                    format_money(line.amount, line.currency),
+                    f" on {line.card}" if line.card else "",
+                    line.outcome,
+                    format_html_join(
+                        ", ",
+                        '<a href="{}">transaction #{}</a>',
+                        (
+                            (reverse("admin:billing_transaction_change", args=[t.pk]), t.pk)
+                            for t in line.transactions
+                        ),
+                    ),
+                    format_html_join(
+                        "",
+                        "<li>Attempt {} at {}: {}</li>",
+                        (
+                            (a.number, when(a.started_at), a.decision or a.get_outcome_display())
+                            for a in line.attempts
+                        ),
+                    )
+                    or format_html("<li>{}</li>", "Recorded without a gateway attempt of its own"),
+                )
+                for line in lines
+            ),
+        )
+
+    @admin.display(description="receipts")
+    def receipts(self, invoice):
+        rows = invoice.receipts.order_by("number")
         return (
             format_html_join(
-                "\n",
-                "<div>{} #{} attempt {} · {} · {}</div>",
+                ", ",
+                '<a href="{}">{} {}</a> ({})',
                 (
                     (
-                        a.transaction.get_kind_display(),
-                        a.transaction_id,
-                        a.number,
-                        a.started_at.strftime("%Y-%m-%d %H:%M"),
-                        a.decision or a.get_outcome_display(),
+                        receipt_url(r),
+                        r.get_kind_display(),
+                        r.display_number,
+                        format_money(r.amount, r.currency),
                     )
-                    for a in rows
+                    for r in rows
                 ),
             )
-            or "–"
+            or "None yet."
         )
+
+    @admin.display(description="dunning")
+    def dunning_policy(self, invoice):
+        return dunning_in_words(invoice.dunning)
 
     def has_add_permission(self, request):
         return False
@@ -248,7 +289,7 @@ class InvoiceAdmin(HeldChargesAlert, ScaledChangeList):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(HeldChargesAlert, ScaledChangeList):
+class TransactionAdmin(NoSaveButtons, HeldChargesAlert, ScaledChangeList):
     list_display = [
         "id",
         "kind",
@@ -262,12 +303,11 @@ class TransactionAdmin(HeldChargesAlert, ScaledChangeList):
     list_filter = ["status", "kind", "last_category", ("held_for_staff_at", admin.EmptyFieldListFilter)]
     search_fields = ["=id", "=invoice__id", "=stripe_id", "invoice__customer__user__email"]
     list_select_related = ["invoice"]
-    readonly_fields = [
+    fields = [
         "invoice",
         "kind",
         "status",
-        "amount",
-        "currency",
+        "amount_display",
         "payment_method",
         "refund_of",
         "reason",
@@ -281,7 +321,8 @@ class TransactionAdmin(HeldChargesAlert, ScaledChangeList):
         "created_at",
         "done_at",
     ]
-    inlines = [AttemptInline, StateLogInline]
+    readonly_fields = fields
+    inlines = [AttemptInline, StateHistoryInline]
 
     @admin.display(description="amount", ordering="amount")
     def amount_display(self, txn):
@@ -325,7 +366,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
     list_filter = ["status", "plan"]
     search_fields = ["customer__user__email"]
     readonly_fields = ["status", "periods_invoiced", "next_invoice_at", "canceled_at", "cancel_reason"]
-    inlines = [StateLogInline]
+    inlines = [StateHistoryInline]
     actions = ["cancel_subscriptions"]
 
     @admin.action(description="Cancel (and cancel its open invoices)")
@@ -352,8 +393,40 @@ class SubscriptionAdmin(admin.ModelAdmin):
         return self.readonly_fields + (["customer", "plan", "started_at"] if obj else [])
 
 
+class PlanForm(forms.ModelForm):
+    """The price typed in the plan's currency ("29.00"), stored exactly in minor units."""
+
+    price = forms.CharField(help_text="In the plan's currency, e.g. 29.00 (USD) or 3000 (JPY).")
+
+    class Meta:
+        model = Plan
+        fields = ["name", "currency", "price", "interval_unit", "interval_count", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            exponent = currency_exponent(self.instance.currency)
+            self.initial["price"] = f"{Decimal(self.instance.amount).scaleb(-exponent):.{exponent}f}"
+
+    def clean_currency(self):
+        try:
+            return currency_clean(self.cleaned_data["currency"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+    def clean(self):
+        cleaned = super().clean()
+        if "currency" in cleaned and "price" in cleaned:
+            try:
+                self.instance.amount = _parse_amount(cleaned["price"], cleaned["currency"]) or 0
+            except ValueError as exc:
+                self.add_error("price", str(exc))
+        return cleaned
+
+
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
+    form = PlanForm
     list_display = ["name", "price", "interval_unit", "interval_count", "is_active"]
 
     @admin.display(description="price")
@@ -362,14 +435,14 @@ class PlanAdmin(admin.ModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(NoSaveButtons, admin.ModelAdmin):
     list_display = ["user", "stripe_customer_id", "default_payment_method", "created_at"]
     search_fields = ["user__email", "stripe_customer_id"]
     readonly_fields = ["user", "stripe_customer_id", "default_payment_method", "created_at"]
 
 
 @admin.register(PaymentMethod)
-class PaymentMethodAdmin(admin.ModelAdmin):
+class PaymentMethodAdmin(NoSaveButtons, admin.ModelAdmin):
     list_display = ["__str__", "customer", "fingerprint", "unusable_since", "unusable_reason", "created_at"]
     list_filter = [("unusable_since", admin.EmptyFieldListFilter), "brand"]
     search_fields = ["customer__user__email", "stripe_id", "fingerprint", "last4"]
@@ -377,7 +450,7 @@ class PaymentMethodAdmin(admin.ModelAdmin):
 
 
 @admin.register(Dispute)
-class DisputeAdmin(ScaledChangeList):
+class DisputeAdmin(NoSaveButtons, ScaledChangeList):
     """Disputes as Stripe reports them; what they did to the order and the seller's money
     is on the order's timeline and the seller's earnings."""
 
@@ -394,11 +467,27 @@ class DisputeAdmin(ScaledChangeList):
     list_filter = ["status", "reason"]
     search_fields = ["=stripe_id", "=payment_intent", "=invoice__id", "=invoice__order__id"]
     list_select_related = ["invoice"]
-    readonly_fields = [f.name for f in Dispute._meta.fields]
+    fields = [
+        "stripe_id",
+        "invoice",
+        "payment_intent",
+        "amount_display",
+        "fee",
+        "reason",
+        "status",
+        "stripe_status",
+        "opened_at",
+        "closed_at",
+    ]
+    readonly_fields = fields
 
     @admin.display(description="amount", ordering="amount")
     def amount_display(self, dispute):
         return format_money(dispute.amount, dispute.currency)
+
+    @admin.display(description="Stripe's dispute fee")
+    def fee(self, dispute):
+        return format_money(dispute.fee_amount, dispute.currency)
 
     def has_add_permission(self, request):
         return False

@@ -261,3 +261,24 @@ def classify_stripe_error(payload: dict) -> Decline:
     return Decline(
         GATEWAY, "type", error_type or "unknown", "Stripe's answer could not be read; trying again."
     )
+
+
+_TO_THE_CUSTOMER = (
+    ("The customer's", "Your"),
+    ("the customer's", "your"),
+    ("The customer", "You"),
+    ("the customer", "you"),
+    ("The cardholder", "You"),
+    ("the cardholder", "you"),
+    ("their bank", "your bank"),
+    ("The card ", "Your card "),
+    ("the card ", "your card "),
+)
+
+
+def decline_for_customer(message: str) -> str:
+    """A decline message as said to the customer themselves ("The bank needs you to
+    confirm this payment"), for the card page and receipts; the admin keeps the original."""
+    for theirs, yours in _TO_THE_CUSTOMER:
+        message = message.replace(theirs, yours)
+    return message

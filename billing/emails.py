@@ -5,13 +5,13 @@ when, and, when the customer has something to do, gives the signed link to do it
 
 from datetime import datetime
 
-from django.utils import timezone
-
 from marketplace.money import format_money
 from marketplace.outbox import outbox_email
+from marketplace.platform_time import platform_localtime
 
 from .links import card_update_url
 from .models import Invoice, Subscription
+from .selectors import invoice_after_grace
 
 TEMPLATE = "billing/email/notice"
 
@@ -19,7 +19,7 @@ TEMPLATE = "billing/email/notice"
 def _when(iso: str | None) -> str:
     if not iso:
         return ""
-    moment = timezone.localtime(datetime.fromisoformat(iso))
+    moment = platform_localtime(datetime.fromisoformat(iso))
     return f"{moment:%A %-d %B %Y}"
 
 
@@ -29,19 +29,8 @@ def _what(invoice: Invoice) -> str:
         return f"{amount} for order #{invoice.order_id}"
     if invoice.subscription_id:
         return f"{amount} for your {invoice.subscription.plan.name} subscription"
-    return f"{amount} for invoice #{invoice.pk}"
-
-
-def _after_grace(invoice: Invoice) -> str:
-    if invoice.order_id:
-        return f"order #{invoice.order_id} will be canceled"
-    if invoice.subscription_id:
-        action = (invoice.dunning or {}).get("final_action", "cancel")
-        return {
-            "cancel": "your subscription will be canceled",
-            "unpaid": "your subscription will be marked unpaid and its service paused",
-        }.get(action, "your subscription will stay past due")
-    return "the invoice will stay unpaid"
+    lines = ", ".join(line.description for line in invoice.lines.all())
+    return f"{amount} for invoice #{invoice.pk}" + (f" ({lines})" if lines else "")
 
 
 def billing_email_send(
@@ -55,7 +44,7 @@ def billing_email_send(
             context={
                 "subject": f"Your {sub.plan.name} subscription has been canceled",
                 "lines": [
-                    f"Your {sub.plan.name} subscription was canceled on {timezone.localtime(sub.canceled_at):%-d %B %Y}."
+                    f"Your {sub.plan.name} subscription was canceled on {platform_localtime(sub.canceled_at):%-d %B %Y}."
                     + (f" Reason: {reason}" if reason else ""),
                     "You will not be charged for it again. Nothing you already paid is affected.",
                 ],
@@ -90,7 +79,7 @@ def billing_email_send(
         ]
         if context.get("grace_ends_at"):
             lines.append(
-                f"If it is still unpaid on {_when(context['grace_ends_at'])}, {_after_grace(invoice)}."
+                f"If it is still unpaid on {_when(context['grace_ends_at'])}, {invoice_after_grace(invoice)}."
             )
         action = "Confirm the payment"
     elif kind == "action_required":
@@ -103,7 +92,7 @@ def billing_email_send(
         )
         if context.get("grace_ends_at"):
             lines.append(
-                f"If it is still unpaid on {_when(context['grace_ends_at'])}, {_after_grace(invoice)}."
+                f"If it is still unpaid on {_when(context['grace_ends_at'])}, {invoice_after_grace(invoice)}."
             )
         action = "Add a card"
     elif kind == "final_notice":
@@ -111,7 +100,7 @@ def billing_email_send(
         lines = [
             f"We have tried to charge {what} to {card} several times, and the bank declined each time: {reason}",
             "We will not try that card again for this invoice.",
-            f"If it is still unpaid on {_when(context.get('grace_ends_at'))}, {_after_grace(invoice)}.",
+            f"If it is still unpaid on {_when(context.get('grace_ends_at'))}, {invoice_after_grace(invoice)}.",
             "Add a card with the button below and we will charge it right away.",
         ]
         if invoice.subscription_id:

@@ -22,7 +22,6 @@ from stripe_integration.client import (  # noqa: F401
     charge,
     customer_create,
     payment_intent_cancel,
-    payment_intent_client_secret,
     payment_intent_result,
     payment_intent_retrieve,
     payment_method_attach,

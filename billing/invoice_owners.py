@@ -43,14 +43,22 @@ class InvoiceOwner:
     purpose: str
     lock: Callable[[Invoice], None]
     handlers: dict[InvoiceEvent, Handler] = field(default_factory=dict)
+    describe: Callable[[Invoice], str] | None = None
 
 
 _OWNERS: dict[str, InvoiceOwner] = {}
 
 
-def invoice_owner_register(*, purpose: str, lock: Callable[[Invoice], None], **handlers: Handler) -> None:
+def invoice_owner_register(
+    *,
+    purpose: str,
+    lock: Callable[[Invoice], None],
+    describe: Callable[[Invoice], str] | None = None,
+    **handlers: Handler,
+) -> None:
     """Register the owner of invoices of `purpose` (one of `Invoice.Purpose`). `lock`
-    receives an unlocked invoice and locks the owner's row; each keyword names an
+    receives an unlocked invoice and locks the owner's row; `describe` says in the
+    customer's words what the invoice is for ("Order #12 from Sam's Shop"); each keyword names an
     `InvoiceEvent` (`settled=...`, `grace_ended=...`) and gives its handler, called as
     `handler(invoice, **details)` with the invoice locked."""
     if purpose not in Invoice.Purpose.values:
@@ -58,7 +66,10 @@ def invoice_owner_register(*, purpose: str, lock: Callable[[Invoice], None], **h
     if purpose in _OWNERS:
         raise ValueError(f"Invoices of purpose {purpose!r} already have an owner")
     _OWNERS[purpose] = InvoiceOwner(
-        purpose=purpose, lock=lock, handlers={InvoiceEvent(name): fn for name, fn in handlers.items()}
+        purpose=purpose,
+        lock=lock,
+        handlers={InvoiceEvent(name): fn for name, fn in handlers.items()},
+        describe=describe,
     )
 
 
@@ -79,3 +90,13 @@ def invoice_owner_notify(invoice: Invoice, event: InvoiceEvent, **details) -> No
     handler = owner.handlers.get(event) if owner else None
     if handler is not None:
         handler(invoice, **details)
+
+
+def invoice_describe(invoice: Invoice) -> str:
+    """What the invoice is for, in the customer's words, for the card page, receipts and
+    emails: its owner's description, else its lines ("Invoice #7: Setup fee")."""
+    owner = _OWNERS.get(invoice.purpose)
+    if owner is not None and owner.describe is not None:
+        return owner.describe(invoice)
+    lines = [line.description for line in invoice.lines.all()]
+    return f"Invoice #{invoice.pk}" + (f": {', '.join(lines)}" if lines else "")

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from marketplace.exceptions import LinkProblem
 
-from .models import Invoice
+from .models import Invoice, Receipt
 
 SALT = "billing.update-card-link.v1"
 
@@ -52,3 +52,27 @@ def card_update_invoice(token: str) -> Invoice:
     if invoice is None:
         raise TAMPERED
     return invoice
+
+
+# --- receipts ---------------------------------------------------------------------------
+# A receipt link shows one receipt, read-only; it does not expire (a receipt is kept).
+RECEIPT_SALT = "billing.receipt-link.v1"
+
+
+def receipt_token(receipt: Receipt) -> str:
+    return signing.dumps({"r": receipt.pk}, salt=RECEIPT_SALT, compress=True)
+
+
+def receipt_url(receipt: Receipt) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("billing:receipt", args=[receipt_token(receipt)])
+
+
+def receipt_from_token(token: str) -> Receipt:
+    try:
+        data = signing.loads(token, salt=RECEIPT_SALT)
+    except signing.BadSignature as exc:
+        raise TAMPERED from exc
+    receipt = Receipt.objects.select_related("invoice__customer__user").filter(pk=data.get("r")).first()
+    if receipt is None:
+        raise TAMPERED
+    return receipt

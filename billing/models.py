@@ -481,6 +481,11 @@ class Attempt(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     http_status = models.PositiveIntegerField(null=True, blank=True)
     stripe_id = models.CharField(max_length=255, blank=True)
+    # When the bank wants the customer to confirm the payment (3-D Secure), the
+    # PaymentIntent's client secret, kept from the charge's answer so the card page can hand
+    # it to Stripe.js without asking Stripe each time it is shown. It lets only that payment
+    # be confirmed, by the customer's bank; it is never shown in the admin.
+    client_secret = models.CharField(max_length=255, blank=True)
     # The raw codes, as the gateway sent them.
     error_type = models.CharField(max_length=100, blank=True)
     code = models.CharField(max_length=100, blank=True)
@@ -543,6 +548,53 @@ class ProcessingLease(models.Model):
 
     def __str__(self):
         return f"{self.name} lease"
+
+
+class Receipt(models.Model):
+    """What the customer is given when money moves: a payment received, or a refund sent.
+    Numbered in one gapless sequence for the whole platform (ReceiptSequence), in the order
+    they were issued, as bookkeeping expects of receipts."""
+
+    class Kind(models.TextChoices):
+        PAYMENT = "payment", "Payment receipt"
+        REFUND = "refund", "Refund receipt"
+
+    number = models.PositiveIntegerField(unique=True)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="receipts")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    amount = models.BigIntegerField(help_text="In the currency's minor unit.")
+    currency = models.CharField(max_length=3)
+    # The card it was paid with or refunded to, as the customer saw it ("Visa •••• 4242").
+    card = models.CharField(max_length=100, blank=True)
+    reference = models.CharField(
+        max_length=255, blank=True, help_text="Stripe's id of the payment or refund."
+    )
+    issued_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "kind", "reference"], name="receipt_once_per_payment_or_refund"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Receipt {self.display_number}"
+
+    @property
+    def display_number(self) -> str:
+        return f"{self.number:06d}"
+
+
+class ReceiptSequence(models.Model):
+    """The last receipt number issued. One row, locked while a receipt is numbered, so that
+    numbers are gapless and in order on every database (a sequence would leave gaps)."""
+
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"Receipts up to {self.last_number:06d}"
 
 
 class CardSetup(models.Model):

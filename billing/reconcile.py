@@ -118,17 +118,14 @@ def _charges(findings: Findings, since: datetime, intents: dict[str, dict]) -> N
 def _compare_charge(findings: Findings, txn: Transaction, pi: dict) -> None:
     record = f"Charge transaction #{txn.pk} (invoice #{txn.invoice_id})"
     amount, currency = _money(pi["amount"], pi["currency"])
-    if (amount, currency) != (txn.amount, txn.currency.upper()):
-        findings.add(
-            K.AMOUNT_DIFFERS,
-            "payment",
-            record=record,
-            stripe_ids=[pi["id"]],
-            local=format_money(txn.amount, txn.currency),
-            stripe=format_money(amount, currency),
-            message=f"We recorded {format_money(txn.amount, txn.currency)} for {pi['id']}; "
-            f"Stripe charged {format_money(amount, currency)}.",
-        )
+    findings.compare_amounts(
+        "payment",
+        record=record,
+        stripe_id=pi["id"],
+        local=(txn.amount, txn.currency),
+        stripe=(amount, currency),
+        message=f"We recorded {{local}} for {pi['id']}; Stripe charged {{stripe}}.",
+    )
     if pi.get("status") != "succeeded":
         findings.add(
             K.STATUS_DIFFERS,
@@ -176,17 +173,14 @@ def _refunds(findings: Findings, since: datetime, intents: dict, charge_to_inten
             continue
         at_stripe.setdefault(refund["id"], refund)
         amount, currency = _money(refund["amount"], refund["currency"])
-        if (amount, currency) != (txn.amount, txn.currency.upper()):
-            findings.add(
-                K.AMOUNT_DIFFERS,
-                "refund",
-                record=record,
-                stripe_ids=[refund["id"]],
-                local=format_money(txn.amount, txn.currency),
-                stripe=format_money(amount, currency),
-                message=f"We recorded a refund of {format_money(txn.amount, txn.currency)} for {refund['id']}; "
-                f"Stripe refunded {format_money(amount, currency)}.",
-            )
+        findings.compare_amounts(
+            "refund",
+            record=record,
+            stripe_id=refund["id"],
+            local=(txn.amount, txn.currency),
+            stripe=(amount, currency),
+            message=f"We recorded a refund of {{local}} for {refund['id']}; Stripe refunded {{stripe}}.",
+        )
         if refund.get("status") not in REFUND_OK:
             findings.add(
                 K.STATUS_DIFFERS,
@@ -281,17 +275,14 @@ def _disputes(findings: Findings, since: datetime, intents: dict, charge_to_inte
             )
             continue
         record = f"Dispute #{recorded.pk} (invoice #{recorded.invoice_id})"
-        if (amount, currency) != (recorded.amount, recorded.currency.upper()):
-            findings.add(
-                K.AMOUNT_DIFFERS,
-                "dispute",
-                record=record,
-                stripe_ids=[dispute["id"]],
-                local=format_money(recorded.amount, recorded.currency),
-                stripe=format_money(amount, currency),
-                message=f"We recorded a dispute of {format_money(recorded.amount, recorded.currency)} for "
-                f"{dispute['id']}; Stripe's is {format_money(amount, currency)}.",
-            )
+        findings.compare_amounts(
+            "dispute",
+            record=record,
+            stripe_id=dispute["id"],
+            local=(recorded.amount, recorded.currency),
+            stripe=(amount, currency),
+            message=f"We recorded a dispute of {{local}} for {dispute['id']}; Stripe's is {{stripe}}.",
+        )
         outcome = dispute_status_from_stripe(str(dispute.get("status")))
         if outcome != recorded.status:
             findings.add(

@@ -21,9 +21,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from marketplace.exceptions import ApplicationError
 
-from . import gateway, services
-from .links import LinkProblem, card_update_invoice
-from .models import Invoice
+from . import gateway, selectors, services
+from .invoice_owners import invoice_describe
+from .links import LinkProblem, card_update_invoice, receipt_from_token, receipt_token
+from .models import Invoice, Receipt
 from .services.card_page import (
     TOO_MANY_CALLS,
     TooManyStripeCalls,
@@ -82,14 +83,57 @@ def update_card(request, token):
             context["error"] = message
         else:
             card_setup_used(invoice=invoice, setup_intent_id=setup_intent_id)
-            messages.success(request, f"{pm} saved. We are charging it now.")
+            # Not "paid" yet: the page says so once the bank has answered (it asks
+            # `card_status` until then).
+            messages.info(request, f"{pm} saved.")
             return redirect("billing:update_card", token=token)
     if context["open"] and request.method != "HEAD":
         _offer_authentication(invoice, context)
     context["stripe_js"] = settings.STRIPE_JS_URL
     context["publishable_key"] = settings.STRIPE_PUBLISHABLE_KEY
-    context["last_attempt"] = invoice.transactions.filter(kind="charge").order_by("-created_at").first()
+    context["payment"] = selectors.invoice_payment_status(context["invoice"])
+    if context["payment"].receipt:
+        context["receipt_token"] = receipt_token(context["payment"].receipt)
+    context["description"] = invoice_describe(invoice)
+    context["lines"] = invoice.lines.all()
     return render(request, "billing/update_card.html", context, status=_status(context))
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def card_status(request, token):
+    """What the card page shows while it waits for the bank: asked every few seconds
+    until the answer is in. Changes nothing."""
+    try:
+        invoice = card_update_invoice(token)
+    except LinkProblem as problem:
+        return JsonResponse({"error": problem.title}, status=problem.status)
+    payment = selectors.invoice_payment_status(invoice)
+    return JsonResponse({"state": payment.state, "waiting": payment.waiting, "headline": payment.headline})
+
+
+@require_http_methods(["GET", "HEAD"])
+def receipt(request, token):
+    """A receipt, printable, behind the signed link in the receipt email."""
+    try:
+        found = receipt_from_token(token)
+    except LinkProblem as problem:
+        return render(request, "billing/link_problem.html", {"problem": problem}, status=problem.status)
+    return render(request, "billing/receipt.html", receipt_context(found))
+
+
+def receipt_context(found: Receipt) -> dict:
+    invoice = found.invoice
+    return {
+        "receipt": found,
+        "invoice": invoice,
+        "description": invoice_describe(invoice),
+        "lines": invoice.lines.all(),
+        "customer": invoice.customer.user,
+        "payment_receipt": invoice.receipts.filter(kind=Receipt.Kind.PAYMENT).first()
+        if found.kind == Receipt.Kind.REFUND
+        else None,
+    }
 
 
 @never_cache
@@ -115,23 +159,13 @@ def card_setup(request, token):
 
 def _offer_authentication(invoice: Invoice, context: dict) -> None:
     """When the invoice failed because the bank wants the customer to confirm the payment,
-    hand the page that PaymentIntent's client secret for Stripe.js. If the customer already
-    confirmed it (and the webhook has not come yet), settle the invoice now."""
+    hand the page that PaymentIntent's client secret for Stripe.js, as the charge's answer
+    gave it. Showing the page asks Stripe nothing and writes nothing, so a mail scanner or
+    a reload cannot spend the invoice's Stripe calls: only the customer's POST does (a
+    payment already confirmed in another tab is then found confirmed and settles)."""
     attempt = services.invoice_attempt_awaiting_authentication(invoice)
-    if attempt is None:
-        return
-    try:
-        card_page_stripe_calls_reserve(invoice_id=invoice.pk, what="payment intent retrieve")
-    except TooManyStripeCalls as exc:
-        context.setdefault("error", exc.message)
-        return
-    try:
-        status, secret = gateway.payment_intent_client_secret(attempt.stripe_id)
-        if status == "succeeded":
-            services.invoice_payment_authenticated(invoice_id=invoice.pk, payment_intent_id=attempt.stripe_id)
-            context["invoice"] = Invoice.objects.get(pk=invoice.pk)  # FSM fields cannot be refreshed
-            context["open"] = context["invoice"].status in OPEN
-        elif status == "requires_action":
-            context["authenticate"] = {"payment_intent": attempt.stripe_id, "client_secret": secret}
-    except (ApplicationError, gateway.GatewayUnavailable, gateway.stripe.StripeError):
-        logger.exception("Could not read %s for %s", attempt.stripe_id, invoice)
+    if attempt is not None and attempt.client_secret:
+        context["authenticate"] = {
+            "payment_intent": attempt.stripe_id,
+            "client_secret": attempt.client_secret,
+        }

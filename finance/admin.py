@@ -15,7 +15,8 @@ from .models import PayoutSettingsChange
 @admin.register(PayoutSettingsChange)
 class PayoutSettingsChangeAdmin(admin.ModelAdmin):
     list_display = ["changed_at", "changed_by", "summary"]
-    readonly_fields = ["changed_at", "changed_by", "before", "after"]
+    fields = ["changed_at", "changed_by", "summary"]
+    readonly_fields = fields
     list_filter = ["changed_by"]
 
     @admin.display(description="What changed")

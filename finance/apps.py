@@ -10,3 +10,11 @@ class FinanceConfig(AppConfig):
 
     name = "finance"
     verbose_name = "Finance Settings"
+
+    def ready(self):
+        from marketplace.platform_time import platform_timezone_source_register
+
+        from .models import platform_timezone_read
+
+        # Pages, the admin and emails show dates in the timezone these settings hold.
+        platform_timezone_source_register(platform_timezone_read)

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import holidays
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -339,17 +339,48 @@ class PayoutSettingsChange(models.Model):
         ]
 
     def summary(self) -> str:
-        """The changes for people: "delay_days: 7 → 10; minimum_payout_by_currency: none →
-        EUR 25.00, JPY 3000" (minimums in each currency's units, not raw minor units)."""
+        """The changes for people, by the form's labels: "Delay N (days): 7 → 10; Weekdays:
+        none → Friday; Minimum payout per currency: none → EUR 25.00, JPY 3000" (minimums in
+        each currency's units, not raw minor units)."""
         return "; ".join(
-            f"{name}: {_readable(name, before)} → {_readable(name, after)}"
+            f"{_label(name)}: {_readable(name, before)} → {_readable(name, after)}"
             for name, before, after in self.changes()
         )
 
 
+def _label(name: str) -> str:
+    try:
+        label = str(PayoutCycleSettings._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:
+        label = name.replace("_", " ")
+    return label[:1].upper() + label[1:]
+
+
 def _readable(name: str, value) -> str:
+    if value in (None, "", {}, []):
+        return "none"
     if name == "minimum_payout_by_currency" and isinstance(value, dict):
         return format_currency_minimums(value) or "none"
     if name == "minimum_payout_amount" and type(value) is int:
         return f"{value:,} minor units"
-    return repr(value)
+    if name == "weekdays":
+        days = [int(d) for d in str(value).split(",") if d.strip().isdigit() and int(d) < 7]
+        return ", ".join(WEEKDAY_NAMES[d] for d in days) or "none"
+    if name == "platform_fee_bps" and type(value) is int:
+        return f"{value // 100}.{value % 100:02d}%"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    try:
+        field = PayoutCycleSettings._meta.get_field(name)
+    except FieldDoesNotExist:
+        return str(value)
+    if field.choices:
+        return str(dict(field.choices).get(value, value))
+    return str(value)
+
+
+def platform_timezone_read() -> zoneinfo.ZoneInfo:
+    """The platform timezone, read without writing (every page asks): the settings' value,
+    or the field's default before anyone saved them."""
+    name = PayoutCycleSettings.objects.filter(pk=1).values_list("timezone", flat=True).first()
+    return zoneinfo.ZoneInfo(name or PayoutCycleSettings._meta.get_field("timezone").default)

@@ -13,7 +13,8 @@ from .reconciliation import difference_line
 @admin.action(description="Try the selected deferred tasks again at the next sweep")
 def retry_now(modeladmin, request, queryset):
     count = queryset.filter(done_at__isnull=True).update(next_attempt_at=timezone.now(), failed_at=None)
-    messages.success(request, f"{count} deferred task(s) will run at the next sweep (within a minute).")
+    tasks = "1 deferred task" if count == 1 else f"{count} deferred tasks"
+    messages.success(request, f"{tasks} will run at the next sweep (within a minute).")
 
 
 @admin.register(OutboxTask)

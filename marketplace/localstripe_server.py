@@ -35,6 +35,9 @@ What this adds to localstripe 1.15, each as Stripe documents it:
   more than is left on the charge answers 400 (`charge_already_refunded` once nothing is
   left), a disputed charge cannot be refunded (`charge_disputed`), and each refund sends
   `refund.created`, so a refund made outside the product (the Stripe Dashboard) reaches it.
+- A card set up with 3-D Secure through a SetupIntent (4000002500003155) is not asked to
+  authenticate again for off-session payments, as Stripe documents; the PaymentIntent
+  path (a payment confirmed on the page) still asks.
 - State is kept in memory; --keep-data restores and saves it in this checkout's
   var/localstripe-<port>.pickle (localstripe's own /tmp/localstripe.pickle would be shared
   by every checkout on the machine, and one whose classes differ could not read it). A
@@ -318,6 +321,64 @@ async def flush(request):
     return web.json_response({})
 
 
+# https://docs.stripe.com/testing#authentication-and-setup: 4000002500003155 "requires
+# authentication for one-time payments ... if you set up this card using the Setup Intents
+# API and use the saved card for subsequent payments, no further authentication is needed."
+# (The "always authenticate" cards, such as 4000002760003184, still ask every time.)
+AUTHENTICATE_ONCE_WHEN_SET_UP = {"4000002500003155"}
+_creating_off_session = [False]
+
+
+@web.middleware
+async def setup_authenticated_middleware(request, handler):
+    """Remember the card of a SetupIntent whose 3-D Secure check the customer passed
+    (its second confirm, from requires_action to succeeded). localstripe binds its
+    SetupIntent routes when imported, so this watches the route instead of patching it."""
+    parts = request.path.strip("/").split("/")
+    if (
+        request.method != "POST"
+        or len(parts) != 4
+        or parts[:2] != ["v1", "setup_intents"]
+        or parts[3] != "confirm"
+    ):
+        return await handler(request)
+    try:
+        was = resources.SetupIntent._api_retrieve(parts[2]).status
+    except UserError:
+        was = None
+    response = await handler(request)
+    if was == "requires_action":
+        seti = resources.SetupIntent._api_retrieve(parts[2])
+        if seti.status == "succeeded" and seti.payment_method:
+            resources.PaymentMethod._api_retrieve(seti.payment_method)._authenticated_on_setup = True
+    return response
+
+
+def _patch_authentication_once():
+    PaymentIntent, PaymentMethod = resources.PaymentIntent, resources.PaymentMethod
+    intent_create = PaymentIntent._api_create.__func__
+    requires = PaymentMethod._requires_authentication
+
+    def api_create(cls, confirm=None, off_session=None, **data):
+        _creating_off_session[0] = resources.try_convert_to_bool(off_session) is True
+        try:
+            return intent_create(cls, confirm=confirm, off_session=off_session, **data)
+        finally:
+            _creating_off_session[0] = False
+
+    def requires_authentication(self):
+        if (
+            _creating_off_session[0]
+            and getattr(self, "_authenticated_on_setup", False)
+            and getattr(self, "_card_number", None) in AUTHENTICATE_ONCE_WHEN_SET_UP
+        ):
+            return False
+        return requires(self)
+
+    PaymentIntent._api_create = classmethod(api_create)
+    PaymentMethod._requires_authentication = requires_authentication
+
+
 def _keep_state_in(path: Path) -> None:
     """Restore localstripe's objects from `path` and save them there on every change."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -341,11 +402,13 @@ def build_app(*, test_hooks: bool = False, keep_data: bool = False, port: int = 
     _patch_declines()
     _patch_minimum_charge()
     _patch_refunds()
+    _patch_authentication_once()
     if keep_data:
         _keep_state_in(Path(__file__).resolve().parent.parent / "var" / f"localstripe-{port}.pickle")
     else:
         store.dump_to_disk = lambda *a, **k: None  # keep state in memory only
     app.middlewares.insert(0, idempotency_middleware)
+    app.middlewares.append(setup_authenticated_middleware)
     localstripe_connect.add_routes(app)
     localstripe_disputes.add_routes(app, test_hooks=test_hooks)
     localstripe_lists.add_routes(app)

@@ -8,6 +8,10 @@ in this order, so two of them can only wait for each other, never deadlock:
 2. The Invoice.
 3. Its Transactions, in id order when there are several.
 4. Their Attempts.
+5. The receipt sequence (`billing.ReceiptSequence`), last of all: a receipt is numbered
+   at the end of the transaction that settled or refunded its invoice, after the owner
+   has done its part (earnings and ledger accounts included), and that one row is the
+   only lock a receipt takes.
 
 Payouts have their own chain, never held together with the one above except through the
 ledger: a seller's PayoutAccount (where their money goes) before their Payouts, a Payout

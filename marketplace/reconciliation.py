@@ -26,6 +26,7 @@ from django.utils import timezone
 from .app_modules import app_modules
 from .exceptions import ApplicationError
 from .models import ReconciliationReport
+from .money import format_money
 
 DEFAULT_DAYS = 35
 
@@ -99,6 +100,31 @@ class Findings:
                 stripe_value=stripe,
                 message=message,
             )
+        )
+
+    def compare_amounts(
+        self,
+        object_type: str,
+        *,
+        record: str,
+        stripe_id: str,
+        local: tuple[int, str],
+        stripe: tuple[int, str],
+        message: str,
+    ) -> None:
+        """An "amount differs" finding when our (amount, currency) is not Stripe's (both
+        in ISO minor units). `message` names the two amounts as {local} and {stripe}."""
+        if (local[0], local[1].upper()) == (stripe[0], stripe[1].upper()):
+            return
+        ours, theirs = format_money(*local), format_money(*stripe)
+        self.add(
+            DifferenceKind.AMOUNT_DIFFERS,
+            object_type,
+            record=record,
+            stripe_ids=[stripe_id],
+            local=ours,
+            stripe=theirs,
+            message=message.format(local=ours, stripe=theirs),
         )
 
     def extend(self, other: "Findings") -> None:

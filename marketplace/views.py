@@ -1,6 +1,7 @@
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -32,3 +33,9 @@ def home(request):
     if request.user.is_staff and not (request.user.is_seller or request.user.is_buyer):
         return redirect("admin:index")
     return render(request, "home.html")
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages that name no icon (the admin's): send them
+    to the icon among the static files (its hashed name in production)."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))

@@ -4,19 +4,24 @@ from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
-from django_fsm_log.admin import StateLogInline
+from django.utils.html import format_html, format_html_join
 
 from marketplace.admin_parts import (
     FixedChoicesCurrencyFilter,
+    NoSaveButtons,
     ScaledChangeList,
+    UntitledReadOnlyInline,
     action_form_page,
     rows_refused,
+    when,
 )
 from marketplace.exceptions import ApplicationError
 from marketplace.money import format_money
 
 from . import services
-from .models import Order, OrderEvent, OrderItem, OrderSettings
+from .models import Order, OrderItem, OrderSettings
+from .selectors import order_timeline
+from .tracking import shipping_html
 
 
 class WaitingLongerThanFilter(admin.SimpleListFilter):
@@ -26,7 +31,7 @@ class WaitingLongerThanFilter(admin.SimpleListFilter):
     parameter_name = "waiting_days"
 
     def lookups(self, request, model_admin):
-        return [(str(days), f"{days} days") for days in (1, 3, 5, 7, 14, 30)]
+        return [(str(days), f"{days} day" if days == 1 else f"{days} days") for days in (1, 3, 5, 7, 14, 30)]
 
     # Further back than any order can have waited; also keeps the date arithmetic in range.
     MAX_DAYS = 3650
@@ -50,33 +55,34 @@ class WaitingLongerThanFilter(admin.SimpleListFilter):
         )
 
 
-class OrderItemInline(admin.TabularInline):
+class OrderItemInline(UntitledReadOnlyInline):
     model = OrderItem
-    extra = 0
-    can_delete = False
-    readonly_fields = ["title", "quantity", "unit_amount"]
+    fields = ["title", "quantity", "unit_price", "line_total"]
+    readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    @admin.display(description="unit price")
+    def unit_price(self, item):
+        return format_money(item.unit_amount, item.order.currency)
 
-
-class OrderEventInline(admin.TabularInline):
-    model = OrderEvent
-    extra = 0
-    can_delete = False
-    readonly_fields = ["created_at", "kind", "by", "note"]
-    verbose_name_plural = "reminders and resent emails"
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    @admin.display(description="amount")
+    def line_total(self, item):
+        return format_money(item.line_amount, item.order.currency)
 
 
-def _transition_action(service, label, *, transition=None, on_behalf_of=None, needs_reason=True):
-    """An admin action that takes one transition per selected order through `service`,
-    after asking for the reason on an intermediate page. Every selected order is checked
-    first (`transition`: the name of the transition the service takes; otherwise the
-    service's own `<service>_check`), and if any is refused, none is changed. Each order is
-    then its own transaction; one that changed meanwhile is reported, not raised."""
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _transition_action(
+    service, label, *, transition=None, on_behalf_of=None, needs_reason=True, shipping=False
+):
+    """An admin action that takes one transition per selected order through `service`.
+    Every selected order is checked first (`transition`: the name of the transition the
+    service takes; otherwise the service's own `<service>_check`), before anything is
+    asked: if any is refused, each refusal is reported and nothing is changed. Only then
+    does it ask for the reason (and, to mark shipped, the carrier and tracking number) on
+    an intermediate page, and check again with it. Each order is then its own
+    transaction; one that changed meanwhile is reported, not raised."""
 
     def check(order, request, reason):
         if transition:
@@ -88,34 +94,46 @@ def _transition_action(service, label, *, transition=None, on_behalf_of=None, ne
 
     def action(modeladmin, request, queryset):
         reason = request.POST.get("reason", "").strip()
-        if needs_reason and "apply" not in request.POST:
-            return action_form_page(
-                modeladmin,
-                request,
-                queryset,
-                template="admin/orders/order/transition_reason.html",
-                label=label,
-                text_required=True,
-            )
+        if "apply" not in request.POST:
+            # What the orders alone decide (their status, who may act) is checked before a
+            # reason is asked for; the reason itself is checked once given.
+            if rows_refused(
+                modeladmin, request, queryset, lambda order: check(order, request, reason or "-")
+            ):
+                return None
+            if needs_reason or shipping:
+                return action_form_page(
+                    modeladmin,
+                    request,
+                    queryset,
+                    template="admin/orders/order/transition_reason.html",
+                    label=label,
+                    text_required=needs_reason,
+                    shipping=shipping,
+                )
         if needs_reason and not reason:
             modeladmin.message_user(request, services.MSG_REASON_REQUIRED, messages.ERROR)
             return None
         if rows_refused(modeladmin, request, queryset, lambda order: check(order, request, reason)):
             return None
+        orders = list(queryset)
         done, refused = 0, []
-        for order in queryset:
+        for order in orders:
             kwargs = {"order_id": order.pk, "by": request.user}
             if needs_reason:
                 kwargs["reason"] = reason
             if on_behalf_of:
                 kwargs["on_behalf_of"] = on_behalf_of
+            if shipping:
+                kwargs["carrier"] = request.POST.get("carrier", "")
+                kwargs["tracking_number"] = request.POST.get("tracking_number", "")
             try:
                 service(**kwargs)
                 done += 1
             except ApplicationError as exc:
                 refused.append(f"#{order.pk}: {exc.message}")
         if done:
-            modeladmin.message_user(request, f"{label}: done for {done} order(s).", messages.SUCCESS)
+            modeladmin.message_user(request, f"{label}: done for {_plural(done, 'order')}.", messages.SUCCESS)
         for line in refused:
             modeladmin.message_user(request, line, messages.WARNING)
         return None
@@ -126,7 +144,7 @@ def _transition_action(service, label, *, transition=None, on_behalf_of=None, ne
 
 
 @admin.register(Order)
-class OrderAdmin(ScaledChangeList):
+class OrderAdmin(NoSaveButtons, ScaledChangeList):
     list_display = ["id", "status", "buyer", "seller", "total", "created_at", "status_changed_at"]
     # A date range instead of date_hierarchy: its drill-down reads every row for the years.
     list_filter = [
@@ -142,12 +160,11 @@ class OrderAdmin(ScaledChangeList):
         "status",
         "buyer",
         "seller",
-        "total_amount",
-        "currency",
+        "total",
+        "refunded",
+        "shipping",
         "confirmation_round",
         "status_changed_at",
-        "carrier",
-        "tracking_number",
         "refund_reason",
         "created_at",
         "paid_at",
@@ -155,23 +172,12 @@ class OrderAdmin(ScaledChangeList):
         "completed_at",
         "refunded_at",
         "canceled_at",
-        "buyer_reminded_round",
-        "seller_reminded_round",
+        "reminders",
+        "timeline",
     ]
     fieldsets = [
-        (None, {"fields": ["status", "buyer", "seller", "total_amount", "currency"]}),
-        (
-            "Delivery",
-            {
-                "fields": [
-                    "carrier",
-                    "tracking_number",
-                    "confirmation_round",
-                    "buyer_reminded_round",
-                    "seller_reminded_round",
-                ]
-            },
-        ),
+        (None, {"fields": ["status", "buyer", "seller", "total", "refunded"]}),
+        ("Delivery", {"fields": ["shipping", "confirmation_round", "reminders"]}),
         (
             "Dates",
             {
@@ -187,14 +193,16 @@ class OrderAdmin(ScaledChangeList):
             },
         ),
         ("Refund", {"fields": ["refund_reason"]}),
+        ("Timeline", {"fields": ["timeline"]}),
     ]
-    inlines = [OrderItemInline, StateLogInline, OrderEventInline]
+    inlines = [OrderItemInline]
     actions = [
         _transition_action(
             services.order_mark_shipped,
             "Mark shipped, on behalf of the seller",
             transition="mark_shipped",
             on_behalf_of=services.Actor.SELLER,
+            shipping=True,
         ),
         _transition_action(
             services.order_mark_delivered,
@@ -234,6 +242,44 @@ class OrderAdmin(ScaledChangeList):
     def total(self, order):
         return format_money(order.total_amount, order.currency)
 
+    @admin.display(description="refunded")
+    def refunded(self, order):
+        return format_money(order.amount_refunded, order.currency) if order.amount_refunded else "–"
+
+    @admin.display(description="shipping")
+    def shipping(self, order):
+        return shipping_html(order) or "–"
+
+    @admin.display(description="reminders sent")
+    def reminders(self, order):
+        return (
+            f"Buyer reminded in round {order.buyer_reminded_round or '–'}; "
+            f"seller reminded in round {order.seller_reminded_round or '–'}; "
+            f"reminded to ship: {when(order.ship_reminded_at) if order.ship_reminded_at else 'no'}"
+        )
+
+    @admin.display(description="timeline")
+    def timeline(self, order):
+        entries = order_timeline(order=order)
+        if not entries:
+            return "Nothing has happened to this order yet."
+        return format_html(
+            '<ol class="order-timeline">{}</ol>',
+            format_html_join(
+                "",
+                "<li><strong>{}</strong><br><span>{} · {}</span>{}</li>",
+                (
+                    (
+                        entry.title,
+                        when(entry.at),
+                        entry.who,
+                        format_html("<br>{}", entry.note) if entry.note else "",
+                    )
+                    for entry in entries
+                ),
+            ),
+        )
+
     def has_add_permission(self, request):
         return False  # orders are placed by buyers; billing connects them to invoices
 
@@ -246,7 +292,8 @@ class OrderSettingsAdmin(admin.ModelAdmin):
     """One record: the list page opens it directly."""
 
     fieldsets = [
-        ("Reminders", {"fields": ["buyer_reminder_days", "seller_reminder_days"]}),
+        ("Reminders", {"fields": ["ship_reminder_days", "buyer_reminder_days", "seller_reminder_days"]}),
+        ("Orders never shipped", {"fields": ["unshipped_cancel_days"]}),
         ("Automatic completion", {"fields": ["auto_confirm_days"]}),
         ("Email links", {"fields": ["link_lifetime_days"]}),
     ]

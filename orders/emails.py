@@ -2,6 +2,8 @@
 confirmation request whose round has passed is not sent (the buyer would get a dead link).
 They are rendered inside the transaction that changes the order and queued in the outbox."""
 
+from datetime import datetime
+
 from django.urls import reverse
 
 from marketplace.outbox import outbox_email
@@ -14,6 +16,7 @@ KINDS = {
     "buyer_confirmation_request": ("buyer", "orders/email/confirmation_request"),
     "buyer_confirmation_reminder": ("buyer", "orders/email/confirmation_reminder"),
     "seller_action_reminder": ("seller", "orders/email/seller_action_reminder"),
+    "seller_ship_reminder": ("seller", "orders/email/seller_ship_reminder"),
     "seller_not_received": ("seller", "orders/email/seller_not_received"),
     "seller_new_paid_order": ("seller", "orders/email/seller_new_paid_order"),
     "seller_order_completed": ("seller", "orders/email/seller_order_completed"),
@@ -37,6 +40,7 @@ def order_email_send(
     amount: int | None = None,
     reason: str = "",
     fee_amount: int = 0,
+    cancel_on: str = "",
 ) -> bool:
     """Queue one order email in the caller's transaction (marketplace/outbox.py); returns
     False when it no longer makes sense to send it."""
@@ -53,6 +57,7 @@ def order_email_send(
         "amount": amount,
         "reason": reason,
         "fee_amount": fee_amount,
+        "cancel_on": datetime.fromisoformat(cancel_on) if cancel_on else None,
     }
     if kind in NEEDS_OPEN_ROUND:
         context["received_url"] = confirmation_url(order=order, answer=RECEIVED)

@@ -85,10 +85,16 @@ def _dispute_lost(invoice: Invoice, *, dispute, **details) -> None:
     )
 
 
+def _describe(invoice: Invoice) -> str:
+    seller = Order.objects.select_related("seller").get(pk=invoice.order_id).seller
+    return f"Order #{invoice.order_id} from {seller}"
+
+
 def order_invoices_register() -> None:
     invoice_owner_register(
         purpose=Invoice.Purpose.ORDER,
         lock=_lock,
+        describe=_describe,
         settled=_settled,
         canceled=_canceled,
         grace_ended=_grace_ended,

@@ -52,6 +52,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
     confirmation_round = models.PositiveIntegerField(default=0)
     buyer_reminded_round = models.PositiveIntegerField(default=0)
     seller_reminded_round = models.PositiveIntegerField(default=0)
+    # When the seller was reminded to ship this paid order (once).
+    ship_reminded_at = models.DateTimeField(null=True, blank=True)
     carrier = models.CharField(max_length=100, blank=True)
     tracking_number = models.CharField(max_length=100, blank=True)
     refund_reason = models.TextField(blank=True)
@@ -154,7 +156,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
     @fsm_log_description
     @transition(
         field=status,
-        source=Status.PENDING_CUSTOMER_CONFIRMATION,
+        # From pending_seller_action too: the parcel the buyer reported missing turned up.
+        source=[Status.PENDING_CUSTOMER_CONFIRMATION, Status.PENDING_SELLER_ACTION],
         target=Status.COMPLETED,
         custom={"verb": "confirm receipt of", "past": "confirmed as received"},
     )
@@ -204,6 +207,20 @@ class Order(ConcurrentTransitionMixin, models.Model):
         self.refunded_at = timezone.now()
         self._moved()
 
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=status,
+        source=Status.PAID,
+        target=Status.CANCELED,
+        custom={"verb": "cancel", "past": "canceled"},
+    )
+    def cancel_unshipped(self, *, by=None, description=None):
+        """Order Settings' timeout: paid but never shipped. Taken once Stripe has
+        confirmed the buyer's full refund (orders.services.order_refund_confirmed)."""
+        self.canceled_at = timezone.now()
+        self._moved()
+
 
 class OrderItem(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
@@ -235,6 +252,8 @@ class OrderEvent(models.Model):
     class Kind(models.TextChoices):
         BUYER_REMINDED = "buyer_reminded", "Buyer reminded to confirm"
         SELLER_REMINDED = "seller_reminded", "Seller reminded to act"
+        SHIP_REMINDED = "ship_reminded", "Seller reminded to ship"
+        NOT_SHIPPED_IN_TIME = "not_shipped_in_time", "Not shipped in time: canceling with a full refund"
         EMAIL_RESENT = "email_resent", "Confirmation email sent again"
         REFUND_REQUESTED = "refund_requested", "Refund requested"
         PARTLY_REFUNDED = "partly_refunded", "Partly refunded"
@@ -264,6 +283,20 @@ class OrderSettings(models.Model):
     )
     seller_reminder_days = models.PositiveIntegerField(
         default=5, help_text="Remind the seller after this many days in 'pending seller action'."
+    )
+    ship_reminder_days = models.PositiveIntegerField(
+        default=3,
+        validators=[MinValueValidator(1)],
+        help_text="Remind the seller of a paid order that is not shipped after this many days.",
+    )
+    unshipped_cancel_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=(
+            "Cancel a paid order that is still not shipped after this many days, and refund the "
+            "buyer in full. Leave empty (the default) to never cancel on its own."
+        ),
     )
     auto_confirm_days = models.PositiveIntegerField(
         null=True,

@@ -54,6 +54,8 @@ WHO_MAY = {
     "report_not_received": {Actor.BUYER},
     "resolve_and_confirm_delivery": {Actor.SELLER},
     "refund": {Actor.SELLER, Actor.ADMIN},
+    # Order Settings' timeout for paid orders never shipped (off unless set).
+    "cancel_unshipped": {Actor.SYSTEM},
 }
 
 MSG_NOT_YOURS = "Only {who} can {action} this order."
@@ -434,7 +436,11 @@ def order_refund_confirmed(
             return order
         Order.objects.filter(pk=order.pk).update(amount_refunded=F("amount_refunded") + amount)
         order = Order.objects.select_for_update().get(pk=order_id)
-        if order.refundable_amount == 0 and can_proceed(order.refund):
+        if order.refundable_amount == 0 and order.status == S.PAID and _not_shipped_in_time(order):
+            # The Order Settings timeout asked for this refund: the order ends canceled.
+            order.cancel_unshipped(by=by, description=reason or None)
+            order.save()
+        elif order.refundable_amount == 0 and can_proceed(order.refund):
             order.refund(by=by, description=reason or None)
             order.save()
         else:
@@ -547,11 +553,65 @@ def order_confirmation_email_resend_check(*, order: Order) -> None:
         )
 
 
+def _not_shipped_in_time(order: Order) -> bool:
+    return order.events.filter(kind=OrderEvent.Kind.NOT_SHIPPED_IN_TIME).exists()
+
+
+def order_cancel_unshipped(*, order_id: int, days: int) -> Order:
+    """Order Settings' timeout: a paid order not shipped after `days` days is refunded in
+    full through the one refund path, and canceled once Stripe confirms the refund
+    (`order_refund_confirmed`); the buyer and the seller are emailed then."""
+    with transaction.atomic():
+        order, acting = _checked(order_id=order_id, name="cancel_unshipped", by=None)
+        if _not_shipped_in_time(order):
+            return order  # already asked; Stripe's answer is on its way
+        reason = f"Not shipped within {days} day{'s' if days != 1 else ''} of payment"
+        OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.NOT_SHIPPED_IN_TIME, note=reason)
+        invoice = invoice_for_order(order_id=order.pk)
+        if invoice is None or invoice.refundable_amount == 0:
+            return order_refund_confirmed(order_id=order.pk, amount=order.refundable_amount, reason=reason)
+        billing.invoice_refund(invoice_id=invoice.pk, amount=order.refundable_amount, reason=reason)
+    return Order.objects.get(pk=order.pk)
+
+
 @dataclass
 class ReminderRun:
     buyer_reminders: int = 0
     seller_reminders: int = 0
     auto_confirmed: int = 0
+    ship_reminders: int = 0
+    canceled_unshipped: int = 0
+
+
+def _ship_reminders_send(*, config: OrderSettings, now) -> int:
+    """Remind the seller, once, of a paid order not shipped after the setting's days."""
+    sent = 0
+    due = Order.objects.filter(
+        status=S.PAID,
+        ship_reminded_at__isnull=True,
+        paid_at__lte=now - timedelta(days=config.ship_reminder_days),
+    )
+    for order_id, paid_at in list(due.values_list("pk", "paid_at")):
+        with transaction.atomic():
+            if not Order.objects.filter(pk=order_id, status=S.PAID, ship_reminded_at__isnull=True).update(
+                ship_reminded_at=now
+            ):
+                continue  # another worker claimed it, or it shipped meanwhile
+            OrderEvent.objects.create(
+                order_id=order_id,
+                kind=OrderEvent.Kind.SHIP_REMINDED,
+                note=f"Paid {config.ship_reminder_days}+ days ago.",
+            )
+            cancel_on = (
+                paid_at + timedelta(days=config.unshipped_cancel_days)
+                if config.unshipped_cancel_days
+                else None
+            )
+            _queue_email(
+                order_id, "seller_ship_reminder", cancel_on=cancel_on.isoformat() if cancel_on else ""
+            )
+        sent += 1
+    return sent
 
 
 def order_reminders_send(*, now=None) -> ReminderRun:
@@ -598,6 +658,18 @@ def order_reminders_send(*, now=None) -> ReminderRun:
                 run.buyer_reminders += 1
             else:
                 run.seller_reminders += 1
+
+    run.ship_reminders = _ship_reminders_send(config=config, now=now)
+    if config.unshipped_cancel_days:
+        late = Order.objects.filter(
+            status=S.PAID, paid_at__lte=now - timedelta(days=config.unshipped_cancel_days)
+        ).exclude(events__kind=OrderEvent.Kind.NOT_SHIPPED_IN_TIME)
+        for order_id in list(late.values_list("pk", flat=True)):
+            try:
+                order_cancel_unshipped(order_id=order_id, days=config.unshipped_cancel_days)
+            except ApplicationError:
+                continue  # shipped in the meantime, or the refund cannot start: told in the log
+            run.canceled_unshipped += 1
 
     if config.auto_confirm_days:
         due_ids = Order.objects.filter(

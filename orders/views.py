@@ -18,7 +18,8 @@ from . import services
 from .forms import BuyerMessageForm, ExpectedStatusForm, MarkShippedForm, NotReceivedForm, RefundForm
 from .links import RECEIVED, LinkProblem, confirmation_link_read
 from .models import Order
-from .selectors import buyer_orders_list, order_timeline, seller_orders_list
+from .selectors import buyer_orders_list, order_next_step, order_timeline, seller_orders_list
+from .tracking import shipping_html
 
 PAGE_SIZE = 25
 
@@ -84,6 +85,8 @@ def seller_order(request, order_id):
             "order": order,
             "timeline": order_timeline(order=order),
             "allowed": services.order_allowed_transitions(order=order, user=request.user),
+            "next_step": order_next_step(order=order, viewer="seller"),
+            "shipping": shipping_html(order),
             "ship_form": MarkShippedForm(initial={"expected_status": order.status}),
         },
     )
@@ -164,6 +167,8 @@ def buyer_order(request, order_id):
         {
             "order": order,
             "timeline": order_timeline(order=order),
+            "next_step": order_next_step(order=order, viewer="buyer"),
+            "shipping": shipping_html(order),
             "not_received_form": NotReceivedForm(initial={"expected_status": order.status}),
         },
     )
@@ -211,7 +216,13 @@ def confirmation_link(request, order_id, token):
         return render(request, "orders/link_problem.html", {"problem": problem}, status=problem.status)
     order = link.order
     context = {"order": order, "link": link, "form": BuyerMessageForm(), "done": None}
-    if order.status != Order.Status.PENDING_CUSTOMER_CONFIRMATION:
+    # The "received" link of the latest round still works after the buyer reported the
+    # item missing: the parcel may turn up while the seller looks into it.
+    answerable = {Order.Status.PENDING_CUSTOMER_CONFIRMATION}
+    if link.answer == RECEIVED:
+        answerable.add(Order.Status.PENDING_SELLER_ACTION)
+    context["after_report"] = order.status == Order.Status.PENDING_SELLER_ACTION
+    if order.status not in answerable:
         # The round is current but no longer open: this link (or its twin) was used.
         context["already_answered"] = True
         return render(
@@ -226,10 +237,7 @@ def confirmation_link(request, order_id, token):
         try:
             if link.answer == RECEIVED:
                 order = services.order_confirm_received(
-                    order_id=order.pk,
-                    by=order.buyer,
-                    expected_status=Order.Status.PENDING_CUSTOMER_CONFIRMATION,
-                    expected_round=link.round,
+                    order_id=order.pk, by=order.buyer, expected_status=order.status, expected_round=link.round
                 )
             else:
                 order = services.order_report_not_received(

@@ -4,10 +4,18 @@ from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef, Sum
 from django.http import HttpResponse
 from django.utils import timezone
-from django_fsm_log.admin import StateLogInline
 
 from finance.models import PayoutCycleSettings
-from marketplace.admin_parts import FixedChoicesCurrencyFilter, ReadOnlyInline, ScaledChangeList, text_action
+from marketplace.admin_parts import (
+    FixedChoicesCurrencyFilter,
+    NoSaveButtons,
+    ReadOnlyInline,
+    ScaledChangeList,
+    StateHistoryInline,
+    UntitledReadOnlyInline,
+    rows_refused,
+    text_action,
+)
 from marketplace.exceptions import ApplicationError
 from marketplace.money import format_money
 
@@ -58,10 +66,25 @@ def _text_action(label, *, field_label, explain, required, action):
 
 @admin.action(description="Export for the bank (CSV); marks scheduled payouts as sent to the bank")
 def export_csv(modeladmin, request, queryset):
+    # Every selected payout first: with one refused, no file is made and none is handed
+    # to the bank.
+    if rows_refused(
+        modeladmin,
+        request,
+        queryset.order_by("pk"),
+        lambda payout: services.payout_action_check(payout=payout, action="export_csv"),
+    ):
+        return None
     export = services.payouts_export_csv(
         payout_ids=list(queryset.values_list("pk", flat=True)), by=request.user
     )
-    for why in export.left_out:  # shown on the next page the admin opens
+    # Shown on the next page the admin opens (the answer itself is the file).
+    modeladmin.message_user(
+        request,
+        f"Exported {_plural(export.exported, 'payout')} for the bank; they are marked sent to the bank.",
+        messages.SUCCESS if export.exported else messages.WARNING,
+    )
+    for why in export.left_out:
         modeladmin.message_user(request, why, messages.WARNING)
     response = HttpResponse(export.csv, content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="payouts-{timezone.now():%Y%m%d-%H%M}.csv"'
@@ -116,7 +139,15 @@ CHECK_LEVELS = {
 
 @admin.action(description="Check with Stripe (find the transfer of a payout sent with no answer)")
 def check_with_stripe(modeladmin, request, queryset):
-    for payout in queryset.order_by("pk"):
+    queryset = queryset.order_by("pk")
+    if rows_refused(
+        modeladmin,
+        request,
+        queryset,
+        lambda payout: services.payout_action_check(payout=payout, action="check_with_stripe"),
+    ):
+        return
+    for payout in queryset:
         try:
             check = services.payout_check_with_stripe(payout_id=payout.pk, by=request.user)
         except ApplicationError as exc:
@@ -125,15 +156,23 @@ def check_with_stripe(modeladmin, request, queryset):
             modeladmin.message_user(request, check.message, CHECK_LEVELS[check.outcome])
 
 
-class EarningInline(ReadOnlyInline):
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+class EarningInline(UntitledReadOnlyInline):
     model = Earning
-    fields = ["kind", "order", "amount", "available_on", "description"]
+    fields = ["kind", "order", "seller_gets", "available_on", "description"]
     readonly_fields = fields
     show_change_link = True
 
+    @admin.display(description="seller gets")
+    def seller_gets(self, earning):
+        return format_money(earning.amount, earning.currency)
+
 
 @admin.register(Payout)
-class PayoutAdmin(ScaledChangeList):
+class PayoutAdmin(NoSaveButtons, ScaledChangeList):
     list_display = [
         "id",
         "payout_date",
@@ -153,7 +192,7 @@ class PayoutAdmin(ScaledChangeList):
         "seller",
         "currency",
         "payout_date",
-        "amount",
+        "money",
         "status",
         "run",
         "provider",
@@ -169,7 +208,7 @@ class PayoutAdmin(ScaledChangeList):
         "paid_at",
         "failed_at",
     ]
-    inlines = [EarningInline, StateLogInline]
+    inlines = [EarningInline, StateHistoryInline]
 
     @admin.display(description="amount", ordering="amount")
     def money(self, payout):
@@ -209,6 +248,24 @@ class PayoutRunAdmin(ReadOnlyAdmin):
 @admin.register(Earning)
 class EarningAdmin(ReadOnlyAdmin):
     list_display = ["id", "kind", "order", "seller", "money", "fee", "available_on", "payout", "reversed_at"]
+    fields = [
+        "kind",
+        "order",
+        "seller",
+        "gross",
+        "fee",
+        "fee_rate",
+        "money",
+        "delay_days",
+        "completed_at",
+        "available_on",
+        "description",
+        "payout",
+        "reversed_at",
+        "reference",
+        "created_at",
+    ]
+    readonly_fields = fields
     list_filter = ["kind", FixedChoicesCurrencyFilter, ("payout", admin.EmptyFieldListFilter), "available_on"]
     search_fields = ["=order__id", "seller__email"]
     list_select_related = ["seller", "order", "payout"]
@@ -222,6 +279,14 @@ class EarningAdmin(ReadOnlyAdmin):
     @admin.display(description="fee")
     def fee(self, e):
         return format_money(e.fee_amount, e.currency)
+
+    @admin.display(description="buyer paid")
+    def gross(self, e):
+        return format_money(e.gross_amount, e.currency)
+
+    @admin.display(description="fee rate")
+    def fee_rate(self, e):
+        return f"{e.fee_bps // 100}.{e.fee_bps % 100:02d}%"
 
 
 class PayoutDetailsChangeInline(ReadOnlyInline):
@@ -373,10 +438,14 @@ class SellerMoneyWaitingAdmin(ReadOnlyAdmin):
         )
 
 
-class EntryInline(ReadOnlyInline):
+class EntryInline(UntitledReadOnlyInline):
     model = Entry
-    fields = ["account", "amount"]
+    fields = ["account", "money"]
     readonly_fields = fields
+
+    @admin.display(description="amount")
+    def money(self, entry):
+        return format_money(entry.amount, entry.account.currency)
 
 
 @admin.register(Journal)
@@ -390,6 +459,8 @@ class JournalAdmin(ReadOnlyAdmin):
 @admin.register(LedgerAccount)
 class LedgerAccountAdmin(ReadOnlyAdmin):
     list_display = ["key", "kind", "currency", "seller", "shown_balance"]
+    fields = ["key", "kind", "seller", "shown_balance"]
+    readonly_fields = fields
     list_filter = ["kind", FixedChoicesCurrencyFilter]
     search_fields = ["=key", "seller__email"]
     list_select_related = ["seller"]

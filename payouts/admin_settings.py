@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from finance.forms import PayoutCycleSettingsForm
 from finance.models import PayoutCycleSettings, PayoutSettingsChange
 from finance.services import payout_settings_update
+from marketplace.admin_parts import when
 
 from .selectors import payout_preview_lines
 
@@ -77,8 +78,10 @@ class PayoutCycleSettingsAdmin(admin.ModelAdmin):
             return JsonResponse({"errors": ["You may not see the payout settings."]}, status=403)
         form = self.form(request.POST or None, instance=PayoutCycleSettings.load())
         if not form.is_valid():
+            # Each error after the label the admin sees on the form ("Weekdays: ..."); errors
+            # about the form as a whole stand alone.
             errors = [
-                f"{form.fields[name].label if name in form.fields else ''}: {' '.join(msgs)}".lstrip(": ")
+                f"{form[name].label}: {' '.join(msgs)}" if name in form.fields else " ".join(msgs)
                 for name, msgs in form.errors.items()
             ]
             return JsonResponse({"errors": errors}, status=400)
@@ -90,8 +93,9 @@ class PayoutCycleSettingsAdmin(admin.ModelAdmin):
         # script previews unsaved values through `preview_view`.
         lines = payout_preview_lines(config=PayoutCycleSettings.load())
         return format_html(
-            '<div id="payout-preview" data-url="{}"><p class="sentence"><strong>{}</strong></p>'
-            '<p>Next six payout dates:</p><ul class="dates">{}</ul><ul class="errorlist"></ul></div>',
+            '<div id="payout-preview" data-url="{}" aria-live="polite"><ul class="errorlist"></ul>'
+            '<div class="preview-dates"><p class="sentence"><strong>{}</strong></p>'
+            '<p>Next six payout dates:</p><ul class="dates">{}</ul></div></div>',
             reverse("admin:finance_payoutcyclesettings_preview"),
             lines["sentence"],
             format_html_join("", "<li>{}</li>", ((d,) for d in lines["next_dates_text"])),
@@ -104,9 +108,7 @@ class PayoutCycleSettingsAdmin(admin.ModelAdmin):
             return "No change yet."
         rows = []
         for change in changes:
-            rows.append(
-                (f"{change.changed_at:%Y-%m-%d %H:%M %Z}", change.changed_by or "(system)", change.summary())
-            )
+            rows.append((when(change.changed_at), change.changed_by or "(system)", change.summary()))
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{} by {}: {}</li>", rows))
 
     def save_model(self, request, obj, form, change):

@@ -301,11 +301,12 @@ def payout_account_stripe_sync(*, stripe_account_id: str) -> PayoutAccount | Non
     )
 
 
-def payout_accounts_stripe_sync_all() -> int:
+def payout_accounts_stripe_sync_all() -> tuple[int, list[str]]:
     """Read every seller's connected account back from Stripe (daily, in case a webhook
-    was lost); returns how many were read. One that Stripe does not answer for is tried
-    again on the next run."""
-    count = 0
+    was lost; and once after upgrading, for accounts staff typed in before sellers
+    onboarded themselves). Returns how many were read and the ids Stripe did not answer
+    for, which the next run tries again."""
+    read, failed = 0, []
     for account_id in (
         PayoutAccount.objects.exclude(stripe_account_id="")
         .order_by("pk")
@@ -313,7 +314,8 @@ def payout_accounts_stripe_sync_all() -> int:
     ):
         try:
             payout_account_stripe_sync(stripe_account_id=account_id)
-            count += 1
+            read += 1
         except (GatewayUnavailable, stripe.StripeError):  # one account's trouble must not stop the others
             logger.exception("Could not read connected account %s back from Stripe", account_id)
-    return count
+            failed.append(account_id)
+    return read, failed

@@ -122,17 +122,14 @@ def _payout(findings: Findings, payout: Payout, group: list[dict], transfers: di
         )
         return
     amount, currency = _money(transfer)
-    if (amount, currency) != (payout.amount, payout.currency.upper()):
-        findings.add(
-            K.AMOUNT_DIFFERS,
-            "transfer",
-            record=record,
-            stripe_ids=[transfer["id"]],
-            local=format_money(payout.amount, payout.currency),
-            stripe=format_money(amount, currency),
-            message=f"We paid out {format_money(payout.amount, payout.currency)}; "
-            f"Stripe transferred {format_money(amount, currency)} ({transfer['id']}).",
-        )
+    findings.compare_amounts(
+        "transfer",
+        record=record,
+        stripe_id=transfer["id"],
+        local=(payout.amount, payout.currency),
+        stripe=(amount, currency),
+        message=f"We paid out {{local}}; Stripe transferred {{stripe}} ({transfer['id']}).",
+    )
     reversed_ = bool(transfer.get("reversed"))
     if payout.status == Payout.Status.PAID and reversed_:
         message = "The payout is paid, but Stripe reversed its transfer."

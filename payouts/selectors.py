@@ -162,14 +162,16 @@ def seller_payouts(*, seller, now=None, upcoming_limit: int = 100, history_limit
         c["percent"] = round(100 * c["amount"] / peak) if peak else 0
 
     waiting = not decision.payable and decision.block != Block.COOLING_OFF
-    upcoming = [
+    rows = [
         {"earning": e, "payout_on": None if waiting else payout_on(e.available_on)}
         for e in unpaid.select_related("order").order_by("available_on", "id")[:upcoming_limit]
     ]
+    # A refund after payout is money taken back, not an earning to come: it is listed once,
+    # under adjustments, with the payout it is taken from.
     return SellerPayouts(
         balances=sorted(balances.values(), key=lambda b: b.currency),
-        upcoming=upcoming,
-        adjustments=[u["earning"] for u in upcoming if u["earning"].kind == Earning.Kind.CLAWBACK],
+        upcoming=[row for row in rows if row["earning"].kind != Earning.Kind.CLAWBACK],
+        adjustments=[row for row in rows if row["earning"].kind == Earning.Kind.CLAWBACK],
         history=list(Payout.objects.filter(seller=seller).order_by("-payout_date", "-id")[:history_limit]),
         chart=chart[:12],
         on_hold=bool(account and account.on_hold),

@@ -45,6 +45,9 @@ logger = logging.getLogger(__name__)
 # How far back the hourly task catches up payout dates missed while nothing ran.
 CATCH_UP_DAYS = 62
 
+NO_TRANSFER_GROUP = (
+    "Payout #{pk} has no transfer group: look it up in the Stripe Dashboard by the metadata payout_id {pk}."
+)
 CHECK_WITH_STRIPE_FIRST = (
     "Payout #{pk} was sent to Stripe and no transfer id came back: the transfer may exist. "
     "Use “Check with Stripe” first."
@@ -675,8 +678,30 @@ STAFF_ACTIONS = {"mark_paid": "mark_paid", "mark_failed": "fail", "cancel": "can
 
 def payout_action_check(*, payout: Payout, action: str) -> None:
     """Raise ApplicationError, saying why, when staff cannot take `action` ("mark_paid",
-    "mark_failed" or "cancel") on `payout` as it is now. Nothing is locked: admin actions
-    check every selected payout with it before changing any; the service checks again."""
+    "mark_failed", "cancel", "export_csv" or "check_with_stripe") on `payout` as it is now.
+    Nothing is locked: admin actions check every selected payout with it before changing
+    any; the service checks again."""
+    if action == "export_csv":
+        if payout.provider != PayoutCycleSettings.Provider.MANUAL:
+            raise ApplicationError(f"Payout #{payout.pk} is paid by Stripe Connect, not by the bank.")
+        if payout.status not in (Payout.Status.SCHEDULED, Payout.Status.PROCESSING):
+            raise ApplicationError(
+                f"Payout #{payout.pk} is {payout.get_status_display().lower()}: "
+                "it cannot be exported to the bank file."
+            )
+        return
+    if action == "check_with_stripe":
+        if payout.provider != PayoutCycleSettings.Provider.STRIPE_CONNECT:
+            raise ApplicationError(
+                f"Payout #{payout.pk} is not a Stripe Connect payout: there is no transfer to check."
+            )
+        if payout.status == Payout.Status.SCHEDULED:
+            raise ApplicationError(
+                f"Payout #{payout.pk} has not been sent to Stripe yet: there is no transfer to check."
+            )
+        if not payout.transfer_group:
+            raise ApplicationError(NO_TRANSFER_GROUP.format(pk=payout.pk))
+        return
     if action != "mark_paid" and transfer_outcome_unknown(payout):
         raise ApplicationError(CHECK_WITH_STRIPE_FIRST.format(pk=payout.pk))
     name = STAFF_ACTIONS[action]
@@ -1014,10 +1039,7 @@ def _transfers_of(payout: Payout) -> list[dict]:
     group in its currency (a seller's payouts of one date in two currencies share a
     group) that name it, or no payout, in their metadata."""
     if not payout.transfer_group:
-        raise ApplicationError(
-            f"Payout #{payout.pk} has no transfer group: look it up in the Stripe Dashboard "
-            f"by the metadata payout_id {payout.pk}."
-        )
+        raise ApplicationError(NO_TRANSFER_GROUP.format(pk=payout.pk))
     return [
         t
         for t in connect.transfers_in_group(transfer_group=payout.transfer_group)
@@ -1105,20 +1127,10 @@ def payout_check_with_stripe(*, payout_id: int, by=None) -> TransferCheck:
     """Look a Stripe Connect payout's transfer up at Stripe by its transfer group. Found:
     record it and mark the payout paid (found twice or more: say so loudly and record the
     first). Not found, and no send can still be under way: note it, after which the payout
-    may be failed (money back to the balance) or is resent with the same key."""
+    may be failed (money back to the balance) or is resent with the same key. A payout
+    with no transfer to look for (not Connect, not sent yet) raises ApplicationError."""
     payout = Payout.objects.get(pk=payout_id)
-    if payout.provider != PayoutCycleSettings.Provider.STRIPE_CONNECT:
-        return TransferCheck(
-            payout=payout,
-            outcome=TransferCheck.Outcome.NOTHING_TO_CHECK,
-            message=f"Payout #{payout.pk} is not a Stripe Connect payout: nothing to check.",
-        )
-    if payout.status == Payout.Status.SCHEDULED:
-        return TransferCheck(
-            payout=payout,
-            outcome=TransferCheck.Outcome.NOTHING_TO_CHECK,
-            message=f"Payout #{payout.pk} has not been sent to Stripe yet: nothing to check.",
-        )
+    payout_action_check(payout=payout, action="check_with_stripe")
     sent_at = payout.transfer_sent_at
     try:
         transfers = _transfers_of(payout)

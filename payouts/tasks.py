@@ -36,10 +36,11 @@ def submit_payouts(payout_date: str | None = None) -> int:
 
 
 @shared_task(name="payouts.sync_connected_accounts")
-def sync_connected_accounts() -> int:
+def sync_connected_accounts() -> dict:
     """Read every seller's Stripe connected account back, in case an `account.updated`
     webhook was lost: whether Stripe lets each one be paid decides the next payout run."""
-    return payout_accounts_stripe_sync_all()
+    read, failed = payout_accounts_stripe_sync_all()
+    return {"read": read, "not_answered": failed}
 
 
 @shared_task(name="payouts.send_email")

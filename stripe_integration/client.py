@@ -43,6 +43,8 @@ class GatewayResult:
     # The Stripe error body ({"error": {...}}) or a PaymentIntent's last_payment_error.
     error: dict = field(default_factory=dict)
     calls: int = 1
+    # A PaymentIntent the bank wants the customer to confirm: what Stripe.js needs for it.
+    client_secret: str = ""
 
 
 class _PacedWrite:
@@ -148,6 +150,9 @@ def _error_result(exc: stripe.StripeError) -> GatewayResult:
         ok=False,
         stripe_id=pi.get("id", "") if isinstance(pi, dict) else "",
         status=pi.get("status", "") if isinstance(pi, dict) else "",
+        client_secret=(pi.get("client_secret") or "")
+        if isinstance(pi, dict) and pi.get("status") == "requires_action"
+        else "",
         http_status=exc.http_status,
         error=body,
         calls=getattr(exc, "calls", 1),
@@ -178,7 +183,13 @@ def payment_intent_result(intent, calls=1) -> GatewayResult:
             }
         )
     return GatewayResult(
-        ok=False, stripe_id=intent["id"], status=status, http_status=200, error=error, calls=calls
+        ok=False,
+        stripe_id=intent["id"],
+        status=status,
+        http_status=200,
+        error=error,
+        calls=calls,
+        client_secret=(intent.get("client_secret") or "") if status == "requires_action" else "",
     )
 
 
@@ -248,13 +259,6 @@ def charge(
     except stripe.StripeError as exc:
         return _error_result(exc)
     return payment_intent_result(intent, calls)
-
-
-def payment_intent_client_secret(stripe_id: str) -> tuple[str, str]:
-    """A PaymentIntent's (status, client_secret), for the customer's browser to confirm it
-    with their bank (Stripe.js `confirmCardPayment`)."""
-    intent, _ = _call(stripe.PaymentIntent.retrieve, stripe_id)
-    return intent["status"], intent["client_secret"]
 
 
 def payment_intent_cancel(stripe_id: str) -> str:

@@ -111,3 +111,62 @@ def test_behind_a_trusted_proxy_the_address_the_proxy_saw_is_counted(client, dem
         HTTP_X_FORWARDED_FOR="192.0.2.99, 203.0.113.7",
     )
     assert response.status_code == 429
+
+
+def test_one_address_trying_a_few_passwords_on_many_accounts_is_paused_for_every_account(client, demo_people):
+    # Password spraying: four guesses at each of eight accounts stays under the limit for
+    # any one account, but not under the limit for the address.
+    answers = [
+        _try(client, "sign-in page", f"someone{n}@demo.test", "Summer2026!", ip="198.51.100.9").status_code
+        for n in range(8)
+        for _ in range(4)
+    ]
+    assert answers == [200] * 29 + [429] * 3  # the thirtieth failure pauses the address
+
+    response = _try(client, "sign-in page", "seller@demo.test", "demo-seller-2026", ip="198.51.100.9")
+
+    assert response.status_code == 429
+    assert (
+        "After 30 wrong passwords from your address, for any accounts, signing in from here is paused "
+        "for 15 minutes." in response.content.decode()
+    )
+    assert not _signed_in(client)
+    elsewhere = _try(client, "sign-in page", "seller@demo.test", "demo-seller-2026", ip="203.0.113.7")
+    assert elsewhere.status_code == 302 and _signed_in(client)
+
+    client.logout()
+    call_command("axes_reset_ip", "198.51.100.9", stdout=io.StringIO())  # staff lift it
+    lifted = _try(client, "sign-in page", "seller@demo.test", "demo-seller-2026", ip="198.51.100.9")
+    assert lifted.status_code == 302 and _signed_in(client)
+
+
+def test_many_addresses_guessing_one_account_pause_it_except_where_its_owner_signed_in_before(
+    client, demo_people
+):
+    email, password = "seller@demo.test", "demo-seller-2026"
+    assert _try(client, "sign-in page", email, password, ip="203.0.113.7").status_code == 302  # their office
+    client.logout()
+    # A botnet: a few guesses from each of many addresses, never the per-address limit.
+    for n in range(10):
+        for _ in range(2):
+            _try(client, "sign-in page", email, "guess", ip=f"192.0.2.{n + 1}")
+
+    from_a_new_address = _try(client, "sign-in page", email, password, ip="198.51.100.50")
+
+    assert from_a_new_address.status_code == 429
+    assert (
+        f"After 20 wrong passwords for {email} from many addresses, signing in to it is paused for "
+        "15 minutes, except from an address it has signed in from before."
+        in from_a_new_address.content.decode()
+    )
+    assert not _signed_in(client)
+    # The stranger cannot lock the seller out: from where they signed in before, they still can.
+    from_the_office = _try(client, "sign-in page", email, password, ip="203.0.113.7")
+    assert from_the_office.status_code == 302 and _signed_in(client)
+
+
+def test_the_admin_sign_in_pauses_a_sprayed_address_too(client, demo_people):
+    for n in range(30):
+        _try(client, "admin", f"staff{n}@demo.test", "guess", ip="198.51.100.9")
+    response = _try(client, "admin", "admin@demo.test", "demo-admin-2026", ip="198.51.100.9")
+    assert response.status_code == 429 and "from your address, for any accounts" in response.content.decode()

@@ -10,9 +10,10 @@ from marketplace.exceptions import ApplicationError
 
 from .. import gateway
 from ..invoice_owners import InvoiceEvent, invoice_lock, invoice_owner_notify
-from ..models import Attempt, Invoice, Transaction
+from ..models import Attempt, Invoice, Receipt, Transaction
 from ..selectors import invoice_attempt_awaiting_authentication
 from .charging import AttemptResult
+from .receipts import receipt_issue
 
 logger = logging.getLogger(__name__)
 IS = Invoice.Status
@@ -82,4 +83,7 @@ def attempt_reconcile_success(*, attempt_id: int, result: gateway.GatewayResult)
         invoice.settle(description=f"Charged {result.stripe_id}")
         invoice.save()
         invoice_owner_notify(invoice, InvoiceEvent.SETTLED)
+        receipt_issue(
+            invoice=invoice, kind=Receipt.Kind.PAYMENT, amount=done.amount, reference=result.stripe_id
+        )
         return AttemptResult.DONE

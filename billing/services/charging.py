@@ -31,16 +31,20 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
+from marketplace.platform_time import platform_localtime
+
 from .. import declines, gateway
 from ..invoice_owners import InvoiceEvent, invoice_lock, invoice_owner_notify
-from ..models import Attempt, DunningPolicy, Invoice, PaymentMethod, Transaction
+from ..models import Attempt, DunningPolicy, Invoice, PaymentMethod, Receipt, Transaction
 from .customers import customer_stripe_id
 from .dunning import invoice_failed
 from .effects import attempt_soon, email
+from .receipts import receipt_issue
 
 logger = logging.getLogger(__name__)
 IS = Invoice.Status
 TS = Transaction.Status
+PAYMENT, REFUND = Receipt.Kind.PAYMENT, Receipt.Kind.REFUND
 
 # An unknown attempt younger than this may still be in flight in another worker.
 IN_FLIGHT_GRACE = timedelta(seconds=120)
@@ -271,7 +275,8 @@ def _record_transport_trouble(txn_id, attempt_id, exc, now) -> None:
         txn.next_attempt_at = now + wait
         txn.last_category = declines.GATEWAY
         txn.last_message = (
-            f"The payment service did not answer; trying again at {txn.next_attempt_at:%Y-%m-%d %H:%M} UTC."
+            "The payment service did not answer; trying again at "
+            f"{platform_localtime(txn.next_attempt_at):%Y-%m-%d %H:%M %Z}."
         )
         txn.save(update_fields=["transport_failures", "next_attempt_at", "last_category", "last_message"])
 
@@ -285,6 +290,7 @@ def _store_raw(attempt: Attempt, result: gateway.GatewayResult, now) -> declines
         attempt.outcome = Attempt.Outcome.SUCCEEDED
         attempt.decision = "succeeded"
         return None
+    attempt.client_secret = result.client_secret[:255]
     error = result.error.get("error", result.error) if isinstance(result.error, dict) else {}
     attempt.error_type = str(error.get("type") or "")[:100]
     attempt.code = str(error.get("code") or "")[:100]
@@ -374,6 +380,7 @@ def _charge_answered(txn, invoice, attempt, decline, now) -> AttemptResult:
             invoice.settle(description=f"Charged {attempt.stripe_id}")
             invoice.save()
             invoice_owner_notify(invoice, InvoiceEvent.SETTLED)
+            receipt_issue(invoice=invoice, kind=PAYMENT, amount=txn.amount, reference=attempt.stripe_id)
         else:
             # Settled after the invoice was given up on (an answer that came late): keep
             # the money on record and tell ops; never charge again.
@@ -401,7 +408,7 @@ def _charge_answered(txn, invoice, attempt, decline, now) -> AttemptResult:
             if decline.retry_after and decline.retry_after > wait:
                 wait = decline.retry_after
             next_at = now + wait
-            attempt.decision = f"soft: {decline.message.rstrip('.').lower()}, next try on {next_at:%Y-%m-%d}"
+            attempt.decision = f"soft: {decline.message.rstrip('.').lower()}, next try on {platform_localtime(next_at):%Y-%m-%d}"
             txn.retry_later(description=attempt.decision, next_attempt_at=next_at)
             txn.save()
             invoice_owner_notify(invoice, InvoiceEvent.PAYMENT_RETRYING)
@@ -448,6 +455,7 @@ def _refund_answered(txn, invoice, attempt, decline) -> AttemptResult:
         invoice_owner_notify(
             invoice, InvoiceEvent.REFUNDED, amount=txn.amount, reason=txn.reason, reference=attempt.stripe_id
         )
+        receipt_issue(invoice=invoice, kind=REFUND, amount=txn.amount, reference=attempt.stripe_id)
         return AttemptResult.DONE
     attempt.decision = f"refund refused: {attempt.message or decline.message}"[:300]
     txn.last_category, txn.last_message = decline.category, attempt.decision

@@ -10,11 +10,12 @@ from marketplace.exceptions import ApplicationError
 from marketplace.money import currency_clean, format_money, to_stripe_amount
 
 from ..invoice_owners import InvoiceEvent, invoice_lock, invoice_owner_notify
-from ..models import Attempt, Customer, DunningPolicy, Invoice, InvoiceLine, Transaction
+from ..models import Attempt, Customer, DunningPolicy, Invoice, InvoiceLine, Receipt, Transaction
 from ..selectors import charge_attempt_for_payment_intent
 from .charging import charge_soon
 from .effects import attempt_soon, email, withdraw_bank_confirmation_later
 from .payment_methods import collect_with
+from .receipts import receipt_issue
 
 logger = logging.getLogger(__name__)
 IS = Invoice.Status
@@ -274,4 +275,5 @@ def invoice_refund_made_at_stripe(
         invoice_owner_notify(
             invoice, InvoiceEvent.REFUNDED, amount=amount, reason=reason, reference=refund_id
         )
+        receipt_issue(invoice=invoice, kind=Receipt.Kind.REFUND, amount=amount, reference=refund_id)
     return f"recorded refund {refund_id} of {invoice}"

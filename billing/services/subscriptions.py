@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketplace.exceptions import ApplicationError
+from marketplace.platform_time import platform_localtime
 
 from ..invoice_owners import invoice_owner_register
 from ..models import Customer, DunningPolicy, Invoice, Plan, Subscription, Transaction
@@ -98,7 +99,7 @@ def subscriptions_yield_invoices(*, now=None) -> int:
                 invoice_create(
                     customer=sub.customer,
                     currency=plan.currency,
-                    lines=[Line(f"{plan.name}, {start:%Y-%m-%d} to {end:%Y-%m-%d}", 1, plan.amount)],
+                    lines=[Line(f"{plan.name}, {_day(start)} to {_day(end)}", 1, plan.amount)],
                     subscription=sub,
                     period_index=k,
                     period_start_at=start,
@@ -127,11 +128,25 @@ def _subscription_lock(invoice: Invoice) -> None:
     Subscription.objects.select_for_update().filter(pk=invoice.subscription_id).first()
 
 
+def _day(moment) -> str:
+    """A period's boundary as the day the customer lives it (the platform timezone)."""
+    return f"{platform_localtime(moment):%Y-%m-%d}"
+
+
+def _describe(invoice: Invoice) -> str:
+    plan = invoice.subscription.plan.name
+    if invoice.period_start and invoice.period_end:
+        start, end = platform_localtime(invoice.period_start), platform_localtime(invoice.period_end)
+        return f"Your {plan} subscription, {start:%-d %B %Y} to {end:%-d %B %Y}"
+    return f"Your {plan} subscription"
+
+
 def subscription_invoices_register() -> None:
     """Billing owns subscription invoices too; called from `BillingConfig.ready()`."""
     invoice_owner_register(
         purpose=Invoice.Purpose.SUBSCRIPTION,
         lock=_subscription_lock,
+        describe=_describe,
         settled=_subscription_after_invoice_change,
         payment_resumed=_subscription_after_invoice_change,
         payment_retrying=_subscription_past_due,

@@ -1,8 +1,9 @@
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.urls import reverse
 
 from billing.admin import _parse_amount
-from billing.models import DunningPolicy, Invoice
+from billing.models import DunningPolicy, Invoice, Plan
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/billing/invoice/"
@@ -120,6 +121,24 @@ def test_parse_amount():
     assert _parse_amount("12.50", "USD") == 1250
     assert _parse_amount("1,000", "JPY") == 1000
     assert _parse_amount("", "USD") is None
+
+
+def test_a_plan_price_is_typed_in_its_currency_and_stored_in_minor_units(admin_client):
+    url = reverse("admin:billing_plan_add")
+    data = {
+        "name": "Seller Pro",
+        "currency": "usd",
+        "price": "29.00",
+        "interval_unit": "month",
+        "interval_count": 1,
+    }
+    assert admin_client.post(url, {**data, "price": "29.005"}).status_code == 200  # refused, with the reason
+    assert not Plan.objects.exists()
+    admin_client.post(url, {**data, "is_active": "on"})
+    plan = Plan.objects.get()
+    assert (plan.amount, plan.currency) == (2900, "USD")
+    page = admin_client.get(reverse("admin:billing_plan_change", args=[plan.pk])).content.decode()
+    assert 'value="29.00"' in page and 'value="2900"' not in page
 
 
 def test_retry_now_checks_every_selected_invoice_first_and_retries_none_when_one_has_nothing_to_retry(

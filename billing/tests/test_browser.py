@@ -2,10 +2,13 @@
 link in their email and either confirms a payment with their bank or pays with a new card."""
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from billing.models import Invoice
+from billing.links import card_update_token
+from billing.models import Invoice, Receipt
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -36,8 +39,7 @@ def test_the_customer_confirms_the_payment_with_their_bank(
     page.get_by_placeholder("cvc").fill("123")
     page.get_by_placeholder("postal_code").fill("10001")
     page.get_by_role("button", name="Save card and pay $10.00").click()
-    page.get_by_text("saved. We are charging it now.").wait_for()
-    assert "This invoice is paid. Thank you." in page.content()
+    page.get_by_text("Paid. Thank you.").wait_for()
     assert Invoice.objects.get(pk=invoice.pk).status == "settled"
 
 
@@ -50,5 +52,65 @@ def test_a_confirmed_payment_settles_the_invoice(live_server, browser, billing, 
     page.get_by_role("button", name="Confirm the payment of $10.00").click()
     page.get_by_role("button", name="Complete authentication").click()
     page.get_by_text("Your bank confirmed the payment. Thank you.").wait_for()
-    assert "This invoice is paid. Thank you." in page.content()
+    assert "Paid. Thank you." in page.content()
     assert Invoice.objects.get(pk=invoice.pk).status == "settled"
+
+
+def _fill_card(page, number):
+    page.get_by_placeholder("number").fill(number)
+    page.get_by_placeholder("exp_month").fill("12")
+    page.get_by_placeholder("exp_year").fill("34")
+    page.get_by_placeholder("cvc").fill("123")
+    page.get_by_placeholder("postal_code").fill("10001")
+
+
+def test_a_declined_card_is_told_in_the_customers_words_with_the_next_try(
+    live_server, browser, billing, settings
+):
+    settings.SITE_URL = live_server.url
+    invoice = billing.invoice(billing.customer(), amount=2900)
+    page = browser.new_context().new_page()
+    page.goto(f"{live_server.url}/billing/card/{card_update_token(invoice)}/")
+    # Who charges, what for, and the lines, before anything is typed.
+    assert page.get_by_text(f"Invoice #{invoice.pk} from Marketplace").is_visible()
+    assert page.get_by_role("cell", name="Thing").is_visible()
+
+    _fill_card(page, "4000000000009995")  # saves fine, then the bank says: insufficient funds
+    page.get_by_role("button", name="Save card and pay $29.00").click()
+
+    status = page.get_by_test_id("payment-status")
+    status.get_by_text("Your card was declined.").wait_for()
+    retry_on = billing.charges(invoice)[-1].next_attempt_at
+    assert "Your card has insufficient funds." in status.inner_text()
+    assert f"We will try again on {retry_on:%A %-d %B %Y}" in status.inner_text()
+    assert "Paid" not in status.inner_text()
+    page.reload()  # and it still says so later, with the date
+    assert (
+        f"We will try again on {retry_on:%A %-d %B %Y}" in page.get_by_test_id("payment-status").inner_text()
+    )
+    assert page.get_by_role("button", name="Save card and pay $29.00").is_visible()  # use another card
+
+
+def test_the_page_waits_for_the_bank_then_shows_the_payment_and_its_receipt(
+    live_server, browser, billing, settings
+):
+    settings.SITE_URL = live_server.url
+    customer = billing.customer(card="4242424242424242")
+    billing.server.fail_next(20)  # Stripe does not answer: the charge waits
+    invoice = billing.invoice(customer, amount=4500)
+    billing.server.fail_next(0)
+    assert billing.fresh(invoice).status == "processing"
+    page = browser.new_context().new_page()
+    page.goto(f"{live_server.url}/billing/card/{card_update_token(invoice)}/")
+    status = page.get_by_test_id("payment-status")
+    assert "We are charging $45.00 to your card." in status.inner_text()
+
+    billing.run(now=timezone.now() + timedelta(minutes=5))  # the worker gets its answer
+
+    status.get_by_text("Paid. Thank you.").wait_for()  # the page asked again and reloaded
+    receipt = Receipt.objects.get(invoice=invoice)
+    page.get_by_role("link", name=f"See and print your receipt {receipt.display_number}").click()
+    page.get_by_role("heading", name=f"Payment receipt {receipt.display_number}").wait_for()
+    assert page.get_by_test_id("receipt-amount").inner_text() == "$45.00"
+    assert "Visa •••• 4242" in page.content()
+    assert page.get_by_role("button", name="Print").is_visible()

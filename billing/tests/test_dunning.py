@@ -41,7 +41,7 @@ def test_a_soft_decline_is_retried_exactly_on_the_schedule_then_fails_for_good(b
         subjects[0]
         == "We could not charge Visa •••• 9995 (exp. 12/34) – we will try again on Tuesday 3 March 2026"
     )
-    assert subjects[-1] == f"Final notice: $10.00 for invoice #{invoice.pk} is unpaid"
+    assert subjects[-1] == f"Final notice: $10.00 for invoice #{invoice.pk} (Thing) is unpaid"
     assert len([s for s in subjects if s.startswith("We could not charge")]) == 4
     assert "If it is still unpaid on Saturday 21 March 2026" in mailoutbox[-1].body  # 3 days' grace
     # Nothing is due any more.
@@ -57,7 +57,7 @@ def test_a_hard_decline_fails_at_once_and_that_card_is_never_charged_again(billi
     assert invoice.status == "process_failed" and charge.status == "failed"
     card = PaymentMethod.objects.get()
     assert card.unusable_since is not None
-    assert mailoutbox[-1].subject == f"Action needed to pay $10.00 for invoice #{invoice.pk}"
+    assert mailoutbox[-1].subject == f"Action needed to pay $10.00 for invoice #{invoice.pk} (Thing)"
 
     # A later invoice does not try the card; the admin's "retry now" refuses to.
     second = billing.invoice(customer)

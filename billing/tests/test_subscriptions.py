@@ -77,7 +77,7 @@ def test_a_zero_amount_invoice_settles_at_once(billing):
 def test_an_invoice_without_a_card_waits_and_asks_for_one(billing, mailoutbox):
     invoice = billing.invoice(billing.customer())
     assert invoice.status == "init"
-    assert mailoutbox[-1].subject == f"Action needed to pay $10.00 for invoice #{invoice.pk}"
+    assert mailoutbox[-1].subject == f"Action needed to pay $10.00 for invoice #{invoice.pk} (Thing)"
     assert "There is no card on file" in mailoutbox[-1].body
 
 

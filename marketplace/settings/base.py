@@ -122,6 +122,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Dates on every page in the platform timezone (Payout Cycle Settings).
+    "marketplace.platform_time.PlatformTimezoneMiddleware",
+    "marketplace.error_pages.FriendlyNotFoundMiddleware",
     "marketplace.csp.StripeCSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -141,6 +144,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "marketplace.context_processors.platform",
             ],
         },
     },
@@ -206,6 +210,12 @@ AUTH_PASSWORD_VALIDATORS = [
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Wider limits, higher (accounts/throttling.py): failures from one address at any accounts
+# (password spraying), and at one account from any addresses (a botnet). Neither pauses an
+# account at an address it has signed in from before, so a stranger cannot lock a seller out.
+AXES_HANDLER = "accounts.throttling.LoginThrottleHandler"
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=30)
+LOGIN_ACCOUNT_FAILURE_LIMIT = env.int("LOGIN_ACCOUNT_FAILURE_LIMIT", default=20)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
 AXES_VERBOSE = False  # its banner would open every command's output
@@ -254,6 +264,13 @@ STORAGES = {
 EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
 _require_url("EMAIL_URL", EMAIL_URL, set(environ.Env.EMAIL_SCHEMES))
 globals().update(env.email_url_config(EMAIL_URL))
+# Development: each email as an .eml file in this folder (open it in any mail program),
+# plus one readable line in the worker's log. `make run` sets var/mail when EMAIL_URL is
+# not given. Overrides EMAIL_URL's backend.
+EMAIL_DIR = env.str("EMAIL_DIR", default="")
+if EMAIL_DIR:
+    EMAIL_BACKEND = "marketplace.mail_files.EmlFileBackend"
+    EMAIL_FILE_PATH = EMAIL_DIR
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Marketplace <no-reply@marketplace.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # An SMTP server that stops answering must not hold the outbox sender for long.
@@ -354,6 +371,8 @@ STRIPE_JS_URL = env.str(
 BILLING_CONCURRENCY = env.int("BILLING_CONCURRENCY", default=8)
 # Processes the loop forks for a big backlog (PostgreSQL), each running BILLING_CONCURRENCY threads.
 BILLING_PROCESSES = env.int("BILLING_PROCESSES", default=1)
+# Who charges the customer: the name on the card page, receipts and billing emails.
+PLATFORM_NAME = env.str("PLATFORM_NAME", default="Marketplace")
 # How long the "update your card" link in billing emails works.
 BILLING_LINK_MAX_AGE_DAYS = env.int("BILLING_LINK_MAX_AGE_DAYS", default=14)
 # Calls to Stripe the card page of one invoice may cause per minute, whoever holds its
@@ -386,8 +405,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 # The header a TLS-terminating proxy sets to say the request came over https, e.g.
 # "X-Forwarded-Proto". Only name one the proxy always sets (and strips from clients):
-# anyone could send it otherwise. Empty: not behind such a proxy.
-_PROXY_HEADER = env.str("SECURE_PROXY_SSL_HEADER", default="X-Forwarded-Proto" if not DEBUG else "")
+# anyone could send it otherwise, so none is trusted unless the operator names it, in
+# production too (a gunicorn reached directly would otherwise believe any client).
+_PROXY_HEADER = env.str("SECURE_PROXY_SSL_HEADER", default="")
 if _PROXY_HEADER:
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROXY_HEADER.upper().replace("-", "_"), "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True

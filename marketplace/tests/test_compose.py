@@ -5,9 +5,11 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = {
@@ -56,3 +58,55 @@ def test_the_production_shape_refuses_to_start_without_a_secret_and_names_it(mis
     result = _config(**variables)
     assert result.returncode != 0
     assert f"set {missing}" in result.stderr
+
+
+def _web_service() -> dict:
+    result = _config(**REQUIRED)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)["services"]["web"]
+
+
+def test_the_web_process_is_reachable_only_from_the_host_itself_for_a_tls_proxy_there():
+    published = _web_service()["ports"]
+    # Compose writes a published port as "127.0.0.1:8000:8000/tcp" or as a mapping.
+    addresses = [
+        port.get("host_ip", "0.0.0.0") if isinstance(port, dict) else port.rsplit(":", 2)[0]
+        for port in published
+    ]
+    assert addresses == ["127.0.0.1"], published
+
+
+def _as_the_web_process(code: str) -> subprocess.CompletedProcess:
+    """Run `code` with exactly the environment the compose file gives the web process."""
+    environment = {name: str(value) for name, value in _web_service()["environment"].items()}
+    environment.update(PATH=os.environ.get("PATH", ""), DJANGO_SETTINGS_MODULE="marketplace.settings.base")
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()\n" + code],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_production_shape_believes_no_forwarded_address_or_scheme_a_client_writes():
+    # A client talking to gunicorn directly writes what it likes: a new X-Forwarded-For for
+    # every password guess would otherwise make each guess a first one from a new address.
+    result = _as_the_web_process(
+        "from django.test import RequestFactory\n"
+        "from accounts.throttling import client_ip\n"
+        "request = RequestFactory().post('/accounts/login/', REMOTE_ADDR='198.51.100.20',\n"
+        "    HTTP_X_FORWARDED_FOR='192.0.2.1', HTTP_X_FORWARDED_PROTO='https')\n"
+        "print(client_ip(request), request.is_secure())\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "198.51.100.20 False"
+
+
+def test_an_operator_behind_one_tls_proxy_says_so_and_then_its_headers_count():
+    result = _config(**REQUIRED, TRUSTED_PROXY_COUNT="1", SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto")
+    assert result.returncode == 0, result.stderr
+    environment = yaml.safe_load(result.stdout)["services"]["web"]["environment"]
+    assert str(environment["TRUSTED_PROXY_COUNT"]) == "1"
+    assert environment["SECURE_PROXY_SSL_HEADER"] == "X-Forwarded-Proto"

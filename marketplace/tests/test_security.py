@@ -21,6 +21,8 @@ def readme_production_variables() -> dict[str, str]:
     block = section[section.index("```sh") + len("```sh") : section.index("```", section.index("```sh") + 5)]
     variables = {}
     for line in block.strip().splitlines():
+        if line.startswith("#"):  # what to set only in some setups
+            continue
         line = re.sub(r"\s+#.*$", "", line).strip()
         name, _, value = line.partition("=")
         variables[name] = value.replace("<random>", secrets.token_hex(32))
@@ -44,8 +46,19 @@ def test_check_deploy_reports_no_issue_with_the_readme_production_variables():
     assert "System check identified no issues" in result.stdout
 
 
-def test_production_over_https_redirects_to_https_sends_hsts_and_trusts_the_proxy_header():
-    variables = readme_production_variables()
+def test_production_over_https_trusts_no_proxy_header_unless_one_is_named():
+    result = _manage(
+        "-c",
+        "import django; django.setup(); from django.test import RequestFactory; "
+        "print(RequestFactory().get('/', HTTP_X_FORWARDED_PROTO='https').is_secure())",
+        **readme_production_variables(),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_production_over_https_redirects_to_https_sends_hsts_and_trusts_the_proxy_header_named():
+    variables = {**readme_production_variables(), "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto"}
     result = _manage(
         "-c",
         "import django; django.setup(); from django.conf import settings as s; "

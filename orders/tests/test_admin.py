@@ -57,7 +57,7 @@ def test_an_action_checks_every_order_first_and_changes_none_when_one_cannot_tak
     assert Order.objects.get(pk=ok.pk).status == "paid"
 
     response = _action(client, "action_order_mark_delivered_seller", [ok], apply="1", reason="ops")
-    assert "done for 1 order(s)" in response.content.decode()
+    assert "done for 1 order." in response.content.decode()
     assert Order.objects.get(pk=ok.pk).status == "pending_customer_confirmation"
 
 
@@ -68,6 +68,34 @@ def test_waiting_longer_than_a_nonsense_number_of_days_says_so(client, staff, da
     assert response.status_code == 200
     assert "takes a number of days from 0 to 3650" in response.content.decode()
     assert list(response.context["cl"].result_list) == []
+
+
+def test_an_action_checks_the_orders_before_asking_for_a_reason(client, staff):
+    completed = OrderFactory(completed=True)
+    response = _action(client, "action_order_mark_delivered_seller", [completed])
+    text = response.content.decode()
+    assert "The reason goes on each order" not in text
+    assert f"{completed}: This order is completed, so it cannot be marked as delivered now." in text
+
+
+def test_marking_shipped_on_the_sellers_behalf_records_the_carrier_and_tracking(client, staff):
+    order = OrderFactory(paid=True)
+    page = _action(client, "action_order_mark_shipped_seller", [order]).content.decode()
+    assert 'name="carrier"' in page and 'name="tracking_number"' in page
+    _action(
+        client,
+        "action_order_mark_shipped_seller",
+        [order],
+        apply="1",
+        reason="Seller phoned",
+        carrier="DHL",
+        tracking_number="JD0146",
+    )
+    order.refresh_from_db()
+    assert (order.status, order.carrier, order.tracking_number) == (S.SHIPPED, "DHL", "JD0146")
+    change = client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    assert "tracking-parcel.html?tracking-id=JD0146" in change
+    assert "with DHL, tracking number JD0146" in change
 
 
 def test_the_admin_can_resend_the_current_confirmation_email(
@@ -101,7 +129,8 @@ def test_the_order_page_shows_a_read_only_status_and_the_timeline(client, staff)
     services.order_mark_shipped(order_id=order.pk, by=order.seller)
     html = client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
     assert 'name="status"' not in html
-    assert "mark_shipped" in html
+    assert f"{order.seller} shipped the order" in html and "mark_shipped" not in html
+    assert 'name="_save"' not in html  # nothing here is edited by hand
 
 
 def test_order_settings_is_one_record_and_refuses_bad_values(client, staff):
@@ -111,6 +140,7 @@ def test_order_settings_is_one_record_and_refuses_bad_values(client, staff):
     response = client.post(
         url,
         {
+            "ship_reminder_days": 3,
             "buyer_reminder_days": 3,
             "seller_reminder_days": 5,
             "auto_confirm_days": 0,
@@ -122,6 +152,7 @@ def test_order_settings_is_one_record_and_refuses_bad_values(client, staff):
     client.post(
         url,
         {
+            "ship_reminder_days": 3,
             "buyer_reminder_days": 2,
             "seller_reminder_days": 5,
             "auto_confirm_days": "",

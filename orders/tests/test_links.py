@@ -149,3 +149,14 @@ def test_a_token_signed_with_another_key_is_refused(client, order, settings):
     response = client.post(reverse("orders:confirmation_link", args=[order.pk, token]))
     assert response.status_code == 400
     assert _status(order) == S.PENDING_CUSTOMER_CONFIRMATION
+
+
+def test_the_received_link_still_works_after_the_buyer_reported_the_item_missing(client, order):
+    received, not_received = _path(order, RECEIVED), _path(order, NOT_RECEIVED)
+    client.post(not_received, {"message": "Nothing came"})
+    assert _status(order) == S.PENDING_SELLER_ACTION
+    assert client.post(not_received).status_code == 409  # reporting twice changes nothing
+    page = client.get(received)
+    assert b"If it has arrived after all, confirm it here" in page.content
+    assert client.post(received).status_code == 200
+    assert _status(order) == S.COMPLETED

@@ -74,8 +74,9 @@ def test_staff_refunding_the_invoice_in_the_billing_admin_refunds_the_order_and_
     order = Order.objects.get(pk=order.pk)
     assert (order.status, order.amount_refunded) == ("refunded", 3600)
     assert Earning.objects.get(pk=sale.pk).reversed_at is not None  # never paid out
-    assert mailoutbox[-1].to == [order.buyer.email]
-    assert mailoutbox[-1].subject == f"Order #{order.pk} has been refunded"
+    to_buyer = [m.subject for m in mailoutbox if m.to == [order.buyer.email]]
+    assert f"Order #{order.pk} has been refunded" in to_buyer
+    assert any(subject.startswith("Your refund receipt ") for subject in to_buyer)
     assert ledger_check() == []
 
 
@@ -121,7 +122,7 @@ def test_a_refund_made_in_the_stripe_dashboard_refunds_the_order_through_its_web
     order = Order.objects.get(pk=order.pk)
     assert (order.status, order.amount_refunded) == ("paid", 1000)  # recorded once
     assert Invoice.objects.get(order=order).amount_refunded == 1000
-    assert mailoutbox[-1].subject == f"Part of order #{order.pk} has been refunded"
+    assert f"Part of order #{order.pk} has been refunded" in [m.subject for m in mailoutbox]
 
 
 def test_an_order_in_kronur_is_charged_in_stripes_units(billing):

@@ -156,7 +156,9 @@ def test_mark_shipped_with_carrier_and_tracking_shows_on_the_timeline(client, se
     order.refresh_from_db()
     assert (order.status, order.carrier, order.tracking_number) == (S.SHIPPED, "DHL", "JD0123")
     timeline = response.context["timeline"]
-    assert timeline[-1].title == "Paid → Shipped" and timeline[-1].who == seller.full_name
+    assert timeline[-1].title == f"{seller.full_name} shipped the order with DHL, tracking number JD0123"
+    assert timeline[-1].who == seller.full_name
+    assert "tracking-parcel.html?tracking-id=JD0123" in response.content.decode()  # the carrier's page
 
 
 def test_a_second_tab_posting_the_same_action_is_told_the_order_changed(client, seller):

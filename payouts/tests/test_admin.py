@@ -73,7 +73,9 @@ def test_a_saved_change_is_logged_with_who_when_before_and_after(admin_client, a
     change = PayoutSettingsChange.objects.get()
     assert change.changed_by == admin_user
     assert ("delay_days", 7, 10) in change.changes() and ("schedule", "monthly", "weekly") in change.changes()
-    assert "delay_days: 7 → 10" in admin_client.get(URL).content.decode()
+    page = admin_client.get(URL).content.decode()
+    assert "Delay N (days): 7 → 10" in page
+    assert "Schedule: Monthly" in page and "Weekdays: none → Monday, Thursday" in page
 
 
 @pytest.mark.parametrize(
@@ -112,10 +114,10 @@ def test_minimums_per_currency_are_parsed_exactly_and_logged_readably(admin_clie
     page = admin_client.get(URL).content.decode()
     assert 'value="EUR 25.00, GBP 20.10, JPY 3000"' not in page
     assert 'value="EUR 25.00, GBP 20.10, JPY 2000"' in page  # the form shows what is stored
-    assert "minimum_payout_amount: 0 minor units → 2,500 minor units" in page
-    assert "minimum_payout_by_currency: none → EUR 25.00, GBP 20.10, JPY 3000" in page
+    assert "Minimum payout, any other currency: 0 minor units → 2,500 minor units" in page
+    assert "Minimum payout per currency: none → EUR 25.00, GBP 20.10, JPY 3000" in page
     assert (
-        "minimum_payout_by_currency: EUR 25.00, GBP 20.10, JPY 3000 → EUR 25.00, GBP 20.10, JPY 2000" in page
+        "Minimum payout per currency: EUR 25.00, GBP 20.10, JPY 3000 → EUR 25.00, GBP 20.10, JPY 2000" in page
     )
     log = admin_client.get("/admin/finance/payoutsettingschange/").content.decode()
     assert "JPY 3000 → EUR 25.00, GBP 20.10, JPY 2000" in log
@@ -154,6 +156,9 @@ def test_admin_exports_scheduled_payouts_as_csv(admin_client, payouts):
     assert response["Content-Type"] == "text/csv"
     assert b",90.00,USD,Marketplace payout" in response.content
     assert Payout.objects.get().status == "processing"
+    # The answer is the file; the list page the browser shows next says what was done.
+    page = admin_client.get("/admin/payouts/payout/").content.decode()
+    assert "Exported 1 payout for the bank; they are marked sent to the bank." in page
 
 
 def test_marking_several_payouts_checks_every_one_first_and_changes_none_when_one_is_refused(
@@ -178,3 +183,27 @@ def test_marking_several_payouts_checks_every_one_first_and_changes_none_when_on
     assert f"Payout #{paid.pk}: Payout #{paid.pk} is paid: it cannot be canceled." in html
     assert "Nothing was changed" in html
     assert Payout.objects.get(pk=scheduled.pk).status == "scheduled"
+
+
+def test_exporting_several_payouts_checks_every_one_first_and_exports_none_when_one_is_refused(
+    admin_client, payouts
+):
+    payouts.complete(at=utc(2027, 1, 5, 10))
+    payouts.complete(at=utc(2027, 1, 5, 11))
+    payouts.run(date(2027, 1, 15))
+    scheduled, paid = Payout.objects.order_by("pk")
+    admin_client.post(
+        "/admin/payouts/payout/", {"action": "mark_paid", "_selected_action": [paid.pk], "apply": "1"}
+    )
+
+    response = admin_client.post(
+        "/admin/payouts/payout/",
+        {"action": "export_csv", "_selected_action": [scheduled.pk, paid.pk]},
+        follow=True,
+    )
+
+    assert response["Content-Type"].startswith("text/html")  # no bank file
+    html = response.content.decode()
+    assert f"Payout #{paid.pk}: Payout #{paid.pk} is paid: it cannot be exported to the bank file." in html
+    assert "Nothing was changed" in html
+    assert Payout.objects.get(pk=scheduled.pk).status == "scheduled"  # not handed to the bank

@@ -360,3 +360,30 @@ def test_staff_see_a_payout_account_masked_with_its_change_log_and_cannot_edit_t
     assert 'name="iban"' not in page and 'name="on_hold"' in page
     listing = admin_client.get("/admin/payouts/payoutaccount/").content.decode()
     assert "GB•• •••• 6819" in listing
+
+
+def test_sync_connected_accounts_reads_accounts_staff_typed_in_before_sellers_onboarded(
+    payouts, stripe_offered, monkeypatch
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    # An account made the old way: its id typed into the admin, never read from Stripe.
+    seller = payouts.stripe_seller(stripe_offered)
+    PayoutAccount.objects.filter(seller=seller).update(stripe_payouts_enabled=False, stripe_checked_at=None)
+    assert (
+        seller_payability(seller_id=seller.pk, payout_date=date(2027, 1, 15)).block == Block.STRIPE_NOT_READY
+    )
+    out = StringIO()
+    call_command("sync_connected_accounts", stdout=out)
+    assert "Read 1 connected account(s)" in out.getvalue()
+    assert seller_payability(seller_id=seller.pk, payout_date=date(2027, 1, 15)).payable
+
+    monkeypatch.setattr("stripe_integration.client.sleep", lambda seconds: None)
+    stripe_offered.fail_next(10, status=503, path="/v1/accounts")
+    err = StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("sync_connected_accounts", stdout=StringIO(), stderr=err)
+    assert exited.value.code == 1
+    assert PayoutAccount.objects.get(seller=seller).stripe_account_id in err.getvalue()

@@ -216,6 +216,30 @@ def test_the_resubmit_finds_a_transfer_whose_answer_was_lost_instead_of_sending_
     assert ledger_check() == []
 
 
+def test_checking_several_payouts_with_stripe_checks_every_one_first_and_changes_none_when_one_is_refused(
+    payouts, connect, stripe_server, settings, admin_client
+):
+    seller, lost = _sent_with_answers_lost(payouts, connect, stripe_server, settings, reached_stripe=True)
+    payouts.complete(at=utc(2027, 1, 5, 11), seller=connect())
+    payouts.run(date(2027, 2, 1))  # its transfer not sent yet
+    scheduled = Payout.objects.get(payout_date=date(2027, 2, 1))
+
+    response = admin_client.post(
+        "/admin/payouts/payout/",
+        {"action": "check_with_stripe", "_selected_action": [lost.pk, scheduled.pk]},
+        follow=True,
+    )
+
+    shown = [str(m) for m in response.context["messages"]]
+    assert shown == [
+        f"Payout #{scheduled.pk}: Payout #{scheduled.pk} has not been sent to Stripe yet: "
+        "there is no transfer to check.",
+        "Nothing was changed: fix or unselect the rows above and try again.",
+    ]
+    lost = Payout.objects.get(pk=lost.pk)
+    assert (lost.status, lost.provider_reference) == (Payout.Status.PROCESSING, "")
+
+
 @pytest.mark.parametrize("then", ["mark_failed", "resend"])
 def test_a_lost_transfer_that_never_reached_stripe_is_failed_or_resent_only_after_the_check(
     payouts, connect, stripe_server, settings, admin_client, django_capture_on_commit_callbacks, then

@@ -137,6 +137,25 @@ def orders_grow_to(cursor, total: int) -> int:
     return cursor.fetchone()[0]
 
 
+def payout_accounts_load(cursor) -> None:
+    """Every seller set up bank details long ago, except every 100th, who never did: a run
+    carries that seller's balance forward (payouts.payability). Also run on data kept from
+    before sellers had payout accounts, which no run could pay."""
+    cursor.execute("SELECT min(id) FROM accounts_user WHERE role = 'seller'")
+    first_seller = cursor.fetchone()[0]
+    cursor.execute(
+        """
+        INSERT INTO payouts_payoutaccount (seller_id, provider, stripe_account_id, stripe_payouts_enabled,
+            stripe_details_submitted, stripe_requirements_due, stripe_disabled_reason, bank_scheme, holder_name,
+            iban, bic, routing_number, account_number, on_hold, hold_reason, updated_at)
+        SELECT id, 'manual', '', false, false, '[]', '', 'iban', full_name, 'DE89370400440532013000',
+            'COBADEFFXXX', '', '', false, '', now()
+        FROM accounts_user WHERE role = 'seller' AND (id - %s) %% 100 <> 99
+        """,
+        [first_seller],
+    )
+
+
 def payouts_load(cursor, *, sellers: int, earnings: int) -> None:
     """`earnings` completed orders across `sellers` sellers (10% in EUR, completions spread
     over 40 days so about three quarters are available a few days ago), each with its sale
@@ -152,19 +171,7 @@ def payouts_load(cursor, *, sellers: int, earnings: int) -> None:
     buyer = cursor.fetchone()[0]
     cursor.execute("SELECT min(id) FROM accounts_user WHERE role = 'seller'")
     first_seller = cursor.fetchone()[0]
-    # Every seller set up bank details long ago, except every 100th, who never did: a run
-    # carries that seller's balance forward (payouts.payability).
-    cursor.execute(
-        """
-        INSERT INTO payouts_payoutaccount (seller_id, provider, stripe_account_id, stripe_payouts_enabled,
-            stripe_details_submitted, stripe_requirements_due, stripe_disabled_reason, bank_scheme, holder_name,
-            iban, bic, routing_number, account_number, on_hold, hold_reason, updated_at)
-        SELECT id, 'manual', '', false, false, '[]', '', 'iban', full_name, 'DE89370400440532013000',
-            'COBADEFFXXX', '', '', false, '', now()
-        FROM accounts_user WHERE role = 'seller' AND (id - %s) %% 100 <> 99
-        """,
-        [first_seller],
-    )
+    payout_accounts_load(cursor)
     cursor.execute(
         """
         INSERT INTO orders_order (total_amount, currency, status, status_changed_at, confirmation_round,

@@ -14,7 +14,7 @@ body and limits strictly (no bursts):
 
   (a) no rate limit, --charges (10,000):             target under 60 s
   (b) 25 req/s (Stripe's test mode), --paced-charges (2,500), the product pacing itself at
-      STRIPE_MAX_REQUESTS_PER_SECOND=25:             target within 10% of 25/s, no 429
+      STRIPE_MAX_REQUESTS_PER_SECOND=25 (10% headroom): target within 10% of 25/s, no 429
   (c) 100 req/s (Stripe's live mode), --charges:     target within 10% of 100/s, no 429
 
 Each must end with every charge either settled or declined as the gateway said (a soft
@@ -26,6 +26,7 @@ key refused by the gateway, and peak memory (max RSS) under 300 MB per process.
 
 import argparse
 import json
+import os
 import resource
 import socket
 import subprocess
@@ -47,6 +48,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def _ahead_of_this_machines_load():
+    """The gateway stands in for Stripe's servers, which this machine's load does not slow:
+    it runs at a higher CPU priority where that is allowed, or its own stalls would bunch
+    requests that arrived apart and its limiter would count a burst nobody sent."""
+    try:
+        os.nice(-10)
+    except PermissionError:
+        pass
+
+
 def start_gateway(rate_limit, decline_rate):
     port = free_port()
     process = subprocess.Popen(
@@ -63,7 +74,8 @@ def start_gateway(rate_limit, decline_rate):
             str(rate_limit),
             "--decline-rate",
             str(decline_rate),
-        ]
+        ],
+        preexec_fn=_ahead_of_this_machines_load,
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):

@@ -25,15 +25,11 @@ the one-worker time on this 2-core machine; under 300 MB per process; within 3x 
 
 import argparse
 import json
-import os
 import resource
-import subprocess
-import sys
 import time
-import uuid
 from datetime import timedelta
 
-from _django import ROOT, benchmark_database, database_clone, database_drop, use_database
+from _django import benchmark_database, database_clone, database_drop, use_database
 
 RAW_SQL = [
     # payoutrun
@@ -144,63 +140,30 @@ def _peak_mb(pid: int) -> float:
     return 0.0
 
 
-def run_workers(connection, *, database: str, payout_date, count: int, chunk_size: int):
-    """`count` Celery worker processes build the run's chunks; seconds from the start to
-    the run's close, and each worker's peak memory."""
+def run_workers(*, database: str, payout_date, count: int, chunk_size: int):
+    """`count` Celery worker processes build the run's chunks; seconds from the start (once
+    every worker answers) to the run's close, and each worker's peak memory."""
     from celery import current_app
 
+    from marketplace.tests.workers import CeleryWorkers, database_url
     from payouts.models import PayoutRun
     from payouts.services import payout_run_start
     from payouts.tasks import run_payout_chunk
 
-    queue = f"bench-payouts-{uuid.uuid4().hex[:8]}"
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{database}"
-    env = dict(os.environ, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="marketplace.settings.base")
-    workers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "marketplace",
-                "worker",
-                "--pool",
-                "solo",
-                "-Q",
-                queue,
-                "-n",
-                f"bench{n}-{queue}@%h",
-                "--without-mingle",
-                "--without-gossip",
-                "--loglevel",
-                "WARNING",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        for n in range(count)
-    ]
     current_app.conf.task_always_eager = False
     apply_async = run_payout_chunk.apply_async
-    run_payout_chunk.apply_async = lambda *a, **kw: apply_async(*a, queue=queue, **kw)
-    try:
-        time.sleep(8)  # let the workers connect before the clock starts
-        started = time.perf_counter()
-        run = payout_run_start(payout_date=payout_date, chunk_size=chunk_size)
-        while not PayoutRun.objects.filter(pk=run.pk, status=PayoutRun.Status.DONE).exists():
-            time.sleep(0.1)
-        seconds = time.perf_counter() - started
-        peaks = [_peak_mb(w.pid) for w in workers]
-    finally:
-        run_payout_chunk.apply_async = apply_async
-        for w in workers:
-            w.terminate()
-        for w in workers:
-            w.wait(timeout=60)
+    with CeleryWorkers(count, database=database_url(database), label="bench") as workers:
+        run_payout_chunk.apply_async = lambda *a, **kw: apply_async(*a, queue=workers.queue, **kw)
+        try:
+            started = time.perf_counter()
+            run = payout_run_start(payout_date=payout_date, chunk_size=chunk_size)
+            while not PayoutRun.objects.filter(pk=run.pk, status=PayoutRun.Status.DONE).exists():
+                workers.check_alive()
+                time.sleep(0.1)
+            seconds = time.perf_counter() - started
+            peaks = [_peak_mb(w.pid) for w in workers.processes]
+        finally:
+            run_payout_chunk.apply_async = apply_async
     return seconds, peaks
 
 
@@ -230,9 +193,14 @@ def main():
         config = PayoutCycleSettings.load()
         payout_date = config.today() - timedelta(days=3)
         started = time.perf_counter()
-        if fresh:
-            with connection.cursor() as cursor:
+        with connection.cursor() as cursor:
+            if fresh:
                 bench_data.payouts_load(cursor, sellers=args.sellers, earnings=args.earnings)
+            cursor.execute("SELECT NOT EXISTS (SELECT 1 FROM payouts_payoutaccount)")
+            if cursor.fetchone()[0]:  # kept from before sellers had payout accounts
+                bench_data.payout_accounts_load(cursor)
+                fresh = True
+        if fresh:
             with connection.cursor() as cursor:
                 cursor.execute("VACUUM ANALYZE")
         with connection.cursor() as cursor:
@@ -285,7 +253,7 @@ def main():
         for count in [int(c) for c in args.workers.split(",") if c]:
             fresh_copy()
             seconds, peaks = run_workers(
-                connection, database=work, payout_date=payout_date, count=count, chunk_size=args.chunk_size
+                database=work, payout_date=payout_date, count=count, chunk_size=args.chunk_size
             )
             figures["workers"][count] = seconds
             print(f"{count} Celery worker(s): {seconds:6.2f} s; peak memory per worker "

@@ -15,14 +15,14 @@ in this order, so two of them can only wait for each other, never deadlock:
 
 Payouts have their own chain, never held together with the one above except through the
 ledger: a seller's PayoutAccount (where their money goes) before their Payouts, a Payout
-before its Earnings, and ledger accounts in id order (`payouts.ledger`). A payout run
-locks the payout accounts of a chunk of sellers before building their payouts, and a
-seller changing their details locks their account before holding their unsent payouts, so
-the two wait for each other and a payout is never sent on details changed under it. The
-Stripe send of a payout locks the seller's account before the payout too, and a change
-cancels only payouts still scheduled when it holds their lock. An
-order's transaction that writes an earning (completion, refund) holds the order first,
-then touches earnings and ledger accounts, never an invoice after them.
+before its Earnings, and ledger accounts in id order, new ones created in key order
+(`payouts.ledger`). A payout run locks the payout accounts of a chunk of sellers before
+building their payouts, and a seller changing their details locks their account before
+holding their unsent payouts, so the two wait for each other and a payout is never sent
+on details changed under it. The Stripe send of a payout locks the seller's account before
+the payout too, and a change cancels only payouts still scheduled when it holds their
+lock. An order's transaction that writes an earning (completion, refund) holds the order
+first, then touches earnings and ledger accounts, never an invoice after them.
 
 A service called inside another's transaction may lock a row the caller already holds:
 PostgreSQL grants it at once. What it must never do is lock a row that comes earlier in

@@ -3,11 +3,12 @@ The double-entry ledger for seller money (DESIGN.md section 4).
 
 Every movement is a journal of entries that sum to zero, written once and never edited;
 a correction is a new journal. Each account caches its balance, updated in the same
-transaction as its entries, with the account rows locked in id order so two postings
-can never deadlock.
+transaction as its entries, with the account rows locked in id order (and new ones
+inserted in key order) so two postings can never deadlock.
 """
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -27,13 +28,18 @@ def account_key(kind: str, currency: str, seller_id: int | None = None) -> str:
     return f"{kind}:{currency}" + (f":{seller_id}" if seller_id else "")
 
 
-def accounts_get(specs: list[tuple[str, str, int | None]]) -> dict[str, LedgerAccount]:
-    """The accounts for (kind, currency, seller id) triples, created when new, by key."""
+def accounts_get(specs: Iterable[tuple[str, str, int | None]]) -> dict[str, LedgerAccount]:
+    """The accounts for (kind, currency, seller id) triples, created when new, by key.
+
+    New accounts are inserted in key order, whatever order the caller gives (often a
+    set's, which differs between processes): an insert holds the new key until commit,
+    so two transactions creating the same accounts in different orders (two payout
+    chunks creating the USD and EUR platform accounts) would deadlock."""
     wanted = {account_key(*spec): spec for spec in specs}
     found = {a.key: a for a in LedgerAccount.objects.filter(key__in=wanted)}
     missing = [
         LedgerAccount(key=key, kind=kind, currency=currency, seller_id=seller_id)
-        for key, (kind, currency, seller_id) in wanted.items()
+        for key, (kind, currency, seller_id) in sorted(wanted.items())
         if key not in found
     ]
     if missing:
@@ -129,7 +135,7 @@ def payout_postings(payouts: list[Payout], kind: str) -> list[dict]:
         specs.append((K.PAYOUTS_IN_TRANSIT, p.currency, None))
         if kind != Journal.Kind.PAYOUT:
             specs.append((K.PLATFORM_CASH, p.currency, None))
-    found = accounts_get(list(set(specs)))
+    found = accounts_get(specs)
     postings = []
     for p in payouts:
         seller = found[account_key(K.SELLER_BALANCE, p.currency, p.seller_id)]

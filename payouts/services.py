@@ -427,6 +427,10 @@ def payout_run_plan(*, payout_date: date, chunk_size: int = 2_000) -> PayoutRun 
         return None
     with transaction.atomic():
         run = PayoutRun.objects.select_for_update().get(pk=run.pk)
+        if run.status == PayoutRun.Status.DONE:
+            # Closed while this call waited for the lock: a chunk added now would belong
+            # to a run nobody builds again, and stay pending for ever.
+            return run
         chunks = []
         cursor = run.cursor_seller_id
         while (end := _seller_range_end(cursor, chunk_size)) is not None:
@@ -476,6 +480,13 @@ def payout_run_chunk_build(*, chunk_id: int, wait: bool = False) -> bool:
 RUN_COUNTS = ("payouts_created", "lines_paid", "below_minimum", "on_hold", "not_positive")
 
 
+def _counts_with_chunks(run: PayoutRun) -> dict[str, int]:
+    """The run's counts plus those its built chunks hold (a run adds them up once, when
+    it closes)."""
+    built = run.chunks.aggregate(**{name: Sum(name) for name in RUN_COUNTS})
+    return {name: getattr(run, name) + (built[name] or 0) for name in RUN_COUNTS}
+
+
 def _run_finish(run_id: int) -> PayoutRun | None:
     """Close the run once every chunk is built (checked under the run's lock, after the
     caller's chunk committed) and send the date's transfers. Returns the run if this call
@@ -484,9 +495,8 @@ def _run_finish(run_id: int) -> PayoutRun | None:
         run = PayoutRun.objects.select_for_update().get(pk=run_id)
         if run.status == PayoutRun.Status.DONE or run.chunks.filter(done_at__isnull=True).exists():
             return None
-        totals = run.chunks.aggregate(**{name: Sum(name) for name in RUN_COUNTS})
-        for name in RUN_COUNTS:
-            setattr(run, name, getattr(run, name) + (totals[name] or 0))
+        for name, count in _counts_with_chunks(run).items():
+            setattr(run, name, count)
         run.status = PayoutRun.Status.DONE
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "finished_at", *RUN_COUNTS])
@@ -497,10 +507,11 @@ def _run_finish(run_id: int) -> PayoutRun | None:
 def _run_report(run: PayoutRun, report: RunReport) -> RunReport:
     """What the whole run built, whichever processes built it (so far, if other
     processes are still building chunks)."""
-    counts = {name: getattr(run, name) for name in RUN_COUNTS}
-    if run.status != PayoutRun.Status.DONE:
-        done = run.chunks.aggregate(**{name: Sum(name) for name in RUN_COUNTS})
-        counts = {name: counts[name] + (done[name] or 0) for name in RUN_COUNTS}
+    counts = (
+        {name: getattr(run, name) for name in RUN_COUNTS}
+        if run.status == PayoutRun.Status.DONE
+        else _counts_with_chunks(run)
+    )
     report.payouts, report.lines = counts["payouts_created"], counts["lines_paid"]
     report.below_minimum, report.on_hold = counts["below_minimum"], counts["on_hold"]
     report.not_positive = counts["not_positive"]

@@ -17,7 +17,9 @@ import random
 import time
 from dataclasses import dataclass, field
 
+import requests
 import stripe
+import urllib3
 from django.conf import settings
 
 from marketplace.exceptions import GatewayUnavailable
@@ -45,14 +47,63 @@ class GatewayResult:
     client_secret: str = ""
 
 
+class _PacedWrite:
+    """Takes the call's turn from the pacer at the last moment, as the request is written
+    to the socket, and tells the pacer when it was written: what Stripe's limiter counts
+    is when requests arrive, and a thread on a busy machine can wait a long time between
+    stripe-python building a request and sending it."""
+
+    def request(self, *args, **kwargs):
+        turn = pacing.pacer()
+        turn.acquire(held=True)
+        try:
+            return super().request(*args, **kwargs)
+        finally:
+            turn.sent()
+
+
+class _PacedHTTPConnection(_PacedWrite, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _PacedHTTPSConnection(_PacedWrite, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _PacedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _PacedHTTPConnection
+
+
+class _PacedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _PacedHTTPSConnection
+
+
+class _PacedAdapter(requests.adapters.HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _PacedHTTPPool, "https": _PacedHTTPSPool}
+
+
+class _PacedRequestsClient(stripe.RequestsClient):
+    """stripe-python's requests client, each thread's session writing through the pacer."""
+
+    def _request_internal(self, *args, **kwargs):
+        if getattr(self._thread_local, "session", None) is None:
+            session = requests.Session()
+            session.mount("http://", _PacedAdapter())
+            session.mount("https://", _PacedAdapter())
+            self._thread_local.session = session
+        return super()._request_internal(*args, **kwargs)
+
+
 def _configure() -> dict:
     stripe.api_base = settings.STRIPE_API_BASE.rstrip("/")
     stripe.max_network_retries = 0  # we retry ourselves, with the same key
     if (
-        not isinstance(stripe.default_http_client, stripe.RequestsClient)
+        not isinstance(stripe.default_http_client, _PacedRequestsClient)
         or getattr(stripe.default_http_client, "_timeout", None) != settings.STRIPE_TIMEOUT_SECONDS
     ):
-        stripe.default_http_client = stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS)
+        stripe.default_http_client = _PacedRequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS)
     return {"api_key": settings.STRIPE_SECRET_KEY}
 
 
@@ -68,11 +119,11 @@ def _is_transport(exc: stripe.StripeError) -> bool:
 
 
 def _call(fn, *args, **params):
-    """Call stripe-python with pacing and transport retries. Returns (object, calls)."""
+    """Call stripe-python with transport retries (each request paced as it is written).
+    Returns (object, calls)."""
     opts = _configure()
     retries = settings.STRIPE_TRANSPORT_RETRIES
     for number in range(retries + 1):
-        pacing.pacer().acquire()
         try:
             obj = fn(*args, **opts, **params)
             # Plain dicts from here on: stripe-python 16's objects are not dicts.

@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import Count
 
 from finance.models import PayoutCycleSettings
+from marketplace.tests.workers import database_url
 from payouts.ledger import ledger_check
 from payouts.models import Earning, Payout
 from payouts.schedule import schedule_for
@@ -19,15 +20,10 @@ from payouts.schedule import schedule_for
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 def _run_payouts(day) -> subprocess.Popen:
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "DJANGO_SETTINGS_MODULE": "marketplace.settings.test",
     }
     return subprocess.Popen(
@@ -189,3 +185,94 @@ def test_details_changed_while_the_stripe_send_takes_the_payout_leave_the_sent_p
     payout = Payout.objects.get(pk=payout.pk)
     assert (payout.status, payout.provider_reference) == (Payout.Status.PAID, "tr_race")
     assert ledger_check() == []
+
+
+def test_two_postings_creating_the_same_new_accounts_in_other_orders_do_not_deadlock():
+    """Callers hand the accounts over in a set's order, which differs between processes;
+    they are created in one order (by key), so two chunks creating the USD and EUR
+    platform accounts at once wait for each other instead of deadlocking. A trigger
+    slows each row's insert so that the two statements overlap every time."""
+    from django.db import transaction
+
+    from marketplace.tests.races import race
+    from payouts.ledger import K, accounts_get
+    from payouts.models import LedgerAccount
+
+    usd, eur = (K.PAYOUTS_IN_TRANSIT, "USD", None), (K.PAYOUTS_IN_TRANSIT, "EUR", None)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            CREATE FUNCTION test_slow_insert() RETURNS trigger AS $$
+            BEGIN PERFORM pg_sleep(0.5); RETURN NEW; END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER test_slow_insert BEFORE INSERT ON payouts_ledgeraccount
+                FOR EACH ROW EXECUTE FUNCTION test_slow_insert();
+            """
+        )
+
+    def create(specs):
+        with transaction.atomic():
+            return sorted(accounts_get(specs))
+
+    try:
+        results = race(lambda: create([usd, eur]), lambda: create([eur, usd]))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DROP TRIGGER test_slow_insert ON payouts_ledgeraccount; DROP FUNCTION test_slow_insert();"
+            )
+    keys = ["payouts_in_transit:EUR", "payouts_in_transit:USD"]
+    assert results == [keys, keys]  # neither was chosen as a deadlock victim
+    assert sorted(LedgerAccount.objects.values_list("key", flat=True)) == keys
+
+
+def _backends_waiting_for_me() -> int:
+    """Backends waiting for a lock this connection's transaction holds (pg_locks is live,
+    unlike pg_stat_activity's snapshot inside a transaction)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_a_run_closed_while_a_planner_waits_for_it_gets_no_chunk_nobody_would_build(payouts, monkeypatch):
+    """The planner reads the run as running, then waits for its row lock while the last
+    chunk's builder closes it; once it has the lock it sees the run closed and adds no
+    chunk (for a seller who signed up meanwhile) that would stay pending for ever."""
+    import threading
+    import time
+
+    from marketplace.tests.races import race
+    from payouts import services
+    from payouts.models import PayoutRun, PayoutRunChunk
+
+    config = PayoutCycleSettings.load()
+    today = config.today()
+    day = max(schedule_for(config).payout_dates_between(first=today - timedelta(days=40), last=today))
+    payouts.complete(at=datetime.combine(day - timedelta(days=10), datetime.min.time(), UTC))
+    run = services.payout_run_plan(payout_date=day)
+    [chunk] = run.chunks.all()
+    payouts.seller()  # signs up after the run was planned
+
+    closing = threading.Event()
+    submit_later = services._submit_later
+
+    def submit_later_once_the_planner_waits(payout_date):
+        closing.set()  # the run's row is locked and marked done, not yet committed
+        deadline = time.monotonic() + 30
+        while not _backends_waiting_for_me():
+            assert time.monotonic() < deadline, "the planner never waited for the run's lock"
+            time.sleep(0.01)  # waiting on the other thread, not on the clock under test
+        submit_later(payout_date)
+
+    monkeypatch.setattr(services, "_submit_later", submit_later_once_the_planner_waits)
+
+    def plan():
+        assert closing.wait(timeout=30)
+        return services.payout_run_plan(payout_date=day)
+
+    built, planned = race(lambda: services.payout_run_chunk_build(chunk_id=chunk.pk), plan)
+    assert built is True and isinstance(planned, PayoutRun), (built, planned)
+    run.refresh_from_db()
+    assert run.status == PayoutRun.Status.DONE
+    assert not PayoutRunChunk.objects.filter(run=run, done_at__isnull=True).exists()

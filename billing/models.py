@@ -124,10 +124,15 @@ class PaymentMethod(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self):
-        label = f"{self.brand.title() or 'Card'} •••• {self.last4 or '????'}"
+        label = self.short_label
         if self.exp_month and self.exp_year:
             label += f" (exp. {self.exp_month:02d}/{self.exp_year % 100:02d})"
         return label
+
+    @property
+    def short_label(self) -> str:
+        """The card as its owner knows it: "Visa •••• 4242"."""
+        return f"{self.brand.title() or 'Card'} •••• {self.last4 or '????'}"
 
     @property
     def usable(self) -> bool:

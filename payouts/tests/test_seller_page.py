@@ -27,7 +27,7 @@ def test_the_seller_sees_balances_next_payout_upcoming_earnings_adjustments_and_
     assert "Pending" in page and "$270.00" in page  # the new sale, not yet available
     assert "-$90.00" in page and "Arrived broken" in page  # the clawback, with its reason
     assert "<strong>$180.00</strong> on <strong>1 Feb 2027</strong>" in page
-    assert "Sat Jan 23, 2027" in page and "Mon Feb 1, 2027" in page
+    assert "23 Jan 2027" in page and "1 Feb 2027" in page
     assert "BANK-1" in page and "Paid" in page
     assert 'class="bar"' in page
 

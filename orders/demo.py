@@ -140,12 +140,9 @@ def _retime(order: Order, *, end_at: datetime, step: timedelta = timedelta(days=
     )
     events = list(OrderEvent.objects.filter(order=order))
     story = sorted([(log.timestamp, log) for log in logs] + [(e.created_at, e) for e in events], key=lambda x: x[0])
-    moments, at = [], end_at
-    for index in range(len(story) - 1, -1, -1):
-        moments.insert(0, at)
-        first_payment = index == 1 and getattr(story[0][1], "state", "") == Order.Status.PAID
-        at -= timedelta(minutes=10) if first_payment else step
-    placed_at = (moments[0] - timedelta(minutes=10)) if story else end_at
+    moments = [end_at - step * (len(story) - 1 - index) for index in range(len(story))]
+    paid_first = story and getattr(story[0][1], "state", "") == Order.Status.PAID
+    placed_at = moments[0] - (timedelta(minutes=10) if paid_first else step) if story else end_at
     reached = {}
     for moment, (_, row) in zip(moments, story, strict=True):
         if isinstance(row, StateLog):

@@ -64,11 +64,12 @@ DATE_STYLE = "%-d %b %Y"
 DATETIME_STYLE = "%-d %b %Y, %H:%M"
 
 
-def date_text(value) -> str:
-    """A date, or the day of an aware instant in the platform timezone: "6 Dec 2026"."""
+def date_text(value, *, weekday: bool = False) -> str:
+    """A date, or the day of an aware instant in the platform timezone: "6 Dec 2026"
+    ("Sun 6 Dec 2026" with `weekday`, where the day of the week matters: payout days)."""
     if isinstance(value, datetime):
         value = platform_localtime(value)
-    return value.strftime(DATE_STYLE)
+    return value.strftime(("%a " if weekday else "") + DATE_STYLE)
 
 
 def datetime_text(value) -> str:

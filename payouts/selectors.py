@@ -70,7 +70,7 @@ def payout_preview_lines(*, config: PayoutCycleSettings, now=None, count: int = 
             f"on {_long(preview['available_on'])} and is paid on {_long(preview['payout_on'])}."
         ),
         "next_dates": [d.isoformat() for d in dates],
-        "next_dates_text": [date_text(d) for d in dates],
+        "next_dates_text": [date_text(d, weekday=True) for d in dates],
     }
 
 

@@ -225,6 +225,13 @@ AXES_USERNAME_CALLABLE = "accounts.throttling.login_username"
 # from the right; with none (the default) it is the connection's address.
 AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_ip"
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# django-axes keeps the query string and form fields of each failed sign-in; it always
+# masks "password". Mask what else a form asking for the password again could carry.
+AXES_SENSITIVE_PARAMETERS = ["iban", "bic", "routing_number", "account_number", "holder_name"]
+# The payout settings' own limit on wrong passwords (payouts/password_limit.py): after
+# this many within the pause, changing where the money goes is paused for that long.
+PAYOUT_PASSWORD_FAILURE_LIMIT = env.int("PAYOUT_PASSWORD_FAILURE_LIMIT", default=3)
+PAYOUT_PASSWORD_PAUSE_MINUTES = env.int("PAYOUT_PASSWORD_PAUSE_MINUTES", default=15)
 
 # ---------------------------------------------------------------------------
 # Internationalisation. Instants are stored in UTC; business dates (available_on,

@@ -304,6 +304,10 @@ POST_OFFICE = {
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 _require_url("CELERY_BROKER_URL", CELERY_BROKER_URL, {"filesystem", "redis", "rediss", "memory"})
+if CELERY_BROKER_URL == "filesystem://":
+    # The files need no host, but kombu logs "No hostname was supplied. Reverting to default
+    # 'localhost'" for every connection without one (at `make run`'s start, among others).
+    CELERY_BROKER_URL = "filesystem://localhost/"
 CELERY_BROKER_DIR = VAR_DIR / "celery-broker"
 # A web request publishes at most one message per committed transaction (the outbox's
 # "deliver" task). A Redis that is down or hung must cost it about a second, never more:

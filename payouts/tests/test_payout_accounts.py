@@ -277,6 +277,23 @@ def test_staff_see_sellers_with_money_waiting_and_why(payouts, admin_client):
     assert unset.email in only_unset and held.email not in only_unset and ready.email not in only_unset
 
 
+def test_a_seller_below_zero_is_shown_as_owing_the_platform_not_as_money_waiting(
+    payouts, admin_client, admin_user
+):
+    owing = payouts.seller()
+    order = payouts.complete(at=utc(2027, 1, 1, 10), seller=owing, amount=10_000, currency="EUR")
+    payouts.run(date(2027, 1, 15))
+    payouts.refund(order, at=utc(2027, 1, 16, 9))
+    with time_machine.travel(utc(2027, 1, 20, 12)):
+        admin_client.force_login(admin_user)
+        page = admin_client.get("/admin/payouts/sellermoneywaiting/").content.decode()
+    row = page[page.index(owing.email) :]
+    row = row[: row.index("</tr>")]
+    assert "Owes the platform €90.00" in row and "-€90.00" not in row
+    assert "Nothing holds it" not in row
+    assert "netted off from their next earnings" in row
+
+
 # --- Stripe Connect ----------------------------------------------------------------------
 
 

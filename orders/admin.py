@@ -265,7 +265,8 @@ class OrderAdmin(NoSaveButtons, ScaledChangeList):
     ]
 
     def changelist_view(self, request, extra_context=None):
-        refused = unshipped_refund_refused(Order.objects.all()).count()
+        # No COUNT over the table: at most 100 ids, through a partial index (orders 0005).
+        refused = len(unshipped_refund_refused(Order.objects.all()).values_list("pk", flat=True)[:100])
         if refused:
             messages.warning(
                 request,

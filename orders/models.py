@@ -89,6 +89,12 @@ class Order(ConcurrentTransitionMixin, models.Model):
             ),
             models.Index(fields=["buyer", "-created_at", "-id"], name="order_buyer_newest"),
             models.Index(fields=["status", "status_changed_at"], name="order_status_waiting"),
+            # The few orders the unshipped timeout could not cancel (the admin's alert).
+            models.Index(
+                fields=["unshipped_cancel_refused_at"],
+                condition=models.Q(unshipped_cancel_refused_at__isnull=False),
+                name="order_unshipped_refund_refused",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(total_amount__gte=0), name="order_total_not_negative"),

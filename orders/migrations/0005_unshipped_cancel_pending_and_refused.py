@@ -52,5 +52,13 @@ class Migration(migrations.Migration):
                 null=True,
             ),
         ),
+        migrations.AddIndex(
+            model_name="order",
+            index=models.Index(
+                condition=models.Q(("unshipped_cancel_refused_at__isnull", False)),
+                fields=["unshipped_cancel_refused_at"],
+                name="order_unshipped_refund_refused",
+            ),
+        ),
         migrations.RunPython(mark_timeouts_in_flight, migrations.RunPython.noop),
     ]

@@ -120,6 +120,21 @@ class PayoutDetailsChange(models.Model):
         return self.description
 
 
+class PayoutPasswordFailure(models.Model):
+    """A wrong password typed on the seller's payout settings (changing where the money
+    goes). Counted per seller for the form's own limit (`payouts.password_limit`),
+    apart from the sign-in's: nothing typed is kept, only when."""
+
+    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    failed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["seller", "failed_at"], name="payout_password_failures")]
+
+    def __str__(self):
+        return f"Wrong payout settings password for seller #{self.seller_id} at {self.failed_at:%Y-%m-%d %H:%M}"
+
+
 class SellerMoneyWaiting(User):
     """Staff's view of sellers whose available money has not been paid, and why
     (Admin → Payouts → Sellers with money waiting). A proxy: no table of its own."""

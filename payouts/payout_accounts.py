@@ -37,6 +37,7 @@ from stripe_integration.client import GatewayUnavailable
 
 from .bank_details import BankDetails, bank_details_clean
 from .models import Earning, PayoutAccount, PayoutDetailsChange
+from .password_limit import PASSWORD_PAUSED, PasswordPaused  # noqa: F401 (what the views and tests name)
 from .services import payouts_cancel_unsent
 
 logger = logging.getLogger(__name__)
@@ -81,11 +82,11 @@ PasswordCheck = Callable[[str], bool]
 
 
 def _password_checked(seller, password: str, password_check: PasswordCheck | None) -> None:
-    """`password_check` is how the caller verifies it (the web view's goes through the
-    sign-in throttle, so the password cannot be guessed here either); by default the
-    stored hash."""
+    """`password_check` is how the caller verifies it (the web view's counts wrong ones
+    towards the form's own limit, `payouts.password_limit`, so the password cannot be
+    guessed here); by default the stored hash."""
     check = password_check or seller.check_password
-    if not password or not check(password):
+    if not check(password or ""):
         raise ApplicationError(WRONG_PASSWORD)
 
 

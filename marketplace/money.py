@@ -131,3 +131,34 @@ def amount_plain(amount: int, currency: str) -> str:
     sign = "-" if amount < 0 else ""
     units, minor = divmod(abs(int(amount)), 10**exponent)
     return f"{sign}{units}" + (f".{minor:0{exponent}d}" if exponent else "")
+
+
+def amount_parse(text: str, currency: str) -> int:
+    """What a person typed as an amount of `currency`, in minor units: "12.50" in USD →
+    1250, "1,250" in JPY → 1250. ValueError, with a message for that person, for anything
+    else: not a number, zero or less, or more decimals than the currency has (never
+    rounded: 10.005 USD is neither 10.00 nor 10.01)."""
+    from decimal import Decimal, InvalidOperation
+
+    currency = currency.upper()
+    exponent = currency_exponent(currency)
+    example = f"{Decimal(1250).scaleb(-exponent):f}"
+    raw = (text or "").strip()
+    cleaned = raw.replace(",", "").removeprefix(_SYMBOLS.get(currency, "\0"))
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValueError(f"“{raw}” is not an amount. Write it like {example}.") from None
+    # NaN and Infinity are Decimals too, and no amount of money; nor is 1E+999999.
+    if not value.is_finite() or value.adjusted() >= 15:
+        raise ValueError(f"“{raw}” is not an amount. Write it like {example}.")
+    if value <= 0:
+        raise ValueError(f"The amount must be more than zero, like {example}.")
+    minor = value.scaleb(exponent)
+    if minor != minor.to_integral_value():
+        if exponent == 0:
+            raise ValueError(f"{currency} amounts have no decimals: write a whole number, like {example}.")
+        raise ValueError(
+            f"{currency} amounts have at most {exponent} decimal{'s' if exponent != 1 else ''}, like {example}."
+        )
+    return int(minor)

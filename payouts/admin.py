@@ -18,6 +18,7 @@ from marketplace.admin_parts import (
 )
 from marketplace.exceptions import ApplicationError
 from marketplace.money import format_money
+from marketplace.platform_time import date_text
 
 from . import (
     admin_settings,  # noqa: F401  (registers finance's Payout Cycle Settings page)
@@ -489,7 +490,7 @@ class SellerMoneyWaitingAdmin(ReadOnlyAdmin):
             return f"{waiting}. {owed}" if owed else waiting
         detail = ""
         if decision.block == Block.COOLING_OFF:
-            detail = f" (through {decision.cooling_off_through:%-d %b %Y})"
+            detail = f" (through {date_text(decision.cooling_off_through)})"
         elif decision.block == Block.STRIPE_NOT_READY and decision.stripe_requirements_due:
             detail = f" (Stripe needs: {', '.join(decision.stripe_requirements_due)})"
         elif decision.block == Block.ON_HOLD and decision.hold_reason:

@@ -18,6 +18,7 @@ from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 
 from accounts.models import User
 from finance.models import PayoutCycleSettings
+from marketplace.platform_time import datetime_text
 
 
 class PayoutAccount(models.Model):
@@ -132,7 +133,7 @@ class PayoutPasswordFailure(models.Model):
         indexes = [models.Index(fields=["seller", "failed_at"], name="payout_password_failures")]
 
     def __str__(self):
-        return f"Wrong payout settings password for seller #{self.seller_id} at {self.failed_at:%Y-%m-%d %H:%M}"
+        return f"Wrong payout settings password for seller #{self.seller_id} at {datetime_text(self.failed_at)}"
 
 
 class SellerMoneyWaiting(User):

@@ -31,6 +31,7 @@ from django.utils import timezone
 from finance.models import PayoutCycleSettings
 from marketplace.exceptions import ApplicationError
 from marketplace.outbox import outbox_email
+from marketplace.platform_time import date_text, datetime_text
 from stripe_integration import connect
 from stripe_integration.client import GatewayUnavailable
 
@@ -121,12 +122,12 @@ def _cancel_unsent_payouts(account: PayoutAccount, *, by, through) -> None:
 def _changed_email(account: PayoutAccount, *, description: str, through, config: PayoutCycleSettings) -> None:
     when = account.details_changed_at.astimezone(config.tz)
     lines = [
-        f"Where your payouts go was {'changed' if through else 'set'} on {when:%-d %B %Y at %H:%M} "
+        f"Where your payouts go was {'changed' if through else 'set'} on {datetime_text(when)} "
         f"({config.timezone}): {description}.",
     ]
     if through:
         lines.append(
-            f"For your safety, payouts are held until the cooling-off period ends on {through:%A %-d %B %Y}; "
+            f"For your safety, payouts are held until the cooling-off period ends on {date_text(through)}; "
             "your balance is safe and goes out on the first payout date after that."
         )
     lines.append(

@@ -30,6 +30,7 @@ from marketplace.exceptions import ApplicationError
 from marketplace.fsm import transition_custom
 from marketplace.money import amount_plain
 from marketplace.outbox import outbox_task
+from marketplace.platform_time import date_text, datetime_text, platform_localtime
 from stripe_integration import connect
 from stripe_integration.client import GatewayUnavailable
 
@@ -142,7 +143,7 @@ def earning_reverse_for_refunded_order(
     config = PayoutCycleSettings.load()
     fee_back = fee_share(sale.fee_amount, amount, sale.gross_amount)
     where = (
-        f", already in payout #{sale.payout_id} of {sale.payout.payout_date:%-d %b %Y}"
+        f", already in payout #{sale.payout_id} of {date_text(sale.payout.payout_date)}"
         if sale.payout_id
         else ""
     )
@@ -753,7 +754,7 @@ def _exported_when(payout: Payout) -> str:
     if payout.exported_at is None:
         return "before exports were dated"
     local = payout.exported_at.astimezone(PayoutCycleSettings.load().tz)
-    return f"on {local:%-d %b %Y at %H:%M}"
+    return f"on {datetime_text(local)}"
 
 
 def _bank_file_refusal(payout: Payout, *, again: bool) -> str:
@@ -1247,8 +1248,8 @@ def payout_check_with_stripe(*, payout_id: int, by=None) -> TransferCheck:
                 outcome=TransferCheck.Outcome.STILL_SENDING,
                 message=(
                     f"Stripe has no transfer for payout #{payout.pk} yet, but it was sent at "
-                    f"{payout.transfer_sent_at:%H:%M:%S} UTC and may still be under way: check again after "
-                    f"{settled_at:%H:%M:%S} UTC."
+                    f"{platform_localtime(payout.transfer_sent_at):%H:%M:%S} and may still be under way: check "
+                    f"again after {platform_localtime(settled_at):%H:%M:%S}."
                 ),
             )
         payout.transfer_checked_at = now

@@ -242,6 +242,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One date style everywhere: "6 Dec 2026", "6 Dec 2026, 14:05" (marketplace/formats/en).
+FORMAT_MODULE_PATH = ["marketplace.formats"]
 # The currencies the admin offers as filter choices (any other still filters when typed
 # into the address); listing them saves a DISTINCT over millions of orders.
 MARKETPLACE_CURRENCIES = env.list("MARKETPLACE_CURRENCIES", default=["USD", "EUR", "GBP"])

@@ -188,7 +188,7 @@ def test_changing_details_holds_the_next_payout_emails_the_seller_and_pays_on_th
     assert built.status == Payout.Status.CANCELED and "changed where their money goes" in built.failure_reason
     [email] = mail.outbox
     assert email.to == [seller.email] and email.subject == "Your payout details were changed"
-    assert "GB•• •••• 6819" in email.body and "Monday 18 January 2027" in email.body
+    assert "GB•• •••• 6819" in email.body and "18 Jan 2027" in email.body
     assert "If you did not make this change" in email.body
     assert ledger_check() == []
     with time_machine.travel(utc(2027, 1, 15, 10), tick=False):

@@ -443,10 +443,17 @@ def order_refund_confirmed(
         Order.objects.filter(pk=order.pk).update(amount_refunded=F("amount_refunded") + amount)
         order = Order.objects.select_for_update().get(pk=order_id)
         if order.refundable_amount == 0 and order.status == S.PAID and order.being_canceled_unshipped:
-            # The Order Settings timeout asked for this refund: the order ends canceled.
+            # The Order Settings timeout asked for this refund: the order ends canceled, and
+            # both are told so (the seller must not ship it). Never completed: no earning.
             order.cancel_unshipped(by=by, description=reason or None)
             order.save()
-        elif order.refundable_amount == 0 and can_proceed(order.refund):
+            payouts.earning_reverse_for_refunded_order(
+                order=order, amount=amount, reference=reference, reason=reason
+            )
+            _queue_email(order.pk, "buyer_unshipped_canceled", amount=amount, reason=reason)
+            _queue_email(order.pk, "seller_unshipped_canceled", amount=amount, reason=reason)
+            return order
+        if order.refundable_amount == 0 and can_proceed(order.refund):
             order.refund(by=by, description=reason or None)
             order.save()
         else:

@@ -166,3 +166,24 @@ def test_the_seller_is_told_of_an_earning_adjustment_only_when_the_order_had_an_
         orders.order_refund(order_id=order.pk, by=order.seller, reason="Second mug chipped", amount=500)
     [told] = [m for m in mailoutbox if m.subject == f"Order #{order.pk}: $5.00 refunded"]
     assert "Your earning for it is reduced in proportion" in told.body
+
+
+def test_a_refused_refund_reads_as_refused_in_the_invoices_status_history(billing, admin_client):
+    import re
+
+    from django.urls import reverse
+
+    order = _place(billing)
+    stripe.Refund.create(payment_intent=_payment_intent(order), api_key=settings.STRIPE_SECRET_KEY)
+    with billing.capture(execute=True):
+        orders.order_refund(order_id=order.pk, by=order.seller, reason="Broken in transit")
+    invoice = Invoice.objects.get(order=order)
+    assert (invoice.status, invoice.amount_refunded) == ("settled", 0)
+    html = admin_client.get(reverse("admin:billing_invoice_change", args=[invoice.pk])).content.decode()
+    sentences = [
+        re.sub(r"<[^>]+>", "", cell).strip()
+        for cell in re.findall(r'(?s)<td class="field-what_happened">(.*?)</td>', html)
+    ]
+    last = sentences[-1]
+    assert last.startswith("Stripe refused the refund"), sentences
+    assert not any("confirmed" in sentence for sentence in sentences[-2:]), sentences

@@ -588,7 +588,7 @@ def order_cancel_unshipped(*, order_id: int, days: int) -> Order:
     nothing to give back (a zero total) is canceled at once, without asking Stripe."""
     with transaction.atomic():
         order, acting = _checked(order_id=order_id, name="cancel_unshipped", by=None)
-        if order.events.filter(kind=OrderEvent.Kind.NOT_SHIPPED_IN_TIME).exists():
+        if order.being_canceled_unshipped or order.unshipped_cancel_refused_at:
             return order  # already asked (Stripe's answer is on its way, or it refused)
         reason = f"Not shipped within {days} day{'s' if days != 1 else ''} of payment"
         OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.NOT_SHIPPED_IN_TIME, note=reason)
@@ -697,7 +697,7 @@ def order_reminders_send(*, now=None) -> ReminderRun:
     if config.unshipped_cancel_days:
         late = Order.objects.filter(
             status=S.PAID, paid_at__lte=now - timedelta(days=config.unshipped_cancel_days)
-        ).exclude(events__kind=OrderEvent.Kind.NOT_SHIPPED_IN_TIME)
+        ).filter(unshipped_cancel_requested_at__isnull=True, unshipped_cancel_refused_at__isnull=True)
         for order_id in list(late.values_list("pk", flat=True)):
             try:
                 order_cancel_unshipped(order_id=order_id, days=config.unshipped_cancel_days)

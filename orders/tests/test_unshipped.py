@@ -125,9 +125,13 @@ def test_while_the_refund_is_on_its_way_nobody_can_ship_deliver_or_refund_the_or
     assert "Being canceled and refunded" in page and "Do not ship it" in page
     assert "Mark as Shipped" not in page and "Mark as Delivered" not in page and "Refund…" not in page
     assert Order.objects.get(pk=order.pk).status == S.PAID
+    listed = client.get(reverse("orders:seller_orders")).content.decode()
+    assert "being canceled and refunded: do not ship" in listed
     client.force_login(order.buyer)
     page = client.get(reverse("orders:buyer_order", args=[order.pk])).content.decode()
     assert "Being canceled: your refund is on its way" in page
+    listed = client.get(reverse("orders:buyer_orders")).content.decode()
+    assert "being canceled: your refund is on its way" in listed
 
     with time_machine.travel(later + timedelta(minutes=1)), billing.capture(execute=True):
         for answer in stripe_answers:  # the refund goes to Stripe, which refunds it

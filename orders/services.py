@@ -701,8 +701,13 @@ def order_reminders_send(*, now=None) -> ReminderRun:
         for order_id in list(late.values_list("pk", flat=True)):
             try:
                 order_cancel_unshipped(order_id=order_id, days=config.unshipped_cancel_days)
-            except ApplicationError:
-                continue  # shipped in the meantime, or the refund cannot start: told in the log
+            except ApplicationError as exc:
+                # Shipped in the meantime, or the refund cannot start now (another refund
+                # is on its way): nothing changed, and the next run tries again.
+                logger.warning(
+                    "Order #%s not shipped in time, could not be canceled on this run: %s", order_id, exc.message
+                )
+                continue
             run.canceled_unshipped += 1
 
     if config.auto_confirm_days:

@@ -217,3 +217,20 @@ def test_after_a_partial_refund_the_timeout_refunds_the_rest_and_says_so(billing
     assert "The rest of your payment, $26.00, has been refunded ($36.00 of $36.00 in all)." in to_buyer.body
     [to_seller] = [m for m in mailoutbox if m.subject == f"Order #{order.pk} was canceled: not shipped in time"]
     assert "Stripe has refunded the buyer's $26.00 ($36.00 of $36.00 in all)." in to_seller.body
+
+
+def test_a_late_order_the_timeout_cannot_cancel_yet_is_said_in_the_log(billing, caplog):
+    # The seller's own refund is on its way at Stripe: the timeout cannot ask for another
+    # one now, leaves the order as it is, tries again on its next run, and says why.
+    _settings(unshipped_cancel_days=7)
+    order = _place(billing)
+    with billing.capture(execute=False):
+        services.order_refund(order_id=order.pk, by=order.seller, reason="Out of stock", amount=1000)
+    with time_machine.travel(timezone.now() + timedelta(days=7.1)), billing.capture(execute=False):
+        assert services.order_reminders_send().canceled_unshipped == 0
+    order = Order.objects.get(pk=order.pk)
+    assert (order.status, order.being_canceled_unshipped) == (S.PAID, False)
+    assert not OrderEvent.objects.filter(order=order, kind=OrderEvent.Kind.NOT_SHIPPED_IN_TIME).exists()
+    [logged] = [r for r in caplog.records if r.name == "orders.services" and f"#{order.pk}" in r.getMessage()]
+    assert "not shipped in time, could not be canceled on this run" in logged.getMessage()
+    assert "refunding" in logged.getMessage()

@@ -16,7 +16,7 @@ from marketplace.admin_parts import (
     when,
 )
 from marketplace.exceptions import ApplicationError
-from marketplace.money import currency_clean, currency_exponent, format_money
+from marketplace.money import currency_clean, currency_exponent, format_money, thousands_separators_ok
 
 from . import services
 from .links import receipt_url
@@ -76,10 +76,14 @@ class AttemptInline(UntitledReadOnlyInline):
 
 def _parse_amount(text: str, currency: str) -> int | None:
     """'12.50' in USD -> 1250. None when empty (a full refund); ValueError when not money."""
-    text = (text or "").strip().replace(",", "")
+    text = (text or "").strip()
     if not text:
         return None
     exponent = currency_exponent(currency)
+    if not thousands_separators_ok(text):
+        # "12,50" is not 1250.00: a decimal comma is refused, never dropped.
+        raise ValueError(f"“{text}” is not an amount. Write it like 12.50.")
+    text = text.replace(",", "")
     try:
         value = Decimal(text)
     except InvalidOperation as exc:

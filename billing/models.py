@@ -211,6 +211,12 @@ class Subscription(models.Model):
         self.cancel_reason = (description or "")[:300]
 
 
+# How a refund Stripe refused starts its note, on the refund's attempt and on the invoice's
+# return to settled (`finish_partial_refund` with nothing refunded): the status history
+# tells it from a partial refund by it (billing.history_words).
+REFUND_REFUSED_NOTE = "refund refused"
+
+
 class Invoice(models.Model):
     class Status(models.TextChoices):
         INIT = "init", "Open"

@@ -129,9 +129,11 @@ def when(moment) -> str:
 
 
 # How each app says its records' status changes, as sentences: {model: {transition name:
-# sentence(record, who)}}, `who` being the person's name or None when the system acted.
-# Apps register theirs in AppConfig.ready() (the platform layer imports no business app).
-StateSentence = Callable[[object, str | None], str]
+# sentence(record, who, note)}}, `who` being the person's name or None when the system
+# acted, `note` the change's description ("" when none): one transition can stand for two
+# outcomes the note tells apart. Apps register theirs in AppConfig.ready() (the platform
+# layer imports no business app).
+StateSentence = Callable[[object, str | None, str], str]
 _STATE_SENTENCES: dict[type, dict[str, StateSentence]] = {}
 
 
@@ -147,7 +149,7 @@ def state_log_sentence(log, record) -> str:
     who = str(log.by) if log.by else None
     sentence = _STATE_SENTENCES.get(model, {}).get(log.transition)
     if sentence is not None:
-        return sentence(record, who)
+        return sentence(record, who, log.description or "")
     labels = status_labels(model)
     source, target = labels.get(log.source_state, log.source_state), labels.get(log.state, log.state)
     return f"{who or 'The system'} moved it from {source.lower()} to {target.lower()}"

@@ -443,10 +443,17 @@ def order_refund_confirmed(
         Order.objects.filter(pk=order.pk).update(amount_refunded=F("amount_refunded") + amount)
         order = Order.objects.select_for_update().get(pk=order_id)
         if order.refundable_amount == 0 and order.status == S.PAID and order.being_canceled_unshipped:
-            # The Order Settings timeout asked for this refund: the order ends canceled.
+            # The Order Settings timeout asked for this refund: the order ends canceled, and
+            # both are told so (the seller must not ship it). Never completed: no earning.
             order.cancel_unshipped(by=by, description=reason or None)
             order.save()
-        elif order.refundable_amount == 0 and can_proceed(order.refund):
+            payouts.earning_reverse_for_refunded_order(
+                order=order, amount=amount, reference=reference, reason=reason
+            )
+            _queue_email(order.pk, "buyer_unshipped_canceled", amount=amount, reason=reason)
+            _queue_email(order.pk, "seller_unshipped_canceled", amount=amount, reason=reason)
+            return order
+        if order.refundable_amount == 0 and can_proceed(order.refund):
             order.refund(by=by, description=reason or None)
             order.save()
         else:
@@ -581,7 +588,7 @@ def order_cancel_unshipped(*, order_id: int, days: int) -> Order:
     nothing to give back (a zero total) is canceled at once, without asking Stripe."""
     with transaction.atomic():
         order, acting = _checked(order_id=order_id, name="cancel_unshipped", by=None)
-        if order.events.filter(kind=OrderEvent.Kind.NOT_SHIPPED_IN_TIME).exists():
+        if order.being_canceled_unshipped or order.unshipped_cancel_refused_at:
             return order  # already asked (Stripe's answer is on its way, or it refused)
         reason = f"Not shipped within {days} day{'s' if days != 1 else ''} of payment"
         OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.NOT_SHIPPED_IN_TIME, note=reason)
@@ -690,12 +697,17 @@ def order_reminders_send(*, now=None) -> ReminderRun:
     if config.unshipped_cancel_days:
         late = Order.objects.filter(
             status=S.PAID, paid_at__lte=now - timedelta(days=config.unshipped_cancel_days)
-        ).exclude(events__kind=OrderEvent.Kind.NOT_SHIPPED_IN_TIME)
+        ).filter(unshipped_cancel_requested_at__isnull=True, unshipped_cancel_refused_at__isnull=True)
         for order_id in list(late.values_list("pk", flat=True)):
             try:
                 order_cancel_unshipped(order_id=order_id, days=config.unshipped_cancel_days)
-            except ApplicationError:
-                continue  # shipped in the meantime, or the refund cannot start: told in the log
+            except ApplicationError as exc:
+                # Shipped in the meantime, or the refund cannot start now (another refund
+                # is on its way): nothing changed, and the next run tries again.
+                logger.warning(
+                    "Order #%s not shipped in time, could not be canceled on this run: %s", order_id, exc.message
+                )
+                continue
             run.canceled_unshipped += 1
 
     if config.auto_confirm_days:

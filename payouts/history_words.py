@@ -17,18 +17,18 @@ def _by(who, done: str, passive: str) -> str:
 
 
 PAYOUT = {
-    "submit": lambda p, who: _by(who, f"sent {_payout(p)}", f"{_payout(p).capitalize()} was sent"),
-    "mark_paid": lambda p, who: _by(
+    "submit": lambda p, who, note: _by(who, f"sent {_payout(p)}", f"{_payout(p).capitalize()} was sent"),
+    "mark_paid": lambda p, who, note: _by(
         who,
         f"marked {_payout(p)} paid" + (f" (reference {p.provider_reference})" if p.provider_reference else ""),
         f"{_payout(p).capitalize()} was paid",
     ),
-    "fail": lambda p, who: _by(
+    "fail": lambda p, who, note: _by(
         who,
         f"marked {_payout(p)} failed; the money went back to the seller's balance",
         f"{_payout(p).capitalize()} failed; the money went back to the seller's balance",
     ),
-    "cancel": lambda p, who: _by(
+    "cancel": lambda p, who, note: _by(
         who,
         f"canceled {_payout(p)}; the money went back to the seller's balance",
         f"{_payout(p).capitalize()} was canceled; the money went back to the seller's balance",

@@ -49,14 +49,21 @@ def payout_password_check(*, seller, password: str) -> bool:
     """Whether `password` is the seller's, counting a wrong one towards the limit; raises
     PasswordPaused while the form is paused, and when this wrong password starts it.
     Call it outside any transaction that may roll back, so the record stays."""
-    if _recent_failures(seller) >= settings.PAYOUT_PASSWORD_FAILURE_LIMIT:
-        raise PasswordPaused(_paused_message())
+    limit = settings.PAYOUT_PASSWORD_FAILURE_LIMIT
     if not password:
+        if _recent_failures(seller) >= limit:
+            raise PasswordPaused(_paused_message())
         return False  # nothing typed: not a guess
+    # The guess is recorded before it is counted and checked: of guesses sent at once, each
+    # counts every one recorded before it, so only the first `limit` are ever checked (a
+    # count taken first would let them all through together).
+    guess = PayoutPasswordFailure.objects.create(seller=seller)
+    if _recent_failures(seller) > limit:
+        guess.delete()  # refused unchecked: it does not make the pause longer
+        raise PasswordPaused(_paused_message())
     if seller.check_password(password):
         PayoutPasswordFailure.objects.filter(seller=seller).delete()
         return True
-    PayoutPasswordFailure.objects.create(seller=seller)
-    if _recent_failures(seller) >= settings.PAYOUT_PASSWORD_FAILURE_LIMIT:
+    if _recent_failures(seller) >= limit:
         raise PasswordPaused(_paused_message())
     return False

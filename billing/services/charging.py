@@ -35,7 +35,7 @@ from marketplace.platform_time import date_text, datetime_text
 
 from .. import declines, gateway
 from ..invoice_owners import InvoiceEvent, invoice_lock, invoice_owner_notify
-from ..models import Attempt, DunningPolicy, Invoice, PaymentMethod, Receipt, Transaction
+from ..models import REFUND_REFUSED_NOTE, Attempt, DunningPolicy, Invoice, PaymentMethod, Receipt, Transaction
 from .customers import customer_stripe_id
 from .dunning import invoice_failed
 from .effects import attempt_soon, email
@@ -457,7 +457,7 @@ def _refund_answered(txn, invoice, attempt, decline) -> AttemptResult:
         )
         receipt_issue(invoice=invoice, kind=REFUND, amount=txn.amount, reference=attempt.stripe_id)
         return AttemptResult.DONE
-    attempt.decision = f"refund refused: {attempt.message or decline.message}"[:300]
+    attempt.decision = f"{REFUND_REFUSED_NOTE}: {attempt.message or decline.message}"[:300]
     txn.last_category, txn.last_message = decline.category, attempt.decision
     txn.fail(description=attempt.decision)
     txn.save()

@@ -181,3 +181,19 @@ def test_retry_now_checks_every_selected_invoice_first_and_retries_none_when_one
     assert "Nothing was changed" in html
     charge = type(charge).objects.get(pk=charge.pk)  # FSM fields cannot be refreshed
     assert charge.next_attempt_at == due and charge.attempts.count() == 1
+
+
+@pytest.mark.parametrize("amount", ["12,50", "0,5", "1,2345"])
+def test_a_refund_amount_with_a_decimal_comma_is_refused_not_read_as_a_hundred_times_more(
+    admin_client, billing, amount
+):
+    invoice = billing.invoice(billing.customer(card="4242424242424242"), amount=500000)
+    response = _action(admin_client, "refund_invoices", invoice, amount=amount, reason="Oops")
+    assert f"“{amount}” is not an amount. Write it like 12.50." in response.content.decode()
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.status, invoice.amount_refunded, invoice.transactions.filter(kind="refund").count()) == (
+        "settled",
+        0,
+        0,
+    )
+    assert _parse_amount("1,250.50", "USD") == 125050

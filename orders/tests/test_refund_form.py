@@ -101,3 +101,24 @@ def test_after_a_partial_refund_the_order_page_shows_what_was_refunded_and_what_
     assert _post(client, order, "").status_code == 302
     order.refresh_from_db()
     assert (order.status, order.amount_refunded) == (Order.Status.REFUNDED, 2500)
+
+
+@pytest.mark.parametrize("typed", ["12,50", "0,5", "1,2345.00", "12,5"])
+def test_a_comma_that_is_not_a_thousands_separator_is_refused_not_read_as_a_bigger_amount(
+    client, seller, typed
+):
+    # "12,50" is €12.50 to many sellers; read without its comma it would refund €1,250.00.
+    order = OrderFactory(seller=seller, completed=True, total_amount=500000, currency="EUR")
+    response = _post(client, order, typed)
+    assert response.status_code == 200
+    message = _text_of(response.content.decode(), "id_amount_error")
+    assert message == f"“{typed}” is not an amount. Write it like 12.50."
+    order.refresh_from_db()
+    assert (order.status, order.amount_refunded) == (Order.Status.COMPLETED, 0)
+
+
+def test_thousands_separators_are_read(client, seller):
+    order = OrderFactory(seller=seller, completed=True, total_amount=500000, currency="EUR")
+    assert _post(client, order, "1,250.00").status_code == 302
+    order.refresh_from_db()
+    assert order.amount_refunded == 125000

@@ -76,9 +76,16 @@ def test_an_order_not_shipped_in_k_days_is_refunded_in_full_then_canceled(billin
     assert (order.status, order.amount_refunded) == (S.CANCELED, 3600)
     assert (invoice.status, invoice.amount_refunded) == ("refunded", 3600)
     assert Receipt.objects.filter(invoice=invoice, kind="refund", amount=3600).exists()
-    to_buyer = [m.subject for m in mailoutbox if m.to == [order.buyer.email]]
-    assert f"Order #{order.pk} has been refunded" in to_buyer
-    assert any(m.to == [order.seller.email] and "refunded" in m.subject.lower() for m in mailoutbox)
+    # Both are told the order is canceled, not only refunded: the seller must not ship it.
+    [to_buyer] = [m for m in mailoutbox if m.subject.startswith(f"Order #{order.pk} has been")]
+    assert to_buyer.subject == f"Order #{order.pk} has been canceled and refunded"
+    assert "has been canceled: not shipped within 7 days of payment" in to_buyer.body
+    assert "Your payment of $36.00 has been refunded in full" in to_buyer.body
+    [to_seller] = [m for m in mailoutbox if m.to == [order.seller.email] and "canceled" in m.subject]
+    assert to_seller.subject == f"Order #{order.pk} was canceled: not shipped in time"
+    assert "Stripe has refunded the buyer's $36.00" in to_seller.body and "Do not ship it." in to_seller.body
+    # It was never completed: there is no earning, so none is said to be reduced.
+    assert not [m for m in mailoutbox if m.to == [order.seller.email] and "earning for it is reduced" in m.body]
     assert _run(8, billing.capture).canceled_unshipped == 0  # once
 
 
@@ -196,3 +203,34 @@ def test_zero_or_empty_days_means_never_cancel_and_the_settings_page_says_so(adm
     with time_machine.travel(timezone.now() + timedelta(days=365)):
         assert services.order_reminders_send().canceled_unshipped == 0
     assert Order.objects.get(pk=order.pk).status == S.PAID
+
+
+def test_after_a_partial_refund_the_timeout_refunds_the_rest_and_says_so(billing, mailoutbox):
+    _settings(unshipped_cancel_days=7)
+    order = _place(billing)
+    with billing.capture(execute=True):
+        services.order_refund(order_id=order.pk, by=order.seller, reason="One mug chipped", amount=1000)
+    assert _run(7.1, billing.capture).canceled_unshipped == 1
+    order = Order.objects.get(pk=order.pk)
+    assert (order.status, order.amount_refunded) == (S.CANCELED, 3600)
+    [to_buyer] = [m for m in mailoutbox if m.subject == f"Order #{order.pk} has been canceled and refunded"]
+    assert "The rest of your payment, $26.00, has been refunded ($36.00 of $36.00 in all)." in to_buyer.body
+    [to_seller] = [m for m in mailoutbox if m.subject == f"Order #{order.pk} was canceled: not shipped in time"]
+    assert "Stripe has refunded the buyer's $26.00 ($36.00 of $36.00 in all)." in to_seller.body
+
+
+def test_a_late_order_the_timeout_cannot_cancel_yet_is_said_in_the_log(billing, caplog):
+    # The seller's own refund is on its way at Stripe: the timeout cannot ask for another
+    # one now, leaves the order as it is, tries again on its next run, and says why.
+    _settings(unshipped_cancel_days=7)
+    order = _place(billing)
+    with billing.capture(execute=False):
+        services.order_refund(order_id=order.pk, by=order.seller, reason="Out of stock", amount=1000)
+    with time_machine.travel(timezone.now() + timedelta(days=7.1)), billing.capture(execute=False):
+        assert services.order_reminders_send().canceled_unshipped == 0
+    order = Order.objects.get(pk=order.pk)
+    assert (order.status, order.being_canceled_unshipped) == (S.PAID, False)
+    assert not OrderEvent.objects.filter(order=order, kind=OrderEvent.Kind.NOT_SHIPPED_IN_TIME).exists()
+    [logged] = [r for r in caplog.records if r.name == "orders.services" and f"#{order.pk}" in r.getMessage()]
+    assert "not shipped in time, could not be canceled on this run" in logged.getMessage()
+    assert "refunding" in logged.getMessage()

@@ -39,8 +39,10 @@ class RefundForm(ExpectedStatusForm):
         self.order = order
         left = format_money(order.refundable_amount, order.currency)
         self.fields["amount"].label = f"Amount to refund, in {order.currency}"
+        # "$25.00 (USD)": a symbol several currencies share gets its code; "12.345 KWD" has it.
+        self.currency_note = "" if left.endswith(order.currency) else f" ({order.currency})"
         self.fields["amount"].help_text = (
-            f"{left} ({order.currency}) can still be refunded. Leave it empty to refund all of it, "
+            f"{left}{self.currency_note} can still be refunded. Leave it empty to refund all of it, "
             "or type less for a partial refund."
         )
         self.fields["amount"].widget.attrs.update({"inputmode": "decimal", "autocomplete": "off"})

@@ -55,6 +55,13 @@ def test_the_form_shows_what_can_still_be_refunded_and_the_currency(client, sell
             _text_of(html, element_id)  # every id it points at exists
 
 
+def test_a_currency_written_by_its_code_is_not_named_twice(client, seller):
+    order = OrderFactory(seller=seller, completed=True, total_amount=12345, currency="KWD")
+    html = client.get(reverse("orders:seller_order_refund", args=[order.pk])).content.decode()
+    assert "12.345 KWD can still be refunded" in _text_of(html, "id_amount_helptext")
+    assert "(KWD)" not in html
+
+
 @pytest.mark.parametrize(
     "typed, message",
     [

@@ -74,6 +74,16 @@ def test_a_dry_run_for_a_future_payout_date_previews_what_that_date_would_pay(pa
     assert Payout.objects.count() == 0 and not PayoutRun.objects.exists()
 
 
+def test_a_dry_run_ahead_leaves_out_what_the_payout_dates_before_it_pay(payouts):
+    payouts.complete(at=utc(2027, 1, 5, 10), amount=10_000)  # $90.00, paid on Jan 15
+    payouts.complete(at=utc(2027, 1, 9, 10), amount=20_000)  # $180.00, available Jan 16, paid Feb 1
+    with time_machine.travel(utc(2027, 1, 10, 12)):
+        out = run("run_payouts", "--date", "2027-02-01", "--dry-run")
+    assert "after the payout dates before it (2027-01-15) have paid what they would" in out
+    assert "$180.00" in out and "$270.00" not in out
+    assert Payout.objects.count() == 0 and not PayoutRun.objects.exists()
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

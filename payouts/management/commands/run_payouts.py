@@ -57,10 +57,14 @@ class Command(BaseCommand):
             report = payout_run_dry(payout_date=payout_date)
             if payout_date > today:
                 days = (payout_date - today).days
+                first = ""
+                if report.earlier_dates:
+                    dates = ", ".join(f"{day}" for day in report.earlier_dates)
+                    first = f", after the payout dates before it ({dates}) have paid what they would"
                 self.stdout.write(
                     f"{payout_date} is {days} day{'s' if days != 1 else ''} away: what its run would pay "
-                    "as things stand today (earnings available by then, each seller as they could be paid "
-                    "on that date); orders completed, refunded or disputed meanwhile will change it."
+                    f"as things stand today{first} (earnings available by then, each seller as they could "
+                    "be paid on that date); orders completed, refunded or disputed meanwhile will change it."
                 )
         else:
             report = payout_run_create(

@@ -148,3 +148,24 @@ def test_the_processing_loop_re_reads_a_pending_refund_and_never_makes_a_second_
     assert [r["id"] for r in _stripe_refunds(order)] == [refund_id]
     assert Attempt.objects.filter(transaction=txn).count() == 1
     assert ledger_check() == [] and ledger_problems() == []
+
+
+def test_a_refund_made_in_the_stripe_dashboard_is_recorded_once_it_succeeded(billing, client, mailoutbox):
+    order = _place(billing)
+    billing.server.refunds_pending(1)
+    refund = stripe.Refund.create(
+        payment_intent=_payment_intent(order), amount=1000, api_key=settings.STRIPE_SECRET_KEY
+    )
+    assert refund["status"] == "pending"
+    sent = len(mailoutbox)
+    with billing.capture(execute=True):
+        response = _post(client, _event("evt_dashboard_pending", "refund.created", refund.to_dict()))
+    assert response.status_code == 200
+    assert Order.objects.get(pk=order.pk).amount_refunded == 0
+    assert not Transaction.objects.filter(invoice__order=order, kind="refund").exists()
+    assert mailoutbox[sent:] == []
+
+    _deliver(client, billing, billing.server.refund_settle(refund["id"], "succeeded"), 1)
+    order = Order.objects.get(pk=order.pk)
+    assert (order.status, order.amount_refunded) == ("paid", 1000)
+    assert f"Part of order #{order.pk} has been refunded" in [m.subject for m in mailoutbox[sent:]]

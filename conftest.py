@@ -239,6 +239,18 @@ class StripeTestServer:
             data["amount"] = amount
         return self._post("/_config/disputes", data)
 
+    def refunds_pending(self, count=1):
+        """The next `count` refunds made stay `pending` at Stripe until `refund_settle`."""
+        self._post("/_config/refunds/pending", {"count": count})
+
+    def refund_settle(self, refund_id, status, failure_reason=None):
+        """Stripe settles a pending refund `succeeded`, `failed` (with `failure_reason`) or
+        `canceled`, and sends `refund.updated`. Returns the refund."""
+        data = {"status": status}
+        if failure_reason:
+            data["failure_reason"] = failure_reason
+        return self._post(f"/_config/refunds/{refund_id}", data)
+
     def onboard(self, link_url, action="complete"):
         """Answer a Connect onboarding link the way a seller does on the onboarding page:
         "complete" (everything submitted), "partial" (the ID document left due) or
@@ -272,6 +284,8 @@ def stripe_server(settings, localstripe_url):
     server = StripeTestServer(localstripe_url)
     server.fail_next(0)
     server.lose_answers(0)
+    server.refunds_pending(0)
     yield server
     server.fail_next(0)
     server.lose_answers(0)
+    server.refunds_pending(0)

@@ -27,6 +27,7 @@ from stripe_integration.client import (  # noqa: F401
     payment_method_attach,
     refund,
     refund_retrieve,
+    refund_waiting,
     setup_intent_create,
     setup_intent_payment_method,
     setup_intent_retrieve,

@@ -20,8 +20,10 @@ from stripe_integration import listing
 from .models import Attempt, Dispute, Transaction
 from .services.disputes import dispute_status_from_stripe
 
-# Stripe statuses that match a refund we recorded as done.
-REFUND_OK = ("succeeded", "pending")
+# The Stripe status that matches a refund we recorded as done. A pending refund is not
+# done: ours stays open until Stripe settles it.
+REFUND_OK = ("succeeded",)
+REFUND_WAITING = ("pending", "requires_action")
 
 
 def stripe_differences(*, since: datetime) -> Findings:
@@ -191,7 +193,11 @@ def _refunds(findings: Findings, since: datetime, intents: dict, charge_to_inten
                 stripe=str(refund.get("status")),
                 message=f"Our refund is done, but Stripe's refund {refund['id']} is {refund.get('status')}.",
             )
-    unrecorded = [r for r_id, r in at_stripe.items() if r_id not in seen and r.get("status") in REFUND_OK]
+    unrecorded = [
+        r
+        for r_id, r in at_stripe.items()
+        if r_id not in seen and r.get("status") in REFUND_OK + REFUND_WAITING
+    ]
     ids = [r["id"] for r in unrecorded]
     known = {
         txn.stripe_id: txn
@@ -207,6 +213,10 @@ def _refunds(findings: Findings, since: datetime, intents: dict, charge_to_inten
             or ""
         )
         txn = known.get(refund["id"])
+        if refund.get("status") in REFUND_WAITING and (
+            txn is None or txn.status in Transaction.OPEN_STATUSES
+        ):
+            continue  # not settled at Stripe yet; ours (if any) is still open, as it should be
         if txn is None:
             findings.add(
                 K.MISSING_LOCALLY,

@@ -7,12 +7,16 @@ trusting the event's copy, so events that arrive late or out of order still end 
 right state.
 """
 
+import logging
+
 from billing.models import Attempt
 from billing.services import attempt_reconcile_success, attempt_record
 from billing.services.disputes import dispute_record
 from billing.services.invoices import invoice_refund_made_at_stripe
 from marketplace.money import from_stripe_amount
 from stripe_integration import client
+
+logger = logging.getLogger(__name__)
 
 
 def _attempt_for(obj: dict) -> Attempt | None:
@@ -44,7 +48,9 @@ def payment_intent_event_apply(event: dict) -> str:
 
 def refund_event_apply(event: dict) -> str:
     """A Refund (or a Charge's refunds) changed: record the refund attempts whose answer
-    was lost."""
+    was lost or that Stripe had not settled (pending), once Stripe has: succeeded as a
+    refund made, failed or canceled as a refused one. A refund made outside the product
+    is recorded once it succeeded."""
     obj = (event.get("data") or {}).get("object") or {}
     refund_obj = obj if obj.get("object") == "refund" else None
     refunds = [refund_obj] if refund_obj else ((obj.get("refunds") or {}).get("data") or [])
@@ -54,7 +60,7 @@ def refund_event_apply(event: dict) -> str:
         if attempt is None and item.get("id") and item.get("payment_intent"):
             # Not a refund this product asked for: made in the Stripe Dashboard.
             current = client.refund_object(item["id"])
-            if current.get("status") in ("succeeded", "pending"):
+            if current.get("status") == "succeeded":
                 results.append(
                     invoice_refund_made_at_stripe(
                         payment_intent_id=current["payment_intent"],
@@ -62,8 +68,27 @@ def refund_event_apply(event: dict) -> str:
                         amount=from_stripe_amount(current["amount"], current["currency"].upper()),
                     )
                 )
+            elif current.get("status") in client.REFUND_WAITING:
+                results.append(f"waiting: refund {current['id']} is {current['status']}")
             continue
-        if attempt is None or attempt.outcome != Attempt.Outcome.UNKNOWN:
+        if attempt is None:
+            continue
+        if attempt.outcome != Attempt.Outcome.UNKNOWN:
+            if attempt.outcome == Attempt.Outcome.SUCCEEDED and item.get("id"):
+                current = client.refund_object(item["id"])
+                if current.get("status") in ("failed", "canceled"):
+                    # Recorded as made, now failed at Stripe: the money is back with the
+                    # platform. reconcile_stripe reports it; staff decide.
+                    logger.error(
+                        "Refund %s (attempt %s) was recorded as made but Stripe now reports it %s (%s)",
+                        current["id"],
+                        attempt.pk,
+                        current.get("status"),
+                        current.get("failure_reason") or "no reason",
+                    )
+                    results.append(
+                        f"not recorded: {current['id']} is {current.get('status')} after succeeding"
+                    )
             continue
         current = client.refund_retrieve(item["id"])
         results.append(attempt_record(attempt_id=attempt.pk, result=current))

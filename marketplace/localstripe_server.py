@@ -35,6 +35,9 @@ What this adds to localstripe 1.15, each as Stripe documents it:
   more than is left on the charge answers 400 (`charge_already_refunded` once nothing is
   left), a disputed charge cannot be refunded (`charge_disputed`), and each refund sends
   `refund.created`, so a refund made outside the product (the Stripe Dashboard) reaches it.
+- Pending refunds (see `localstripe_refunds`): a test hook makes the next refunds stay
+  `pending` and settles one `succeeded`, `failed` (with a `failure_reason`) or `canceled`,
+  sending `refund.updated`, as Stripe does for refunds its banks take days over.
 - A card set up with 3-D Secure through a SetupIntent (4000002500003155) is not asked to
   authenticate again for off-session payments, as Stripe documents; the PaymentIntent
   path (a payment confirmed on the page) still asks.
@@ -56,7 +59,7 @@ from localstripe.errors import UserError
 from localstripe.server import app, store
 from localstripe.webhooks import schedule_webhook
 
-from . import localstripe_connect, localstripe_disputes, localstripe_lists
+from . import localstripe_connect, localstripe_disputes, localstripe_lists, localstripe_refunds
 
 # https://docs.stripe.com/testing#declined-payments: number -> (code, decline_code, message)
 DECLINED_WHEN_CHARGED = {
@@ -117,8 +120,8 @@ def _patch_refunds():
                 raise refused(
                     "charge_disputed", f"Charge {charge.id} has been charged back; cannot issue a refund."
                 )
-            done = sum(
-                r.amount for key, r in store.items() if key.startswith("refund:") and r.charge == charge.id
+            done = localstripe_refunds.refunded_amount(
+                r for key, r in store.items() if key.startswith("refund:") and r.charge == charge.id
             )
             left = charge.amount - done
             amount = resources.try_convert_to_int(data.get("amount"))
@@ -130,6 +133,7 @@ def _patch_refunds():
                     f"Refund amount ({amount}) is greater than unrefunded amount on charge ({left}).",
                 )
         refund = create(cls, **data)
+        localstripe_refunds.refund_made(refund)
         schedule_webhook(resources.Event("refund.created", refund))
         return refund
 
@@ -318,6 +322,7 @@ async def flush(request):
     _idempotent.clear()
     _faults.clear()
     _lost_answers.clear()
+    localstripe_refunds.reset()
     return web.json_response({})
 
 
@@ -412,6 +417,7 @@ def build_app(*, test_hooks: bool = False, keep_data: bool = False, port: int = 
     localstripe_connect.add_routes(app)
     localstripe_disputes.add_routes(app, test_hooks=test_hooks)
     localstripe_lists.add_routes(app)
+    localstripe_refunds.add_routes(app, test_hooks=test_hooks)
     if test_hooks:
         app.middlewares.insert(0, lost_answers_middleware)
         app.middlewares.insert(0, faults_middleware)

@@ -302,21 +302,44 @@ def refund_object(stripe_id: str) -> dict:
     return obj
 
 
+# A refund in these states is neither made nor refused yet: Stripe settles it later
+# (`refund.updated`), and only `succeeded` means the buyer gets the money.
+REFUND_WAITING = ("pending", "requires_action")
+
+# Stripe's `failure_reason` of a refund that failed after it was pending, in words.
+REFUND_FAILURE_REASONS = {
+    "charge_for_pending_refund_disputed": "the buyer's bank disputed the payment while the refund was pending",
+    "declined": "the buyer's bank declined the refund",
+    "expired_or_canceled_card": "the buyer's card has expired or was canceled",
+    "insufficient_funds": "the platform's Stripe balance was too low to pay it",
+    "lost_or_stolen_card": "the buyer's card was reported lost or stolen",
+    "merchant_request": "it was canceled at Stripe",
+    "unknown": "Stripe gave no reason",
+}
+
+
 def _refund_result(obj, calls) -> GatewayResult:
+    """A Refund as a result: `ok` only once it succeeded; a pending one is `waiting` (no
+    error: the answer is not known yet); a failed or canceled one carries why."""
     status = obj.get("status")
-    ok = status in ("succeeded", "pending")
-    error = (
-        {}
-        if ok
-        else {
+    ok = status == "succeeded"
+    error = {}
+    if not ok and status not in REFUND_WAITING:
+        reason = obj.get("failure_reason") or ""
+        words = REFUND_FAILURE_REASONS.get(reason, reason.replace("_", " "))
+        error = {
             "error": {
                 "type": "invalid_request_error",
-                "code": obj.get("failure_reason") or "refund_failed",
-                "message": f"Stripe marked the refund {status}.",
+                "code": reason or "refund_failed",
+                "message": f"Stripe marked the refund {status}" + (f": {words}." if words else "."),
             }
         }
-    )
     return GatewayResult(ok=ok, stripe_id=obj["id"], status=status, http_status=200, error=error, calls=calls)
+
+
+def refund_waiting(result: GatewayResult) -> bool:
+    """A refund Stripe has taken but not settled yet (`pending`): not confirmed."""
+    return not result.ok and result.status in REFUND_WAITING
 
 
 def setup_intent_create(*, customer_id: str, idempotency_key: str, metadata: dict | None = None) -> dict:

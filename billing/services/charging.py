@@ -19,6 +19,13 @@ If the process dies between 1 and 3, the attempt stays `unknown` and the next ru
 the same request again with the same key: Stripe answers with the original result
 instead of charging twice. While an attempt is `unknown`, nothing starts another charge
 for its invoice.
+
+A refund Stripe answers `pending` is not confirmed either: its attempt stays `unknown`
+with the refund's id, the transaction stays open and the invoice `refunding`, and nothing
+is told to the invoice's owner. The `refund.updated` webhook, or the loop every
+REFUND_PENDING_RECHECK, reads that refund again by its id (never a new create, which
+after Stripe forgets the key would refund twice) and records it once Stripe has settled
+it: `succeeded` as a refund made, `failed` or `canceled` as a refused one.
 """
 
 import enum
@@ -51,6 +58,8 @@ IN_FLIGHT_GRACE = timedelta(seconds=120)
 # Backoff for gateway trouble between runs: 1, 2, 4 ... minutes, at most an hour.
 TRANSPORT_BACKOFF_MAX = timedelta(hours=1)
 AUTHENTICATION_REQUIRED = "authentication_required"
+# How often the loop reads a pending refund again when no webhook settled it.
+REFUND_PENDING_RECHECK = timedelta(hours=1)
 
 
 class AttemptResult(enum.StrEnum):
@@ -61,7 +70,7 @@ class AttemptResult(enum.StrEnum):
     FAILED = "failed"  # declined for good, or no usable card
     GATEWAY = "gateway"  # no proper answer: the same request is sent again later
     SKIPPED = "skipped"  # not due any more, or already recorded
-    WAITING = "waiting"  # another attempt for its invoice is in flight
+    WAITING = "waiting"  # another attempt for its invoice is in flight, or a refund is pending at Stripe
     ERROR = "error"  # a bug or a database error; logged
     HELD = "held"  # Stripe refused the platform's request: waits for staff
 
@@ -228,6 +237,9 @@ def _send(txn: Transaction, attempt: Attempt) -> gateway.GatewayResult:
                 "attempt": attempt.idempotency_key,
             },
         )
+    if attempt.stripe_id:
+        # Stripe made this refund and said it was pending: read it again by its id.
+        return gateway.refund_retrieve(attempt.stripe_id)
     return gateway.refund(
         payment_intent_id=txn.refund_of.stripe_id,
         amount=txn.amount,
@@ -325,6 +337,8 @@ def attempt_record(*, attempt_id: int, result: gateway.GatewayResult, now=None) 
         attempt.transaction = txn
         if attempt.outcome != Attempt.Outcome.UNKNOWN:
             return AttemptResult.SKIPPED
+        if txn.kind == Transaction.Kind.REFUND and gateway.refund_waiting(result):
+            return _refund_pending(txn, attempt, result, now)
         decline = _store_raw(attempt, result, now)
         if decline is not None and decline.category == declines.GATEWAY:
             # Stripe answered but not with a decision (e.g. our key was refused): same attempt later.
@@ -438,6 +452,28 @@ def _charge_answered(txn, invoice, attempt, decline, now) -> AttemptResult:
         authenticate=decline.code == AUTHENTICATION_REQUIRED and bool(attempt.stripe_id),
     )
     return AttemptResult.FAILED
+
+
+def _refund_pending(txn, attempt, result, now) -> AttemptResult:
+    """Stripe took the refund but has not settled it: nothing is recorded as refunded or
+    refused. The attempt stays `unknown` with the refund's id, to be read again."""
+    attempt.calls += result.calls
+    attempt.http_status = result.http_status
+    attempt.stripe_id = result.stripe_id or attempt.stripe_id
+    check_at = now + REFUND_PENDING_RECHECK
+    attempt.decision = (
+        f"{result.status}: Stripe has not settled refund {attempt.stripe_id} yet; "
+        f"read again at {datetime_text(check_at)} or when Stripe reports it"
+    )[:300]
+    attempt.save()
+    txn.transport_failures = 0
+    txn.next_attempt_at = check_at
+    txn.last_category = ""
+    txn.last_message = (
+        f"Stripe has not confirmed the refund yet ({result.status}); nothing changes until it does."
+    )
+    txn.save(update_fields=["transport_failures", "next_attempt_at", "last_category", "last_message"])
+    return AttemptResult.WAITING
 
 
 def _refund_answered(txn, invoice, attempt, decline) -> AttemptResult:

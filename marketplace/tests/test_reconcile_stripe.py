@@ -288,3 +288,25 @@ def test_stripe_not_answering_says_so_in_one_line_and_exits_3(stripe_server):
     code, out, err = reconcile()
     assert (code, out) == (3, "")
     assert err.startswith("Stripe did not answer") and err.count("\n") == 1
+
+
+def test_a_refund_pending_at_stripe_is_no_difference_while_ours_waits_but_is_once_recorded_done(
+    paid_invoice, billing
+):
+    from billing import services as billing_services
+
+    billing.server.refunds_pending(1)
+    with billing.capture(execute=True):
+        txn = billing_services.invoice_refund(invoice_id=paid_invoice.pk, amount=1200, reason="Goodwill")
+    txn = Transaction.objects.get(pk=txn.pk)
+    assert txn.status == "init"  # waiting for Stripe to settle it
+    assert differences() == (0, [])
+
+    # A refund recorded as done while Stripe still has it pending (as before pending
+    # refunds waited) is a difference staff must see.
+    refund_id = txn.attempts.get().stripe_id
+    Transaction.objects.filter(pk=txn.pk).update(status="done", stripe_id=refund_id, done_at=txn.created_at)
+    code, found = differences()
+    assert code == 1
+    assert [(d["kind"], d["stripe_ids"]) for d in found] == [("status_differs", [refund_id])]
+    assert "is pending" in found[0]["message"]

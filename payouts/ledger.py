@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
 
@@ -49,14 +49,22 @@ def accounts_get(specs: Iterable[tuple[str, str, int | None]]) -> dict[str, Ledg
 
 
 def _apply_to_balances(deltas: dict[int, int]) -> None:
-    """Add each delta to its account's cached balance, locking the rows in id order."""
+    """Add each delta to its account's cached balance, locking the rows in id order, in
+    one statement per thousand accounts (a payout chunk moves thousands of balances)."""
     ids = sorted(account_id for account_id, delta in deltas.items() if delta)
     if not ids:
         return
-    accounts = list(LedgerAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
-    for account in accounts:
-        account.balance += deltas[account.pk]
-    LedgerAccount.objects.bulk_update(accounts, ["balance"], batch_size=1000)
+    list(LedgerAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+    table = connection.ops.quote_name(LedgerAccount._meta.db_table)
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 1_000):
+            batch = ids[start : start + 1_000]
+            rows = ", ".join(["(CAST(%s AS BIGINT), CAST(%s AS BIGINT))"] * len(batch))
+            cursor.execute(
+                f"WITH d (id, delta) AS (VALUES {rows}) "
+                f"UPDATE {table} SET balance = {table}.balance + d.delta FROM d WHERE {table}.id = d.id",
+                [value for pk in batch for value in (pk, deltas[pk])],
+            )
 
 
 def journals_post(postings: list[dict]) -> list[Journal]:

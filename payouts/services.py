@@ -600,6 +600,15 @@ def _take_lines(*, run: PayoutRun, low: int, high: int) -> dict[int, tuple[int, 
     params = [run.pk, low, high, run.payout_date]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # The payouts were inserted in this transaction, so the planner's statistics
+            # see (almost) none and it loops over them, reading each seller's lines by
+            # index, page after page at random. A hash join reads the chunk's lines once,
+            # in the table's order (a quarter faster at 3M lines): nested loops are off
+            # for this one statement.
+            cursor.execute(
+                "SELECT current_setting('enable_nestloop'), set_config('enable_nestloop', 'off', true)"
+            )
+            nestloop = cursor.fetchone()[0]
             cursor.execute(
                 f"""
                 WITH taken AS ({take} RETURNING {e}.payout_id, {e}.amount)
@@ -607,6 +616,9 @@ def _take_lines(*, run: PayoutRun, low: int, high: int) -> dict[int, tuple[int, 
                 """,
                 params,
             )
+            rows = cursor.fetchall()
+            cursor.execute("SELECT set_config('enable_nestloop', %s, true)", [nestloop])
+            return {payout_id: (int(total), count) for payout_id, total, count in rows}
         else:
             cursor.execute(take, params)
             cursor.execute(

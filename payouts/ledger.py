@@ -16,6 +16,8 @@ from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from marketplace.bulk import insert_returning_ids
+
 from .models import Earning, Entry, Journal, LedgerAccount, Payout
 
 K = LedgerAccount.Kind
@@ -68,36 +70,6 @@ def _apply_to_balances(deltas: dict[int, int]) -> None:
             )
 
 
-def _insert_returning_ids(model, columns: list[str], rows: list[tuple]) -> list[int]:
-    """Insert rows of plain values (one per column, ready for the database) and return
-    their ids in order. On PostgreSQL one `INSERT … SELECT FROM unnest(…)` per 5,000 rows
-    without building a model instance per row (a payout chunk posts thousands of journals
-    and twice as many entries); elsewhere `bulk_create`."""
-    if not rows:
-        return []
-    if connection.vendor != "postgresql":
-        objects = model.objects.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows])
-        return [obj.pk for obj in objects]
-    meta = model._meta
-    fields = [meta.get_field(column) for column in columns]  # a name or a foreign key's attname
-    types = [
-        field.target_field.cast_db_type(connection) if field.is_relation else field.cast_db_type(connection)
-        for field in fields
-    ]
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in types)}) RETURNING {quote(meta.pk.column)}"
-    )
-    ids = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 5_000):
-            batch = rows[start : start + 5_000]
-            cursor.execute(sql, [list(column) for column in zip(*batch, strict=True)])
-            ids.extend(row[0] for row in cursor.fetchall())
-    return ids
-
-
 def journals_post(postings: list[dict]) -> list[int]:
     """Post many journals at once; returns their ids, in order. Each posting is {kind,
     description, earning?, payout?, lines: [(account, amount), ...]} and must sum to zero."""
@@ -108,7 +80,7 @@ def journals_post(postings: list[dict]) -> list[int]:
         return []
     assert transaction.get_connection().in_atomic_block, "post journals inside a transaction"
     now = timezone.now()
-    journal_ids = _insert_returning_ids(
+    journal_ids = insert_returning_ids(
         Journal,
         ["kind", "description", "earning_id", "payout_id", "created_at"],
         [
@@ -128,7 +100,7 @@ def journals_post(postings: list[dict]) -> list[int]:
         for account, amount in posting["lines"]:
             entries.append((journal_id, account.pk, amount))
             deltas[account.pk] += amount
-    _insert_returning_ids(Entry, ["journal_id", "account_id", "amount"], entries)
+    insert_returning_ids(Entry, ["journal_id", "account_id", "amount"], entries)
     _apply_to_balances(deltas)
     return journal_ids
 

@@ -26,6 +26,7 @@ from django_fsm import can_proceed
 
 from accounts.models import User
 from finance.models import PayoutCycleSettings
+from marketplace.bulk import insert_returning_ids
 from marketplace.exceptions import ApplicationError
 from marketplace.fsm import transition_custom
 from marketplace.money import amount_plain
@@ -534,26 +535,45 @@ def _run_chunk(
     chunk_report = RunReport(payout_date=D)
     chosen = _classify(rows, payability=payability, minimum=config.minimum_payout_for, report=chunk_report)
     if chosen:
-        created = Payout.objects.bulk_create(
+        # One payout per seller, currency and date (a unique key), so its idempotency key
+        # names exactly one transfer, however often it is resent.
+        namespace = settings.STRIPE_IDEMPOTENCY_NAMESPACE
+        ids = insert_returning_ids(
+            Payout,
             [
-                Payout(
-                    seller_id=row["seller_id"],
-                    currency=row["currency"],
-                    payout_date=D,
-                    amount=row["total"],
-                    run=run,
-                    provider=payability[row["seller_id"]].provider,
-                    # One payout per seller, currency and date (a unique key), so this
-                    # key names exactly one transfer, however often it is resent.
-                    idempotency_key=(
-                        f"{settings.STRIPE_IDEMPOTENCY_NAMESPACE}:payout-{row['seller_id']}-{row['currency']}-{D}"
-                    ),
-                    transfer_group=f"payout-{D:%Y-%m-%d}-{row['seller_id']}",
+                "seller_id",
+                "currency",
+                "payout_date",
+                "amount",
+                "run_id",
+                "provider",
+                "idempotency_key",
+                "transfer_group",
+            ],
+            [
+                (
+                    row["seller_id"],
+                    row["currency"],
+                    D,
+                    row["total"],
+                    run.pk,
+                    payability[row["seller_id"]].provider,
+                    f"{namespace}:payout-{row['seller_id']}-{row['currency']}-{D}",
+                    f"payout-{D:%Y-%m-%d}-{row['seller_id']}",
                 )
                 for row in chosen
             ],
-            batch_size=2_000,
         )
+        created = [
+            Payout(
+                pk=pk,
+                seller_id=row["seller_id"],
+                currency=row["currency"],
+                payout_date=D,
+                amount=row["total"],
+            )
+            for pk, row in zip(ids, chosen, strict=True)
+        ]
         taken = _take_lines(run=run, low=low, high=high)
         # Each payout is what its lines add up to. Payouts left with no line, or under the
         # minimum (refunds that committed between the sums and the update), are not made;

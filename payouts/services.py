@@ -575,6 +575,7 @@ def _run_chunk(
             for pk, row in zip(ids, chosen, strict=True)
         ]
         taken = _take_lines(run=run, low=low, high=high)
+        _check_lines_now()
         # Each payout is what its lines add up to. Payouts left with no line, or under the
         # minimum (refunds that committed between the sums and the update), are not made;
         # their lines stay unpaid.
@@ -602,6 +603,32 @@ def _run_chunk(
             report.amounts[p.currency] += p.amount
     for name in ("below_minimum", "on_hold", "not_positive"):
         setattr(report, name, getattr(report, name) + getattr(chunk_report, name))
+
+
+_earning_payout_fk: list[str] = []
+
+
+def _check_lines_now() -> None:
+    """Run the foreign-key checks of the lines a chunk just gave its payouts (one per line,
+    deferred to commit like every foreign key here) now, before the ledger locks the
+    platform's in-transit accounts, which every chunk updates: chunks built side by side
+    then wait for each other only for the few statements that post the journals and
+    commit, not for these checks too. Only this constraint: the ledger's own (entries to
+    accounts) stay deferred, so their share locks on the accounts are taken after the
+    ledger's update locks, never before them (which would deadlock two chunks)."""
+    if connection.vendor != "postgresql":
+        return
+    table = Earning._meta.db_table
+    with connection.cursor() as cursor:
+        if not _earning_payout_fk:
+            constraints = connection.introspection.get_constraints(cursor, table)
+            _earning_payout_fk.extend(
+                name
+                for name, c in constraints.items()
+                if c["foreign_key"] and c["columns"] == [Earning._meta.get_field("payout").column]
+            )
+        for name in _earning_payout_fk:
+            cursor.execute(f"SET CONSTRAINTS {connection.ops.quote_name(name)} IMMEDIATE")
 
 
 def _take_lines(*, run: PayoutRun, low: int, high: int) -> dict[int, tuple[int, int]]:

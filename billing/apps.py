@@ -6,6 +6,10 @@ class BillingConfig(AppConfig):
     verbose_name = "Billing"
 
     def ready(self):
+        # The admin's status history in sentences.
+        from . import history_words
+
+        history_words.register()
         from . import tasks  # noqa: F401  (registers billing's Celery tasks by name)
         from .services.subscriptions import subscription_invoices_register
 

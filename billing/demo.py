@@ -117,3 +117,39 @@ def seed(*, people, stdout):
         + ", ".join(f"{k} {v}" for k, v in counts.items() if v)
     )
     stdout.write(f"Billing: invoice #{confirm.pk} waits for its customer's bank: {card_update_url(confirm)}")
+
+
+def _logs_of(record):
+    from django.contrib.contenttypes.models import ContentType
+    from django_fsm_log.models import StateLog
+
+    return StateLog.objects.filter(content_type=ContentType.objects.get_for_model(type(record)), object_id=record.pk)
+
+
+def invoice_retime(invoice_id: int, *, created_at, paid_at=None, refunded_at=None) -> None:
+    """Move a demo invoice's story to the days its order's story took: issued when the
+    order was placed, charged and paid at `paid_at`, refunded at `refunded_at`. Only
+    dates change, never an amount or a status."""
+    invoice = Invoice.objects.get(pk=invoice_id)
+    Invoice.objects.filter(pk=invoice.pk).update(
+        created_at=created_at, **({"settled_at": paid_at} if invoice.settled_at and paid_at else {})
+    )
+    for txn in invoice.transactions.all():
+        at = refunded_at if txn.kind == Transaction.Kind.REFUND else paid_at
+        if at is None:
+            continue
+        Transaction.objects.filter(pk=txn.pk).update(
+            created_at=at, next_attempt_at=at, **({"done_at": at} if txn.done_at else {})
+        )
+        txn.attempts.update(started_at=at, finished_at=at)
+        _logs_of(txn).update(timestamp=at)
+    for receipt in invoice.receipts.all():
+        at = refunded_at if receipt.kind == receipt.Kind.REFUND else paid_at
+        if at is not None:
+            type(receipt).objects.filter(pk=receipt.pk).update(issued_at=at)
+    for log in _logs_of(invoice):
+        at = {"process": paid_at, "settle": paid_at, "settle_zero": paid_at}.get(log.transition)
+        if log.transition in ("start_refund", "finish_full_refund", "finish_partial_refund"):
+            at = refunded_at
+        if at is not None:
+            type(log).objects.filter(pk=log.pk).update(timestamp=at)

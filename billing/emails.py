@@ -7,7 +7,7 @@ from datetime import datetime
 
 from marketplace.money import format_money
 from marketplace.outbox import outbox_email
-from marketplace.platform_time import platform_localtime
+from marketplace.platform_time import date_text, platform_localtime
 
 from .links import card_update_url
 from .models import Invoice, Subscription
@@ -20,7 +20,7 @@ def _when(iso: str | None) -> str:
     if not iso:
         return ""
     moment = platform_localtime(datetime.fromisoformat(iso))
-    return f"{moment:%A %-d %B %Y}"
+    return date_text(moment)
 
 
 def _what(invoice: Invoice) -> str:
@@ -44,7 +44,7 @@ def billing_email_send(
             context={
                 "subject": f"Your {sub.plan.name} subscription has been canceled",
                 "lines": [
-                    f"Your {sub.plan.name} subscription was canceled on {platform_localtime(sub.canceled_at):%-d %B %Y}."
+                    f"Your {sub.plan.name} subscription was canceled on {date_text(sub.canceled_at)}."
                     + (f" Reason: {reason}" if reason else ""),
                     "You will not be charged for it again. Nothing you already paid is affected.",
                 ],

@@ -15,6 +15,8 @@ from django.utils import timezone
 from django_fsm import FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 
+from marketplace.platform_time import datetime_text
+
 # The Stripe event inbox is stripe_integration's now (same table); importable here as before.
 from stripe_integration.models import WebhookEvent  # noqa: F401
 
@@ -124,10 +126,15 @@ class PaymentMethod(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self):
-        label = f"{self.brand.title() or 'Card'} •••• {self.last4 or '????'}"
+        label = self.short_label
         if self.exp_month and self.exp_year:
             label += f" (exp. {self.exp_month:02d}/{self.exp_year % 100:02d})"
         return label
+
+    @property
+    def short_label(self) -> str:
+        """The card as its owner knows it: "Visa •••• 4242"."""
+        return f"{self.brand.title() or 'Card'} •••• {self.last4 or '????'}"
 
     @property
     def usable(self) -> bool:
@@ -202,6 +209,12 @@ class Subscription(models.Model):
     def cancel(self, *, by=None, description=None):
         self.canceled_at = timezone.now()
         self.cancel_reason = (description or "")[:300]
+
+
+# How a refund Stripe refused starts its note, on the refund's attempt and on the invoice's
+# return to settled (`finish_partial_refund` with nothing refunded): the status history
+# tells it from a partial refund by it (billing.history_words).
+REFUND_REFUSED_NOTE = "refund refused"
 
 
 class Invoice(models.Model):
@@ -629,4 +642,4 @@ class CardPageStripeCall(models.Model):
         indexes = [models.Index(fields=["invoice", "made_at"], name="billing_cardpage_calls_idx")]
 
     def __str__(self):
-        return f"{self.what} for invoice #{self.invoice_id} at {self.made_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.what} for invoice #{self.invoice_id} at {datetime_text(self.made_at)}"

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from marketplace.money import format_money
-from marketplace.platform_time import platform_localtime
+from marketplace.platform_time import date_text, datetime_text
 
 from .declines import decline_for_customer
 from .models import Attempt, Dispute, Invoice, Receipt, Transaction
@@ -86,7 +86,21 @@ class PaymentStatus:
 
 
 def _day(moment) -> str:
-    return f"{platform_localtime(moment):%A %-d %B %Y}"
+    return date_text(moment)
+
+
+def _card_just_entered(invoice: Invoice, charge: Transaction | None):
+    """The card the customer entered on the card page to pay this invoice, when `charge`
+    is on it: an earlier charge of the invoice was on another card (the one that was
+    declined before). None otherwise."""
+    if charge is None or charge.payment_method_id is None:
+        return None
+    earlier = (
+        Transaction.objects.filter(invoice=invoice, kind=Transaction.Kind.CHARGE, pk__lt=charge.pk)
+        .exclude(payment_method_id=charge.payment_method_id)
+        .exists()
+    )
+    return charge.payment_method if earlier else None
 
 
 def invoice_payment_status(invoice: Invoice) -> PaymentStatus:
@@ -134,7 +148,11 @@ def invoice_payment_status(invoice: Invoice) -> PaymentStatus:
             detail += (
                 f" If it is still unpaid on {_day(invoice.grace_ends_at)}, {invoice_after_grace(invoice)}."
             )
-        return PaymentStatus("declined", "Your card was declined.", detail)
+        entered = _card_just_entered(invoice, charge)
+        # A card just entered and declined is said first, with why: the customer is
+        # waiting for that answer, not for the story of the card before it.
+        headline = f"The card you entered, {entered.short_label}, was declined." if entered else "Your card was declined."
+        return PaymentStatus("declined", headline, detail)
     # processing
     if charge is None or charge.status not in Transaction.OPEN_STATUSES:
         return PaymentStatus("charging", f"We are charging {amount} to your card.")
@@ -145,6 +163,16 @@ def invoice_payment_status(invoice: Invoice) -> PaymentStatus:
             "You do not need to do anything: we will charge your card once it is fixed, and email you.",
         )
     if charge.status == Transaction.Status.RETRYING:
+        entered = _card_just_entered(invoice, charge)
+        if entered:
+            return PaymentStatus(
+                "retrying",
+                f"The card you entered, {entered.short_label}, was declined.",
+                (f"{why} " if why else "")
+                + f"Nothing was charged. We will try it again on {_day(charge.next_attempt_at)}. "
+                "To pay sooner, use another card below.",
+                next_attempt_at=charge.next_attempt_at,
+            )
         return PaymentStatus(
             "retrying",
             "Your card was declined.",
@@ -189,7 +217,7 @@ def _payment_outcome(txns: list[Transaction]) -> str:
     done = [t for t in txns if t.status == Transaction.Status.DONE]
     if done:
         return (
-            f"{'Refunded' if refund else 'Paid'} on {platform_localtime(done[0].done_at):%-d %b %Y, %H:%M %Z}"
+            f"{'Refunded' if refund else 'Paid'} on {datetime_text(done[0].done_at)}"
         )
     waiting = [t for t in txns if t.status in Transaction.OPEN_STATUSES]
     if waiting:
@@ -197,7 +225,7 @@ def _payment_outcome(txns: list[Transaction]) -> str:
         if txn.held_for_staff_at:
             return f"Waiting for staff: {txn.last_message}"
         if txn.status == Transaction.Status.RETRYING:
-            return f"Declined, next try on {platform_localtime(txn.next_attempt_at):%-d %b %Y, %H:%M %Z}: {txn.last_message}"
+            return f"Declined, next try on {datetime_text(txn.next_attempt_at)}: {txn.last_message}"
         return "Being sent to Stripe"
     last = txns[-1]
     if last.status == Transaction.Status.CANCELED:

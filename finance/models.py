@@ -18,6 +18,7 @@ from django.db import models
 from django.utils import timezone
 
 from marketplace.money import amount_plain, currency_clean, currency_exponent, currency_is_valid
+from marketplace.platform_time import datetime_text
 
 from .choices import WEEKDAY_NAMES, ScheduleKind
 
@@ -329,7 +330,7 @@ class PayoutSettingsChange(models.Model):
         verbose_name = "payout settings change"
 
     def __str__(self):
-        return f"Change of {self.changed_at:%Y-%m-%d %H:%M}"
+        return f"Change of {datetime_text(self.changed_at)}"
 
     def changes(self) -> list[tuple[str, object, object]]:
         return [

@@ -7,6 +7,8 @@ the same page (`templates/admin/action_form.html`; each app's template only says
 rows are and what happens) and, where they report row by row, the same action.
 """
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import get_fields_from_path
@@ -18,7 +20,7 @@ from django.utils.functional import cached_property
 from django_fsm_log.models import StateLog
 
 from .exceptions import ApplicationError
-from .platform_time import platform_localtime
+from .platform_time import datetime_text
 
 
 def action_form_page(
@@ -123,19 +125,46 @@ def when(moment) -> str:
     """An instant for staff: the platform's wall-clock time to the minute, with its zone."""
     if moment is None:
         return "–"
-    return f"{platform_localtime(moment):%-d %b %Y, %H:%M %Z}"
+    return datetime_text(moment)
+
+
+# How each app says its records' status changes, as sentences: {model: {transition name:
+# sentence(record, who, note)}}, `who` being the person's name or None when the system
+# acted, `note` the change's description ("" when none): one transition can stand for two
+# outcomes the note tells apart. Apps register theirs in AppConfig.ready() (the platform
+# layer imports no business app).
+StateSentence = Callable[[object, str | None, str], str]
+_STATE_SENTENCES: dict[type, dict[str, StateSentence]] = {}
+
+
+def state_sentences_register(model, sentences: dict[str, StateSentence]) -> None:
+    _STATE_SENTENCES[model] = sentences
+
+
+def state_log_sentence(log, record) -> str:
+    """One status change of `record` as a sentence saying who did what ("Ada Admin marked
+    the payout of $66.60 paid"); a change nobody registered words for says so from the
+    statuses' labels, never their stored names."""
+    model = type(record)
+    who = str(log.by) if log.by else None
+    sentence = _STATE_SENTENCES.get(model, {}).get(log.transition)
+    if sentence is not None:
+        return sentence(record, who, log.description or "")
+    labels = status_labels(model)
+    source, target = labels.get(log.source_state, log.source_state), labels.get(log.state, log.state)
+    return f"{who or 'The system'} moved it from {source.lower()} to {target.lower()}"
 
 
 class StateHistoryInline(GenericTabularInline):
-    """A record's status changes in people's words: when (platform timezone, to the
-    minute), who, from which status to which (their labels, not the stored names), and
-    the note given. django-fsm-log's own inline shows the stored names and microsecond
-    timestamps."""
+    """A record's status changes in people's words, like an order's timeline: one sentence
+    per change saying who did what (`state_log_sentence`), when (platform timezone, to the
+    minute), and the note given. django-fsm-log's own inline shows the stored names and
+    microsecond timestamps."""
 
     model = StateLog
     extra = 0
     can_delete = False
-    fields = ["changed", "who", "change", "note"]
+    fields = ["what_happened", "changed", "note"]
     readonly_fields = fields
     template = "admin/edit_inline/tabular_untitled.html"
     verbose_name = "status change"
@@ -150,18 +179,20 @@ class StateHistoryInline(GenericTabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("by", "content_type").order_by("timestamp", "pk")
 
+    def get_formset(self, request, obj=None, **kwargs):
+        self._record = obj  # the record whose history is shown, for the sentences
+        return super().get_formset(request, obj, **kwargs)
+
+    @admin.display(description="what happened")
+    def what_happened(self, log):
+        record = getattr(self, "_record", None)
+        if record is None or type(record) is not log.content_type.model_class():
+            record = log.content_object
+        return state_log_sentence(log, record)
+
     @admin.display(description="when")
     def changed(self, log):
         return when(log.timestamp)
-
-    @admin.display(description="by")
-    def who(self, log):
-        return str(log.by) if log.by else "System"
-
-    @admin.display(description="change")
-    def change(self, log):
-        labels = status_labels(log.content_type.model_class())
-        return f"{labels.get(log.source_state, log.source_state)} → {labels.get(log.state, log.state)}"
 
     @admin.display(description="note")
     def note(self, log):

@@ -4,8 +4,11 @@ time and subject, and the worker's log gets one line with the recipient and the 
 as people read it (no RFC 2047 encoding). Staff also see every email in the admin under
 Post Office > Emails, sent or failed."""
 
+import email.policy
 import logging
 import uuid
+from email.generator import BytesGenerator
+from io import BytesIO
 from pathlib import Path
 
 from django.conf import settings
@@ -27,7 +30,19 @@ class EmlFileBackend(BaseEmailBackend):
         for message in email_messages:
             name = f"{timezone.now():%Y%m%d-%H%M%S}-{slugify(message.subject)[:60] or 'email'}-{uuid.uuid4().hex[:6]}.eml"
             path = self.folder / name
-            path.write_bytes(message.message().as_bytes())
+            path.write_bytes(_eml_bytes(message))
             logger.info("Email to %s: %s (%s)", ", ".join(message.to), message.subject, path)
             sent += 1
         return sent
+
+
+def _eml_bytes(message) -> bytes:
+    """The message as a mail program reads it. The subject is folded by the modern email
+    policy: Django's compat32 folding puts a long non-ASCII subject on the next line,
+    which mail programs show with a leading space."""
+    mime = message.message()
+    del mime["Subject"]
+    mime["Subject"] = message.subject
+    out = BytesIO()
+    BytesGenerator(out, mangle_from_=False, policy=email.policy.SMTP).flatten(mime)
+    return out.getvalue()

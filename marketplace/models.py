@@ -1,6 +1,8 @@
 from django.db import models
 from django.utils import timezone
 
+from .platform_time import datetime_text
+
 
 class Heartbeat(models.Model):
     """The last time a Celery worker ran the heartbeat task that beat sends every
@@ -10,7 +12,7 @@ class Heartbeat(models.Model):
     seen_at = models.DateTimeField()
 
     def __str__(self):
-        return f"{self.name} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.name} at {datetime_text(self.seen_at)}"
 
 
 class OutboxTask(models.Model):
@@ -61,4 +63,4 @@ class ReconciliationReport(models.Model):
         verbose_name = "Stripe reconciliation report"
 
     def __str__(self):
-        return f"Stripe reconciliation of {self.run_at:%Y-%m-%d %H:%M}"
+        return f"Stripe reconciliation of {datetime_text(self.run_at)}"

@@ -4,6 +4,8 @@ float. This module validates currency codes, formats amounts for people, and con
 them to and from Stripe's units at the Stripe boundary; arithmetic stays in integers.
 """
 
+import re
+
 # Every active ISO 4217 currency with a minor unit, and its exponent (source: ISO 4217
 # list one, as published by SIX, the maintenance agency). Funds codes with no minor unit
 # (precious metals, XDR, test codes) are not money here and are refused.
@@ -131,3 +133,45 @@ def amount_plain(amount: int, currency: str) -> str:
     sign = "-" if amount < 0 else ""
     units, minor = divmod(abs(int(amount)), 10**exponent)
     return f"{sign}{units}" + (f".{minor:0{exponent}d}" if exponent else "")
+
+
+_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+
+
+def thousands_separators_ok(text: str) -> bool:
+    """False when `text` has a comma that is not a thousands separator ("12,50", "0,5"):
+    read without it, a decimal comma would make the amount a hundred times more."""
+    return "," not in text or bool(_GROUPED.fullmatch(text.strip()))
+
+
+def amount_parse(text: str, currency: str) -> int:
+    """What a person typed as an amount of `currency`, in minor units: "12.50" in USD →
+    1250, "1,250" in JPY → 1250. ValueError, with a message for that person, for anything
+    else: not a number, zero or less, or more decimals than the currency has (never
+    rounded: 10.005 USD is neither 10.00 nor 10.01)."""
+    from decimal import Decimal, InvalidOperation
+
+    currency = currency.upper()
+    exponent = currency_exponent(currency)
+    example = f"{Decimal(1250).scaleb(-exponent):f}"
+    raw = (text or "").strip()
+    cleaned = raw.removeprefix(_SYMBOLS.get(currency, "\0"))
+    if not thousands_separators_ok(cleaned):
+        raise ValueError(f"“{raw}” is not an amount. Write it like {example}.")
+    try:
+        value = Decimal(cleaned.replace(",", ""))
+    except InvalidOperation:
+        raise ValueError(f"“{raw}” is not an amount. Write it like {example}.") from None
+    # NaN and Infinity are Decimals too, and no amount of money; nor is 1E+999999.
+    if not value.is_finite() or value.adjusted() >= 15:
+        raise ValueError(f"“{raw}” is not an amount. Write it like {example}.")
+    if value <= 0:
+        raise ValueError(f"The amount must be more than zero, like {example}.")
+    minor = value.scaleb(exponent)
+    if minor != minor.to_integral_value():
+        if exponent == 0:
+            raise ValueError(f"{currency} amounts have no decimals: write a whole number, like {example}.")
+        raise ValueError(
+            f"{currency} amounts have at most {exponent} decimal{'s' if exponent != 1 else ''}, like {example}."
+        )
+    return int(minor)

@@ -10,7 +10,7 @@ business app, so finance registers where the timezone comes from, in its `ready(
 import zoneinfo
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 
 from django.db import DatabaseError
 from django.utils import timezone
@@ -55,3 +55,23 @@ class PlatformTimezoneMiddleware:
     def __call__(self, request):
         with platform_timezone_active():
             return self.get_response(request)
+
+
+# The one way dates are written for people, on pages, in the admin and in emails:
+# "6 Dec 2026" and "6 Dec 2026, 14:05", in the platform timezone. Templates use the same
+# formats through Django's DATE_FORMAT and DATETIME_FORMAT (marketplace/formats/en).
+DATE_STYLE = "%-d %b %Y"
+DATETIME_STYLE = "%-d %b %Y, %H:%M"
+
+
+def date_text(value, *, weekday: bool = False) -> str:
+    """A date, or the day of an aware instant in the platform timezone: "6 Dec 2026"
+    ("Sun 6 Dec 2026" with `weekday`, where the day of the week matters: payout days)."""
+    if isinstance(value, datetime):
+        value = platform_localtime(value)
+    return value.strftime(("%a " if weekday else "") + DATE_STYLE)
+
+
+def datetime_text(value) -> str:
+    """An aware instant in the platform timezone: "6 Dec 2026, 14:05"."""
+    return platform_localtime(value).strftime(DATETIME_STYLE)

@@ -54,6 +54,16 @@ class Order(ConcurrentTransitionMixin, models.Model):
     seller_reminded_round = models.PositiveIntegerField(default=0)
     # When the seller was reminded to ship this paid order (once).
     ship_reminded_at = models.DateTimeField(null=True, blank=True)
+    # Order Settings' timeout asked Stripe for the full refund that cancels this paid order
+    # and the answer has not come yet: nobody may move the order on meanwhile (it would be
+    # shipped while its money goes back). Cleared when Stripe refuses the refund, which
+    # sets `unshipped_cancel_refused_at` for staff to look at.
+    unshipped_cancel_requested_at = models.DateTimeField(
+        null=True, blank=True, verbose_name="not shipped in time: refund asked of Stripe"
+    )
+    unshipped_cancel_refused_at = models.DateTimeField(
+        null=True, blank=True, verbose_name="not shipped in time: refund refused by Stripe"
+    )
     carrier = models.CharField(max_length=100, blank=True)
     tracking_number = models.CharField(max_length=100, blank=True)
     refund_reason = models.TextField(blank=True)
@@ -79,6 +89,12 @@ class Order(ConcurrentTransitionMixin, models.Model):
             ),
             models.Index(fields=["buyer", "-created_at", "-id"], name="order_buyer_newest"),
             models.Index(fields=["status", "status_changed_at"], name="order_status_waiting"),
+            # The few orders the unshipped timeout could not cancel (the admin's alert).
+            models.Index(
+                fields=["unshipped_cancel_refused_at"],
+                condition=models.Q(unshipped_cancel_refused_at__isnull=False),
+                name="order_unshipped_refund_refused",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(total_amount__gte=0), name="order_total_not_negative"),
@@ -97,6 +113,14 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     def _moved(self):
         self.status_changed_at = timezone.now()
+
+    @property
+    def being_canceled_unshipped(self) -> bool:
+        """The timeout's full refund is on its way (requested, not yet confirmed)."""
+        return self.unshipped_cancel_requested_at is not None
+
+    def _not_being_canceled(self) -> bool:
+        return not self.being_canceled_unshipped
 
     # --- transitions (DESIGN.md 3.1). `by` and `description` go to the audit log. ---
     # `custom` holds what people are told: "Only the seller can {verb} this order", "it
@@ -132,6 +156,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
         field=status,
         source=Status.PAID,
         target=Status.SHIPPED,
+        conditions=[_not_being_canceled],
         custom={"verb": "mark as shipped", "past": "marked as shipped"},
     )
     def mark_shipped(self, *, by=None, description=None, carrier="", tracking_number=""):
@@ -146,6 +171,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
         field=status,
         source=[Status.PAID, Status.SHIPPED],
         target=Status.PENDING_CUSTOMER_CONFIRMATION,
+        conditions=[_not_being_canceled],
         custom={"verb": "mark as delivered", "past": "marked as delivered"},
     )
     def mark_delivered(self, *, by=None, description=None):
@@ -200,6 +226,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
             Status.COMPLETED,
         ],
         target=Status.REFUNDED,
+        conditions=[_not_being_canceled],
         custom={"verb": "refund", "past": "refunded"},
     )
     def refund(self, *, by=None, description=None):
@@ -217,8 +244,10 @@ class Order(ConcurrentTransitionMixin, models.Model):
     )
     def cancel_unshipped(self, *, by=None, description=None):
         """Order Settings' timeout: paid but never shipped. Taken once Stripe has
-        confirmed the buyer's full refund (orders.services.order_refund_confirmed)."""
+        confirmed the buyer's full refund (orders.services.order_refund_confirmed), or at
+        once when nothing was charged."""
         self.canceled_at = timezone.now()
+        self.unshipped_cancel_requested_at = None
         self._moved()
 
 
@@ -289,13 +318,14 @@ class OrderSettings(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Remind the seller of a paid order that is not shipped after this many days.",
     )
+    # Empty or 0: off. Both are read as "never" everywhere (a falsy number of days).
     unshipped_cancel_days = models.PositiveIntegerField(
         null=True,
         blank=True,
-        validators=[MinValueValidator(1)],
         help_text=(
             "Cancel a paid order that is still not shipped after this many days, and refund the "
-            "buyer in full. Leave empty (the default) to never cancel on its own."
+            "buyer in full (an order that cost nothing is just canceled). Leave empty or enter 0 "
+            "(the default is empty) to never cancel an order on its own: sellers are then only reminded."
         ),
     )
     auto_confirm_days = models.PositiveIntegerField(

@@ -72,7 +72,7 @@ def _event_sentence(event: OrderEvent, order: Order) -> str:
         K.BUYER_REMINDED: f"{order.buyer} was reminded to confirm receipt",
         K.SELLER_REMINDED: f"{order.seller} was reminded to sort out the missing parcel",
         K.SHIP_REMINDED: f"{order.seller} was reminded to ship the order",
-        K.NOT_SHIPPED_IN_TIME: "The order was not shipped in time: it is canceled and the buyer refunded in full",
+        K.NOT_SHIPPED_IN_TIME: "The order was not shipped in time: it is being canceled and the buyer refunded in full",
         K.EMAIL_RESENT: f"{who} sent the confirmation email again",
         K.REFUND_REQUESTED: f"{who} asked for a refund",
         K.PARTLY_REFUNDED: "Part of the order was refunded",
@@ -129,9 +129,29 @@ def order_next_step(*, order: Order, viewer: str) -> NextStep | None:
             "Next: the buyer's payment",
             "Do not ship yet. We email you as soon as the payment has gone through.",
         )
+    if order.status == S.PAID and order.being_canceled_unshipped:
+        if buyer_view:
+            return NextStep(
+                "Being canceled: your refund is on its way",
+                f"{seller} did not ship your order in time, so it is being canceled and your payment "
+                "refunded in full. We email you once the refund has gone through.",
+            )
+        return NextStep(
+            "Being canceled and refunded",
+            "This order was not shipped in time, so it is being canceled and the buyer refunded in full. "
+            "Do not ship it: it can no longer be marked as shipped or delivered. We email you once the "
+            "refund has gone through.",
+        )
+    if order.status == S.PAID and order.unshipped_cancel_refused_at and not buyer_view:
+        return NextStep(
+            "Next: you ship (the cancellation did not go through)",
+            "This order was not shipped in time, but Stripe refused the buyer's refund, so it was not "
+            "canceled: it is still paid and waiting to be shipped. The platform's staff have been told "
+            "and will look into it with you.",
+        )
     if order.status == S.PAID:
         deadline = ""
-        if settings.unshipped_cancel_days:
+        if settings.unshipped_cancel_days and not order.unshipped_cancel_refused_at:
             deadline = (
                 f" If it is not shipped within {_plural(settings.unshipped_cancel_days, 'day')} of payment, "
                 "the order is canceled and the buyer refunded in full."

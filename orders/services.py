@@ -69,6 +69,10 @@ MSG_ON_BEHALF_ONLY_STAFF = "Only platform staff can act on behalf of the buyer o
 MSG_MESSAGE_TOO_LONG = "Keep the message under 1,000 characters."
 MSG_NO_ITEMS = "An order needs at least one item."
 MSG_SAME_PERSON = "A seller cannot place an order with themselves."
+MSG_BEING_CANCELED = (
+    "This order was not shipped in time: it is being canceled and the buyer refunded in full, "
+    "so it cannot be {action} now."
+)
 
 MESSAGE_MAX_LENGTH = 1000
 
@@ -170,6 +174,8 @@ def _checked(*, order_id, name, by, expected_status=None, expected_round=None, o
 
 
 def _state_allows(order: Order, name: str) -> None:
+    if order.being_canceled_unshipped and name != "cancel_unshipped":
+        raise ApplicationError(MSG_BEING_CANCELED.format(action=_words(name)["past"]))
     if not can_proceed(getattr(order, name)):
         raise ApplicationError(
             MSG_WRONG_STATE.format(status=order.get_status_display().lower(), action=_words(name)["past"])
@@ -436,11 +442,18 @@ def order_refund_confirmed(
             return order
         Order.objects.filter(pk=order.pk).update(amount_refunded=F("amount_refunded") + amount)
         order = Order.objects.select_for_update().get(pk=order_id)
-        if order.refundable_amount == 0 and order.status == S.PAID and _not_shipped_in_time(order):
-            # The Order Settings timeout asked for this refund: the order ends canceled.
+        if order.refundable_amount == 0 and order.status == S.PAID and order.being_canceled_unshipped:
+            # The Order Settings timeout asked for this refund: the order ends canceled, and
+            # both are told so (the seller must not ship it). Never completed: no earning.
             order.cancel_unshipped(by=by, description=reason or None)
             order.save()
-        elif order.refundable_amount == 0 and can_proceed(order.refund):
+            payouts.earning_reverse_for_refunded_order(
+                order=order, amount=amount, reference=reference, reason=reason
+            )
+            _queue_email(order.pk, "buyer_unshipped_canceled", amount=amount, reason=reason)
+            _queue_email(order.pk, "seller_unshipped_canceled", amount=amount, reason=reason)
+            return order
+        if order.refundable_amount == 0 and can_proceed(order.refund):
             order.refund(by=by, description=reason or None)
             order.save()
         else:
@@ -461,13 +474,27 @@ def order_refund_confirmed(
 
 def order_refund_refused(*, order_id: int, amount: int, reason: str) -> Order:
     """Stripe refused a refund: the order stays as it was; the seller is told why (staff
-    see it on the order's timeline); the buyer is told nothing, since nothing happened."""
+    see it on the order's timeline); the buyer is told nothing, since nothing happened.
+
+    When the refund was the Order Settings timeout's, the order is open again (it can be
+    shipped), staff find it under the orders list's "Needs staff" filter and its alert,
+    and the seller is told that the platform, not they, asked for it and that staff
+    follow it up. The timeout does not ask again for this order."""
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
         note = f"Stripe refused the refund of {format_money(amount, order.currency)}: {reason}"
         OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.REFUND_REFUSED, note=note[:2000])
-        _queue_email(order.pk, "seller_refund_refused", amount=amount, reason=reason)
-    return order
+        if order.being_canceled_unshipped:
+            Order.objects.filter(pk=order.pk).update(
+                unshipped_cancel_requested_at=None, unshipped_cancel_refused_at=timezone.now()
+            )
+            logger.error(
+                "Order #%s was not shipped in time, but Stripe refused its full refund: %s", order.pk, reason
+            )
+            _queue_email(order.pk, "seller_unshipped_cancel_refused", amount=amount, reason=reason)
+        else:
+            _queue_email(order.pk, "seller_refund_refused", amount=amount, reason=reason)
+    return Order.objects.get(pk=order.pk)
 
 
 # --- disputes ---------------------------------------------------------------------------
@@ -553,22 +580,29 @@ def order_confirmation_email_resend_check(*, order: Order) -> None:
         )
 
 
-def _not_shipped_in_time(order: Order) -> bool:
-    return order.events.filter(kind=OrderEvent.Kind.NOT_SHIPPED_IN_TIME).exists()
-
-
 def order_cancel_unshipped(*, order_id: int, days: int) -> Order:
     """Order Settings' timeout: a paid order not shipped after `days` days is refunded in
     full through the one refund path, and canceled once Stripe confirms the refund
-    (`order_refund_confirmed`); the buyer and the seller are emailed then."""
+    (`order_refund_confirmed`); the buyer and the seller are emailed then. Until Stripe
+    answers, the order cannot be shipped, delivered or refunded by anyone. An order with
+    nothing to give back (a zero total) is canceled at once, without asking Stripe."""
     with transaction.atomic():
         order, acting = _checked(order_id=order_id, name="cancel_unshipped", by=None)
-        if _not_shipped_in_time(order):
-            return order  # already asked; Stripe's answer is on its way
+        if order.being_canceled_unshipped or order.unshipped_cancel_refused_at:
+            return order  # already asked (Stripe's answer is on its way, or it refused)
         reason = f"Not shipped within {days} day{'s' if days != 1 else ''} of payment"
         OrderEvent.objects.create(order=order, kind=OrderEvent.Kind.NOT_SHIPPED_IN_TIME, note=reason)
+        if order.refundable_amount == 0:
+            order.cancel_unshipped(by=None, description=reason)
+            order.save()
+            _queue_email(order.pk, "buyer_unshipped_canceled", reason=reason)
+            _queue_email(order.pk, "seller_unshipped_canceled", reason=reason)
+            return order
+        order.unshipped_cancel_requested_at = timezone.now()
+        order.save(update_fields=["unshipped_cancel_requested_at"])
         invoice = invoice_for_order(order_id=order.pk)
         if invoice is None or invoice.refundable_amount == 0:
+            # Nothing of it went through Stripe (no invoice, or a zero one): refunded at once.
             return order_refund_confirmed(order_id=order.pk, amount=order.refundable_amount, reason=reason)
         billing.invoice_refund(invoice_id=invoice.pk, amount=order.refundable_amount, reason=reason)
     return Order.objects.get(pk=order.pk)
@@ -663,12 +697,17 @@ def order_reminders_send(*, now=None) -> ReminderRun:
     if config.unshipped_cancel_days:
         late = Order.objects.filter(
             status=S.PAID, paid_at__lte=now - timedelta(days=config.unshipped_cancel_days)
-        ).exclude(events__kind=OrderEvent.Kind.NOT_SHIPPED_IN_TIME)
+        ).filter(unshipped_cancel_requested_at__isnull=True, unshipped_cancel_refused_at__isnull=True)
         for order_id in list(late.values_list("pk", flat=True)):
             try:
                 order_cancel_unshipped(order_id=order_id, days=config.unshipped_cancel_days)
-            except ApplicationError:
-                continue  # shipped in the meantime, or the refund cannot start: told in the log
+            except ApplicationError as exc:
+                # Shipped in the meantime, or the refund cannot start now (another refund
+                # is on its way): nothing changed, and the next run tries again.
+                logger.warning(
+                    "Order #%s not shipped in time, could not be canceled on this run: %s", order_id, exc.message
+                )
+                continue
             run.canceled_unshipped += 1
 
     if config.auto_confirm_days:

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.decorators import seller_required
 from marketplace.exceptions import ApplicationError
 from marketplace.keyset import keyset_page
+from marketplace.money import format_money
 
 from . import services
 from .forms import BuyerMessageForm, ExpectedStatusForm, MarkShippedForm, NotReceivedForm, RefundForm
@@ -130,20 +131,24 @@ def seller_order_refund(request, order_id):
     """Refunding asks for a reason and a confirmation on its own page first."""
     order = get_object_or_404(Order.objects.select_related("buyer"), pk=order_id, seller=request.user)
     if request.method == "POST":
-        form = RefundForm(request.POST)
+        form = RefundForm(request.POST, order=order)
         if form.is_valid():
             data = form.cleaned_data
+            amount = format_money(data["amount"], order.currency)
+            partial = data["amount"] < order.refundable_amount
             _act(
                 request,
                 order,
                 services.order_refund,
-                "Order refunded. The buyer has been told.",
+                f"Refund of {amount} sent{' (part of the order)' if partial else ''}. "
+                "The buyer is told once their bank has it.",
                 reason=data["reason"],
+                amount=data["amount"],
                 expected_status=data["expected_status"],
             )
             return redirect("orders:seller_order", order_id=order.pk)
     else:
-        form = RefundForm(initial={"expected_status": order.status})
+        form = RefundForm(initial={"expected_status": order.status}, order=order)
     return render(request, "orders/seller_refund.html", {"order": order, "form": form})
 
 

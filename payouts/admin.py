@@ -19,6 +19,7 @@ from marketplace.admin_parts import (
 )
 from marketplace.exceptions import ApplicationError
 from marketplace.money import format_money
+from marketplace.platform_time import date_text
 
 from . import (
     admin_settings,  # noqa: F401  (registers finance's Payout Cycle Settings page)
@@ -456,6 +457,7 @@ class SellerMoneyWaitingAdmin(ReadOnlyAdmin):
         today = config.today()
         ids = [seller.pk for seller in rows]
         totals = defaultdict(list)
+        owes = defaultdict(list)
         for row in (
             Earning.objects.filter(
                 seller_id__in=ids, payout__isnull=True, reversed_at__isnull=True, available_on__lte=today
@@ -464,27 +466,45 @@ class SellerMoneyWaitingAdmin(ReadOnlyAdmin):
             .annotate(total=Sum("amount"))
             .order_by("currency")
         ):
-            totals[row["seller_id"]].append(format_money(row["total"], row["currency"]))
+            if row["total"] < 0:
+                # A refund after payout took back more than has come in since: the seller
+                # owes it; no money waits for them in that currency.
+                owes[row["seller_id"]].append(format_money(-row["total"], row["currency"]))
+                totals[row["seller_id"]].append(f"Owes the platform {owes[row['seller_id']][-1]}")
+            else:
+                totals[row["seller_id"]].append(format_money(row["total"], row["currency"]))
         decisions = sellers_payability(
             seller_ids=ids, payout_date=first_open_payout_date(config, today), config=config
         )
         for seller in rows:
             seller.waiting_text = ", ".join(totals[seller.pk])
+            seller.owes = owes[seller.pk]
+            seller.owes_only = len(owes[seller.pk]) == len(totals[seller.pk])
             seller.decision = decisions[seller.pk]
         return changelist
 
-    @admin.display(description="available, not paid")
+    @admin.display(description="available, not paid (or owed)")
     def money_waiting(self, seller):
         return getattr(seller, "waiting_text", "")
 
     @admin.display(description="why")
     def why(self, seller):
         decision = getattr(seller, "decision", None)
+        owes = getattr(seller, "owes", [])
+        owed = (
+            f"Owes the platform {', '.join(owes)} (a refund after payout): netted off from their next "
+            "earnings, nothing paid in that currency until the balance is above zero"
+            if owes
+            else ""
+        )
+        if owed and getattr(seller, "owes_only", False):
+            return owed
         if decision is None or decision.payable:
-            return "Nothing holds it: paid on the next payout date (if over the minimum)"
+            waiting = "Nothing holds it: paid on the next payout date (if over the minimum)"
+            return f"{waiting}. {owed}" if owed else waiting
         detail = ""
         if decision.block == Block.COOLING_OFF:
-            detail = f" (through {decision.cooling_off_through:%-d %b %Y})"
+            detail = f" (through {date_text(decision.cooling_off_through)})"
         elif decision.block == Block.STRIPE_NOT_READY and decision.stripe_requirements_due:
             detail = f" (Stripe needs: {', '.join(decision.stripe_requirements_due)})"
         elif decision.block == Block.ON_HOLD and decision.hold_reason:

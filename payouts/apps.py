@@ -6,6 +6,10 @@ class PayoutsConfig(AppConfig):
     verbose_name = "Payouts"
 
     def ready(self):
+        # The admin's status history in sentences.
+        from . import history_words
+
+        history_words.register()
         # Stripe's transfer events are payouts' to apply.
         from stripe_integration.events import event_handler_register
 

@@ -1,8 +1,8 @@
 """
 Demo payouts for `manage.py seed_demo`: how each demo seller gets paid, and the payouts'
 side of the payout history that `orders/demo.py` tells (orders completed across several
-past dates, a payout already paid, one that failed and went out again, one waiting for
-the admin to send, and a seller whose refund after payout left a negative balance).
+past dates, each paid on its day, one that failed and went out again on the next date,
+and a seller whose refund after payout left a negative balance).
 
 The sellers' payout settings, each through the services a seller's clicks call:
 Sam and Sofia are paid by bank transfer (a German IBAN, a US routing and account number),
@@ -17,7 +17,7 @@ the story that needs both is driven from `orders/demo.py` with the pieces below.
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
 
@@ -132,9 +132,9 @@ def earning_backdate(*, order_id: int, completed_at: datetime) -> None:
 
 
 def history_runs_seed(*, people, past: list[date]) -> services.RunReport:
-    """The runs for three past payout dates: the first paid; on the second Sam's payout
-    fails (the bank returned it) and Sofia's is paid; the third sends Sam's money again and
-    waits for the admin. Returns the first run's report."""
+    """The runs for three past payout dates, each done on its day: the first paid; on the
+    second Sam's payout fails (the bank returned it two days later) and Sofia's is paid;
+    the third sends Sam's money again, paid. Returns the first run's report."""
     sam, sofia = people.sellers[0], people.sellers[1]
     first = services.payout_run_create(payout_date=past[0])
     for payout in Payout.objects.filter(payout_date=past[0]):
@@ -153,7 +153,48 @@ def history_runs_seed(*, people, past: list[date]) -> services.RunReport:
         reference="BANK-SOFIA-1",
     )
     services.payout_run_create(payout_date=past[2])  # Sam's failed money goes out again here
+    for payout in Payout.objects.filter(payout_date=past[2], status=Payout.Status.SCHEDULED):
+        services.payout_mark_paid(
+            payout_id=payout.pk, by=people.admin, reference=f"BANK-{past[2]:%Y%m%d}-{payout.pk}"
+        )
+    _history_retime(past)
     return first
+
+
+def _history_retime(past: list[date]) -> None:
+    """Date the demo's past runs on their own days, as staff would have done them: built
+    at 06:00, sent at 09:00, paid at 11:00 the same day, a bank's return two days later.
+    Only dates change."""
+    from django.contrib.contenttypes.models import ContentType
+    from django_fsm_log.models import StateLog
+
+    from .models import PayoutRun
+
+    config = PayoutCycleSettings.load()
+    for day in past:
+
+        def at(hour, days=0, day=day):
+            return datetime.combine(day + timedelta(days=days), time(hour), tzinfo=config.tz)
+
+        PayoutRun.objects.filter(payout_date=day).update(started_at=at(6), finished_at=at(6))
+        for payout in Payout.objects.filter(payout_date=day):
+            moments = {"submit": at(9), "mark_paid": at(11), "fail": at(10, 2), "cancel": at(10, 2)}
+            dates = {"created_at": at(6)}
+            for field, moment in (
+                ("submitted_at", at(9)),
+                ("exported_at", at(9)),
+                ("transfer_sent_at", at(9)),
+                ("paid_at", at(11)),
+                ("failed_at", at(10, 2)),
+            ):
+                if getattr(payout, field):
+                    dates[field] = moment
+            Payout.objects.filter(pk=payout.pk).update(**dates)
+            for log in StateLog.objects.filter(
+                content_type=ContentType.objects.get_for_model(Payout), object_id=payout.pk
+            ):
+                if log.transition in moments:
+                    StateLog.objects.filter(pk=log.pk).update(timestamp=moments[log.transition])
 
 
 def seed(*, people, stdout):

@@ -9,6 +9,7 @@ from django.urls import reverse
 from finance.models import PayoutCycleSettings
 from marketplace.money import format_money
 from marketplace.outbox import outbox_email
+from marketplace.platform_time import date_text
 
 from .models import Earning, Payout
 from .schedule import schedule_for
@@ -25,7 +26,7 @@ def payout_email_send(*, kind: str, payout_id: int) -> bool:
             return False
         subject = f"Your payout of {amount} is on its way"
         lines = [
-            f"We sent {amount}, your payout for {payout.payout_date:%-d %B %Y}, covering {lines_count} "
+            f"We sent {amount}, your payout for {date_text(payout.payout_date)}, covering {lines_count} "
             f"order{'s' if lines_count != 1 else ''} and adjustments.",
             f"Reference: {payout.provider_reference or f'payout #{payout.pk}'}.",
             "Banks usually show it within one to three business days.",
@@ -39,8 +40,8 @@ def payout_email_send(*, kind: str, payout_id: int) -> bool:
         )
         subject = f"Your payout of {amount} did not go through"
         lines = [
-            f"Your payout for {payout.payout_date:%-d %B %Y} ({amount}) failed: {payout.failure_reason}",
-            f"The money is back in your balance and goes out again on {next_date:%A %-d %B %Y}, "
+            f"Your payout for {date_text(payout.payout_date)} ({amount}) failed: {payout.failure_reason}",
+            f"The money is back in your balance and goes out again on {date_text(next_date)}, "
             "the next payout date.",
             "If your bank or Stripe details have changed, please update them before then.",
         ]

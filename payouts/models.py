@@ -18,6 +18,7 @@ from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 
 from accounts.models import User
 from finance.models import PayoutCycleSettings
+from marketplace.platform_time import datetime_text
 
 
 class PayoutAccount(models.Model):
@@ -118,6 +119,21 @@ class PayoutDetailsChange(models.Model):
 
     def __str__(self):
         return self.description
+
+
+class PayoutPasswordFailure(models.Model):
+    """A wrong password typed on the seller's payout settings (changing where the money
+    goes). Counted per seller for the form's own limit (`payouts.password_limit`),
+    apart from the sign-in's: nothing typed is kept, only when."""
+
+    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    failed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["seller", "failed_at"], name="payout_password_failures")]
+
+    def __str__(self):
+        return f"Wrong payout settings password for seller #{self.seller_id} at {datetime_text(self.failed_at)}"
 
 
 class SellerMoneyWaiting(User):

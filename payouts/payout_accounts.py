@@ -31,11 +31,13 @@ from django.utils import timezone
 from finance.models import PayoutCycleSettings
 from marketplace.exceptions import ApplicationError
 from marketplace.outbox import outbox_email
+from marketplace.platform_time import date_text, datetime_text
 from stripe_integration import connect
 from stripe_integration.client import GatewayUnavailable
 
 from .bank_details import BankDetails, bank_details_clean
 from .models import Earning, PayoutAccount, PayoutDetailsChange
+from .password_limit import PASSWORD_PAUSED, PasswordPaused  # noqa: F401 (what the views and tests name)
 from .services import payouts_cancel_unsent
 
 logger = logging.getLogger(__name__)
@@ -80,11 +82,11 @@ PasswordCheck = Callable[[str], bool]
 
 
 def _password_checked(seller, password: str, password_check: PasswordCheck | None) -> None:
-    """`password_check` is how the caller verifies it (the web view's goes through the
-    sign-in throttle, so the password cannot be guessed here either); by default the
-    stored hash."""
+    """`password_check` is how the caller verifies it (the web view's counts wrong ones
+    towards the form's own limit, `payouts.password_limit`, so the password cannot be
+    guessed here); by default the stored hash."""
     check = password_check or seller.check_password
-    if not password or not check(password):
+    if not check(password or ""):
         raise ApplicationError(WRONG_PASSWORD)
 
 
@@ -120,12 +122,12 @@ def _cancel_unsent_payouts(account: PayoutAccount, *, by, through) -> None:
 def _changed_email(account: PayoutAccount, *, description: str, through, config: PayoutCycleSettings) -> None:
     when = account.details_changed_at.astimezone(config.tz)
     lines = [
-        f"Where your payouts go was {'changed' if through else 'set'} on {when:%-d %B %Y at %H:%M} "
+        f"Where your payouts go was {'changed' if through else 'set'} on {datetime_text(when)} "
         f"({config.timezone}): {description}.",
     ]
     if through:
         lines.append(
-            f"For your safety, payouts are held until the cooling-off period ends on {through:%A %-d %B %Y}; "
+            f"For your safety, payouts are held until the cooling-off period ends on {date_text(through)}; "
             "your balance is safe and goes out on the first payout date after that."
         )
     lines.append(

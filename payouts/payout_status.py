@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from django.utils import timezone
 
 from finance.models import PayoutCycleSettings
+from marketplace.platform_time import date_text
 
 from .models import PayoutAccount
 from .payability import Block, account_payability
@@ -163,7 +164,7 @@ def seller_payout_status(*, seller, now=None) -> PayoutStatus:
         status.title = "Your new payout details are in a cooling-off period"
         status.message = (
             f"You changed where your money goes, so for your safety payouts wait until "
-            f"{decision.cooling_off_through:%A %-d %B %Y}. Your next payout goes to {destination} on "
-            f"{status.resumes_on:%A %-d %B %Y}. If you did not make this change, contact support now."
+            f"{date_text(decision.cooling_off_through)}. Your next payout goes to {destination} on "
+            f"{date_text(status.resumes_on)}. If you did not make this change, contact support now."
         )
     return status

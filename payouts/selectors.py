@@ -9,6 +9,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from finance.models import PayoutCycleSettings
+from marketplace.platform_time import date_text
 
 from .models import Earning, Payout, PayoutAccount, PayoutRun
 from .payability import Block, account_payability
@@ -69,12 +70,12 @@ def payout_preview_lines(*, config: PayoutCycleSettings, now=None, count: int = 
             f"on {_long(preview['available_on'])} and is paid on {_long(preview['payout_on'])}."
         ),
         "next_dates": [d.isoformat() for d in dates],
-        "next_dates_text": [f"{d:%a %-d %b %Y}" for d in dates],
+        "next_dates_text": [date_text(d, weekday=True) for d in dates],
     }
 
 
 def _long(iso: str) -> str:
-    return f"{date.fromisoformat(iso):%A %-d %B %Y}"
+    return date_text(date.fromisoformat(iso))
 
 
 @dataclass

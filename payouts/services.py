@@ -31,6 +31,7 @@ from marketplace.exceptions import ApplicationError
 from marketplace.fsm import transition_custom
 from marketplace.money import amount_plain
 from marketplace.outbox import outbox_task
+from marketplace.platform_time import date_text, datetime_text, platform_localtime
 from stripe_integration import connect
 from stripe_integration.client import GatewayUnavailable
 
@@ -143,7 +144,7 @@ def earning_reverse_for_refunded_order(
     config = PayoutCycleSettings.load()
     fee_back = fee_share(sale.fee_amount, amount, sale.gross_amount)
     where = (
-        f", already in payout #{sale.payout_id} of {sale.payout.payout_date:%-d %b %Y}"
+        f", already in payout #{sale.payout_id} of {date_text(sale.payout.payout_date)}"
         if sale.payout_id
         else ""
     )
@@ -267,6 +268,7 @@ class RunReport:
     below_minimum: int = 0
     on_hold: int = 0
     not_positive: int = 0
+    earlier_dates: list = field(default_factory=list)  # a dry run ahead: dates played first
 
 
 def _unpaid(payout_date: date):
@@ -317,7 +319,9 @@ def payout_date_check(*, payout_date: date) -> None:
 
 
 def payout_run_dry(*, payout_date: date) -> RunReport:
-    """What a run for this date would build now, without writing anything."""
+    """What a run for this date would build now, without writing anything. For a date
+    ahead, the payout dates before it that have not run yet (today's included) are played
+    first, as their runs would pay, so the figures are what that date itself would pay."""
     payout_date_check(payout_date=payout_date)
     config = PayoutCycleSettings.load()
     report = RunReport(payout_date=payout_date, dry_run=True, paused=config.payouts_paused)
@@ -325,20 +329,64 @@ def payout_run_dry(*, payout_date: date) -> RunReport:
     report.already_done = done
     if config.payouts_paused or done:
         return report
-    rows = list(
+    lines = list(
         _unpaid(payout_date)
-        .values("seller_id", "currency")
+        .values("seller_id", "currency", "available_on")
         .annotate(total=Sum("amount"), n=Sum(1))
         .order_by()
     )
-    payability = sellers_payability(
-        seller_ids={row["seller_id"] for row in rows}, payout_date=payout_date, config=config
-    )
-    for row in _classify(rows, payability=payability, minimum=config.minimum_payout_for, report=report):
+    sellers = {line["seller_id"] for line in lines}
+    today = config.today()
+    if payout_date > today:
+        already_run = set(
+            PayoutRun.objects.filter(
+                payout_date__gte=today, payout_date__lt=payout_date, status=PayoutRun.Status.DONE
+            ).values_list("payout_date", flat=True)
+        )
+        report.earlier_dates = [
+            day
+            for day in schedule_for(config).payout_dates_between(
+                first=today, last=payout_date - timedelta(days=1)
+            )
+            if day not in already_run
+        ]
+    for day in report.earlier_dates:
+        due = [line for line in lines if line["available_on"] <= day]
+        paid = {
+            (row["seller_id"], row["currency"])
+            for row in _classify(
+                _per_seller(due),
+                payability=sellers_payability(seller_ids=sellers, payout_date=day, config=config),
+                minimum=config.minimum_payout_for,
+                report=RunReport(payout_date=day, dry_run=True),
+            )
+        }
+        lines = [
+            line
+            for line in lines
+            if not (line["available_on"] <= day and (line["seller_id"], line["currency"]) in paid)
+        ]
+    payability = sellers_payability(seller_ids=sellers, payout_date=payout_date, config=config)
+    for row in _classify(
+        _per_seller(lines), payability=payability, minimum=config.minimum_payout_for, report=report
+    ):
         report.payouts += 1
         report.lines += row["n"]
         report.amounts[row["currency"]] += row["total"]
     return report
+
+
+def _per_seller(lines: list[dict]) -> list[dict]:
+    """Lines grouped by (seller, currency, available_on), added up per seller and currency."""
+    totals: dict[tuple[int, str], dict] = {}
+    for line in lines:
+        row = totals.setdefault(
+            (line["seller_id"], line["currency"]),
+            {"seller_id": line["seller_id"], "currency": line["currency"], "total": 0, "n": 0},
+        )
+        row["total"] += line["total"]
+        row["n"] += line["n"]
+    return list(totals.values())
 
 
 def payout_run_create(
@@ -816,7 +864,7 @@ def _exported_when(payout: Payout) -> str:
     if payout.exported_at is None:
         return "before exports were dated"
     local = payout.exported_at.astimezone(PayoutCycleSettings.load().tz)
-    return f"on {local:%-d %b %Y at %H:%M}"
+    return f"on {datetime_text(local)}"
 
 
 def _bank_file_refusal(payout: Payout, *, again: bool) -> str:
@@ -1310,8 +1358,8 @@ def payout_check_with_stripe(*, payout_id: int, by=None) -> TransferCheck:
                 outcome=TransferCheck.Outcome.STILL_SENDING,
                 message=(
                     f"Stripe has no transfer for payout #{payout.pk} yet, but it was sent at "
-                    f"{payout.transfer_sent_at:%H:%M:%S} UTC and may still be under way: check again after "
-                    f"{settled_at:%H:%M:%S} UTC."
+                    f"{platform_localtime(payout.transfer_sent_at):%H:%M:%S} and may still be under way: check "
+                    f"again after {platform_localtime(settled_at):%H:%M:%S}."
                 ),
             )
         payout.transfer_checked_at = now

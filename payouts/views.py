@@ -2,8 +2,8 @@ import logging
 
 import stripe
 from django.contrib import messages
-from django.contrib.auth import authenticate
 from django.shortcuts import redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import seller_required
@@ -15,10 +15,14 @@ from . import payout_accounts
 from .bank_details import BankDetailsInvalid
 from .forms import BankDetailsForm, PasswordForm
 from .models import PayoutAccount
+from .password_limit import PasswordPaused, payout_password_check
 from .payout_status import seller_payout_status
 from .selectors import seller_payouts as seller_payouts_read
 
 logger = logging.getLogger(__name__)
+
+# What the payout settings' forms carry that must never reach an error report or a log.
+SENSITIVE_FIELDS = ("password", "iban", "bic", "routing_number", "account_number", "holder_name")
 
 STRIPE_DOWN = "Stripe did not answer just now. Nothing was changed; please try again in a minute."
 
@@ -71,10 +75,12 @@ def payout_account(request):
     return _account_page(request)
 
 
+@sensitive_post_parameters(*SENSITIVE_FIELDS)
 @seller_required
 @require_POST
 def bank_details_save(request):
     form = BankDetailsForm(request.POST)
+    status = 400
     if form.is_valid():
         try:
             payout_accounts.payout_account_bank_details_set(
@@ -86,25 +92,28 @@ def bank_details_save(request):
         except BankDetailsInvalid as invalid:
             for name, message in invalid.errors.items():
                 form.add_error(name if name in form.fields else None, message)
+        except PasswordPaused as exc:
+            form.add_error(None, exc.message)
+            status = 429
         except ApplicationError as exc:
             form.add_error("password" if exc.message == payout_accounts.WRONG_PASSWORD else None, exc.message)
         else:
             messages.success(request, "Your bank details are saved.")
             return redirect("payouts:payout_account")
-    return _account_page(request, bank_form=form, status=400)
+    return _account_page(request, bank_form=form, status=status)
 
 
 def _throttled_password_check(request):
-    """The password through authenticate(), so wrong ones count towards the sign-in
-    throttle (django-axes) for this email and address, and a locked-out seller gets the
-    lockout page here too."""
+    """The password checked against the form's own limit of wrong ones
+    (`payouts.password_limit`), apart from the sign-in's."""
 
     def check(password: str) -> bool:
-        return authenticate(request, username=request.user.email, password=password) == request.user
+        return payout_password_check(seller=request.user, password=password)
 
     return check
 
 
+@sensitive_post_parameters(*SENSITIVE_FIELDS)
 @seller_required
 @require_POST
 def stripe_start(request):
@@ -118,6 +127,9 @@ def stripe_start(request):
             password=form.cleaned_data.get("password", ""),
             password_check=_throttled_password_check(request),
         )
+    except PasswordPaused as exc:
+        form.add_error(None, exc.message)
+        return _account_page(request, stripe_form=form, status=429)
     except ApplicationError as exc:
         form.add_error("password" if exc.message == payout_accounts.WRONG_PASSWORD else None, exc.message)
         return _account_page(request, stripe_form=form, status=400)

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from marketplace.admin_parts import NoSaveButtons
+
 from .models import WebhookEvent
 
 
@@ -21,9 +23,11 @@ class OutcomeFilter(admin.SimpleListFilter):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
-    """Stripe's events as received. A failed one was signed by Stripe's secret but could not
-    be applied; its reason says why (a malformed body, an object Stripe does not know)."""
+class WebhookEventAdmin(NoSaveButtons, admin.ModelAdmin):
+    """Stripe's events as received, read-only: they come only from Stripe (the signed
+    webhook), so there is no Add page and no Save. A failed one was signed by Stripe's
+    secret but could not be applied; its reason says why (a malformed body, an object
+    Stripe does not know)."""
 
     list_display = ["stripe_id", "type", "received_at", "outcome", "result"]
     list_filter = [OutcomeFilter, "type"]
@@ -46,3 +50,9 @@ class WebhookEventAdmin(admin.ModelAdmin):
         if event.failed_at:
             return f"failed: {event.failure_reason}"
         return "not processed yet"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

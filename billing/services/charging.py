@@ -31,11 +31,11 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
-from marketplace.platform_time import platform_localtime
+from marketplace.platform_time import date_text, datetime_text
 
 from .. import declines, gateway
 from ..invoice_owners import InvoiceEvent, invoice_lock, invoice_owner_notify
-from ..models import Attempt, DunningPolicy, Invoice, PaymentMethod, Receipt, Transaction
+from ..models import REFUND_REFUSED_NOTE, Attempt, DunningPolicy, Invoice, PaymentMethod, Receipt, Transaction
 from .customers import customer_stripe_id
 from .dunning import invoice_failed
 from .effects import attempt_soon, email
@@ -276,7 +276,7 @@ def _record_transport_trouble(txn_id, attempt_id, exc, now) -> None:
         txn.last_category = declines.GATEWAY
         txn.last_message = (
             "The payment service did not answer; trying again at "
-            f"{platform_localtime(txn.next_attempt_at):%Y-%m-%d %H:%M %Z}."
+            f"{datetime_text(txn.next_attempt_at)}."
         )
         txn.save(update_fields=["transport_failures", "next_attempt_at", "last_category", "last_message"])
 
@@ -408,7 +408,7 @@ def _charge_answered(txn, invoice, attempt, decline, now) -> AttemptResult:
             if decline.retry_after and decline.retry_after > wait:
                 wait = decline.retry_after
             next_at = now + wait
-            attempt.decision = f"soft: {decline.message.rstrip('.').lower()}, next try on {platform_localtime(next_at):%Y-%m-%d}"
+            attempt.decision = f"soft: {decline.message.rstrip('.').lower()}, next try on {date_text(next_at)}"
             txn.retry_later(description=attempt.decision, next_attempt_at=next_at)
             txn.save()
             invoice_owner_notify(invoice, InvoiceEvent.PAYMENT_RETRYING)
@@ -457,7 +457,7 @@ def _refund_answered(txn, invoice, attempt, decline) -> AttemptResult:
         )
         receipt_issue(invoice=invoice, kind=REFUND, amount=txn.amount, reference=attempt.stripe_id)
         return AttemptResult.DONE
-    attempt.decision = f"refund refused: {attempt.message or decline.message}"[:300]
+    attempt.decision = f"{REFUND_REFUSED_NOTE}: {attempt.message or decline.message}"[:300]
     txn.last_category, txn.last_message = decline.category, attempt.decision
     txn.fail(description=attempt.decision)
     txn.save()

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketplace.exceptions import ApplicationError
-from marketplace.platform_time import platform_localtime
+from marketplace.platform_time import date_text, platform_localtime
 
 from ..invoice_owners import invoice_owner_register
 from ..models import Customer, DunningPolicy, Invoice, Plan, Subscription, Transaction
@@ -130,14 +130,14 @@ def _subscription_lock(invoice: Invoice) -> None:
 
 def _day(moment) -> str:
     """A period's boundary as the day the customer lives it (the platform timezone)."""
-    return f"{platform_localtime(moment):%Y-%m-%d}"
+    return date_text(moment)
 
 
 def _describe(invoice: Invoice) -> str:
     plan = invoice.subscription.plan.name
     if invoice.period_start and invoice.period_end:
         start, end = platform_localtime(invoice.period_start), platform_localtime(invoice.period_end)
-        return f"Your {plan} subscription, {start:%-d %B %Y} to {end:%-d %B %Y}"
+        return f"Your {plan} subscription, {date_text(start)} to {date_text(end)}"
     return f"Your {plan} subscription"
 
 

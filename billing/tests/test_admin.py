@@ -59,6 +59,28 @@ def test_a_bad_refund_amount_says_so_and_changes_nothing(admin_client, billing, 
     assert f"Invoice #{invoice.pk}:" in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    "amount, currency, message",
+    [
+        ("10.005", "USD", "“10.005”: USD has 2 decimal places"),
+        ("12.5", "JPY", "“12.5”: JPY has no minor unit, so the amount must be whole."),
+    ],
+)
+def test_a_refund_amount_with_more_decimals_than_the_currency_has_says_so_and_changes_nothing(
+    admin_client, billing, amount, currency, message
+):
+    invoice = billing.invoice(billing.customer(card="4242424242424242"), amount=5000)
+    Invoice.objects.filter(pk=invoice.pk).update(currency=currency)
+    response = _action(admin_client, "refund_invoices", invoice, amount=amount, reason="Oops")
+    assert message in response.content.decode()
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.status, invoice.amount_refunded, invoice.transactions.filter(kind="refund").count()) == (
+        "settled",
+        0,
+        0,
+    )
+
+
 @pytest.mark.parametrize("amount", ["sNaN", "20.00"])
 def test_a_refund_of_several_invoices_checks_every_one_first_and_refunds_none_when_one_is_refused(
     admin_client, billing, amount
@@ -159,3 +181,19 @@ def test_retry_now_checks_every_selected_invoice_first_and_retries_none_when_one
     assert "Nothing was changed" in html
     charge = type(charge).objects.get(pk=charge.pk)  # FSM fields cannot be refreshed
     assert charge.next_attempt_at == due and charge.attempts.count() == 1
+
+
+@pytest.mark.parametrize("amount", ["12,50", "0,5", "1,2345"])
+def test_a_refund_amount_with_a_decimal_comma_is_refused_not_read_as_a_hundred_times_more(
+    admin_client, billing, amount
+):
+    invoice = billing.invoice(billing.customer(card="4242424242424242"), amount=500000)
+    response = _action(admin_client, "refund_invoices", invoice, amount=amount, reason="Oops")
+    assert f"“{amount}” is not an amount. Write it like 12.50." in response.content.decode()
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert (invoice.status, invoice.amount_refunded, invoice.transactions.filter(kind="refund").count()) == (
+        "settled",
+        0,
+        0,
+    )
+    assert _parse_amount("1,250.50", "USD") == 125050

@@ -82,13 +82,60 @@ def test_a_declined_card_is_told_in_the_customers_words_with_the_next_try(
     status.get_by_text("Your card was declined.").wait_for()
     retry_on = billing.charges(invoice)[-1].next_attempt_at
     assert "Your card has insufficient funds." in status.inner_text()
-    assert f"We will try again on {retry_on:%A %-d %B %Y}" in status.inner_text()
+    assert f"We will try again on {retry_on:%-d %b %Y}" in status.inner_text()
     assert "Paid" not in status.inner_text()
     page.reload()  # and it still says so later, with the date
     assert (
-        f"We will try again on {retry_on:%A %-d %B %Y}" in page.get_by_test_id("payment-status").inner_text()
+        f"We will try again on {retry_on:%-d %b %Y}" in page.get_by_test_id("payment-status").inner_text()
     )
     assert page.get_by_role("button", name="Save card and pay $29.00").is_visible()  # use another card
+
+
+def test_a_new_card_declined_is_told_first_then_the_next_try(live_server, browser, billing, settings):
+    """The card on file was declined and a retry is scheduled; the customer enters another
+    card and it is declined too: the page says first that the card they just entered was
+    declined and why, and only then when it is tried again."""
+    settings.SITE_URL = live_server.url
+    invoice = billing.invoice(billing.customer(card="4000000000000002"), amount=2900)  # declined, retry due
+    assert billing.charges(invoice)[-1].status == "retrying"
+    page = browser.new_context().new_page()
+    page.goto(f"{live_server.url}/billing/card/{card_update_token(invoice)}/")
+
+    _fill_card(page, "4000000000009995")  # saves fine, then the bank says: insufficient funds
+    page.get_by_role("button", name="Save card and pay $29.00").click()
+
+    status = page.get_by_test_id("payment-status")
+    status.get_by_text("The card you entered, Visa •••• 9995, was declined.").wait_for()
+    text = status.inner_text()
+    assert text.startswith("The card you entered, Visa •••• 9995, was declined. Your card has insufficient funds.")
+    assert text.index("insufficient funds") < text.index("try")
+    assert "Nothing was charged." in text
+    retry = billing.charges(invoice)[-1]
+    assert retry.payment_method.last4 == "9995"
+    assert f"We will try it again on {retry.next_attempt_at:%-d %b %Y}" in text
+    page.reload()
+    assert page.get_by_test_id("payment-status").inner_text() == text
+
+
+def test_a_new_card_the_bank_refuses_to_save_is_told_above_the_earlier_decline(
+    live_server, browser, billing, settings
+):
+    settings.SITE_URL = live_server.url
+    invoice = billing.invoice(billing.customer(card="4000000000000002"), amount=2900)  # declined, retry due
+    page = browser.new_context().new_page()
+    page.goto(f"{live_server.url}/billing/card/{card_update_token(invoice)}/")
+
+    _fill_card(page, "4242424242424241")  # refused when the card is set up: nothing saved
+    page.get_by_role("button", name="Save card and pay $29.00").click()
+
+    refused = page.get_by_test_id("new-card-declined")
+    refused.wait_for()
+    assert refused.inner_text().startswith("The card you entered was declined.")
+    assert "Nothing was charged." in refused.inner_text()
+    first = page.locator("[data-testid=new-card-declined], [data-testid=payment-status]").first
+    assert first.get_attribute("data-testid") == "new-card-declined"  # above "We will try again on ..."
+    assert "We will try again on" in page.get_by_test_id("payment-status").inner_text()
+    assert len(billing.charges(invoice)) == 1
 
 
 def test_the_page_waits_for_the_bank_then_shows_the_payment_and_its_receipt(

@@ -39,11 +39,11 @@ def test_a_soft_decline_is_retried_exactly_on_the_schedule_then_fails_for_good(b
     subjects = [m.subject for m in mailoutbox]
     assert (
         subjects[0]
-        == "We could not charge Visa •••• 9995 (exp. 12/34) – we will try again on Tuesday 3 March 2026"
+        == "We could not charge Visa •••• 9995 (exp. 12/34) – we will try again on 3 Mar 2026"
     )
     assert subjects[-1] == f"Final notice: $10.00 for invoice #{invoice.pk} (Thing) is unpaid"
     assert len([s for s in subjects if s.startswith("We could not charge")]) == 4
-    assert "If it is still unpaid on Saturday 21 March 2026" in mailoutbox[-1].body  # 3 days' grace
+    assert "If it is still unpaid on 21 Mar 2026" in mailoutbox[-1].body  # 3 days' grace
     # Nothing is due any more.
     assert billing.run(now=expected[-1] + timedelta(days=60)).attempted == 0
 

@@ -19,4 +19,4 @@ def test_the_next_try_of_a_declined_charge_is_dated_in_the_platform_timezone(bil
         invoice = billing.invoice(billing.customer(card="4000000000009995"))
     decision = Attempt.objects.get(transaction__invoice=invoice).decision
     # 1 day later is 12:00 UTC on 2 March: already 3 March in Auckland.
-    assert decision == "soft: the card has insufficient funds, next try on 2026-03-03"
+    assert decision == "soft: the card has insufficient funds, next try on 3 Mar 2026"

@@ -47,7 +47,7 @@ def test_missed_periods_are_all_invoiced_once(billing):
         (_d(2026, 4, 30), "settled"),
     ]
     assert Subscription.objects.get(pk=sub.pk).next_invoice_at == _d(2026, 5, 31)
-    assert invoices[1].lines.get().description == "Seller Pro, 2026-02-28 to 2026-03-31"
+    assert invoices[1].lines.get().description == "Seller Pro, 28 Feb 2026 to 31 Mar 2026"
 
 
 def test_canceling_a_subscription_cancels_its_open_transactions(billing, mailoutbox):

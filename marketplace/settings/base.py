@@ -225,6 +225,13 @@ AXES_USERNAME_CALLABLE = "accounts.throttling.login_username"
 # from the right; with none (the default) it is the connection's address.
 AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_ip"
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# django-axes keeps the query string and form fields of each failed sign-in; it always
+# masks "password". Mask what else a form asking for the password again could carry.
+AXES_SENSITIVE_PARAMETERS = ["iban", "bic", "routing_number", "account_number", "holder_name"]
+# The payout settings' own limit on wrong passwords (payouts/password_limit.py): after
+# this many within the pause, changing where the money goes is paused for that long.
+PAYOUT_PASSWORD_FAILURE_LIMIT = env.int("PAYOUT_PASSWORD_FAILURE_LIMIT", default=3)
+PAYOUT_PASSWORD_PAUSE_MINUTES = env.int("PAYOUT_PASSWORD_PAUSE_MINUTES", default=15)
 
 # ---------------------------------------------------------------------------
 # Internationalisation. Instants are stored in UTC; business dates (available_on,
@@ -235,6 +242,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One date style everywhere: "6 Dec 2026", "6 Dec 2026, 14:05" (marketplace/formats/en).
+FORMAT_MODULE_PATH = ["marketplace.formats"]
 # The currencies the admin offers as filter choices (any other still filters when typed
 # into the address); listing them saves a DISTINCT over millions of orders.
 MARKETPLACE_CURRENCIES = env.list("MARKETPLACE_CURRENCIES", default=["USD", "EUR", "GBP"])
@@ -297,6 +306,10 @@ POST_OFFICE = {
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 _require_url("CELERY_BROKER_URL", CELERY_BROKER_URL, {"filesystem", "redis", "rediss", "memory"})
+if CELERY_BROKER_URL == "filesystem://":
+    # The files need no host, but kombu logs "No hostname was supplied. Reverting to default
+    # 'localhost'" for every connection without one (at `make run`'s start, among others).
+    CELERY_BROKER_URL = "filesystem://localhost/"
 CELERY_BROKER_DIR = VAR_DIR / "celery-broker"
 # A web request publishes at most one message per committed transaction (the outbox's
 # "deliver" task). A Redis that is down or hung must cost it about a second, never more:

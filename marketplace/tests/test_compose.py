@@ -76,9 +76,12 @@ def test_the_web_process_is_reachable_only_from_the_host_itself_for_a_tls_proxy_
     assert addresses == ["127.0.0.1"], published
 
 
-def _as_the_web_process(code: str) -> subprocess.CompletedProcess:
+def _as_the_web_process(code: str, **variables) -> subprocess.CompletedProcess:
     """Run `code` with exactly the environment the compose file gives the web process."""
-    environment = {name: str(value) for name, value in _web_service()["environment"].items()}
+    result = _config(**REQUIRED, **variables)
+    assert result.returncode == 0, result.stderr
+    service = yaml.safe_load(result.stdout)["services"]["web"]
+    environment = {name: str(value) for name, value in service["environment"].items()}
     environment.update(PATH=os.environ.get("PATH", ""), DJANGO_SETTINGS_MODULE="marketplace.settings.base")
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()\n" + code],
@@ -90,23 +93,38 @@ def _as_the_web_process(code: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_the_production_shape_believes_no_forwarded_address_or_scheme_a_client_writes():
-    # A client talking to gunicorn directly writes what it likes: a new X-Forwarded-For for
-    # every password guess would otherwise make each guess a first one from a new address.
+# A request as gunicorn sees it: the client wrote its own X-Forwarded-For entry; when a
+# proxy is there, it appended the address it saw (203.0.113.7) and set X-Forwarded-Proto.
+SEEN_BY_THE_APP = (
+    "from django.test import RequestFactory\n"
+    "from accounts.throttling import client_ip\n"
+    "request = RequestFactory().post('/accounts/login/', REMOTE_ADDR='{remote}',\n"
+    "    HTTP_X_FORWARDED_FOR='{forwarded}', HTTP_X_FORWARDED_PROTO='https')\n"
+    "print(client_ip(request), request.is_secure())\n"
+)
+
+
+def test_the_production_shape_trusts_the_one_tls_proxy_that_alone_can_reach_gunicorn():
+    # `web` is published on the host's loopback only, so every connection comes through the
+    # host's TLS proxy: its X-Forwarded-For entry (the rightmost) is the client's address,
+    # and its X-Forwarded-Proto says https. Entries left of it are the client's own writing.
+    environment = _web_service()["environment"]
+    assert str(environment["TRUSTED_PROXY_COUNT"]) == "1"
+    assert environment["SECURE_PROXY_SSL_HEADER"] == "X-Forwarded-Proto"
     result = _as_the_web_process(
-        "from django.test import RequestFactory\n"
-        "from accounts.throttling import client_ip\n"
-        "request = RequestFactory().post('/accounts/login/', REMOTE_ADDR='198.51.100.20',\n"
-        "    HTTP_X_FORWARDED_FOR='192.0.2.1', HTTP_X_FORWARDED_PROTO='https')\n"
-        "print(client_ip(request), request.is_secure())\n"
+        SEEN_BY_THE_APP.format(remote="172.18.0.1", forwarded="192.0.2.1, 203.0.113.7")
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "203.0.113.7 True"
+
+
+def test_without_a_proxy_the_operator_says_so_and_nothing_forwarded_is_believed():
+    # Published without a proxy in front: a client reaching gunicorn directly writes what it
+    # likes, so neither header counts (README "Production shape").
+    result = _as_the_web_process(
+        SEEN_BY_THE_APP.format(remote="198.51.100.20", forwarded="192.0.2.1"),
+        TRUSTED_PROXY_COUNT="0",
+        SECURE_PROXY_SSL_HEADER="",
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "198.51.100.20 False"
-
-
-def test_an_operator_behind_one_tls_proxy_says_so_and_then_its_headers_count():
-    result = _config(**REQUIRED, TRUSTED_PROXY_COUNT="1", SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto")
-    assert result.returncode == 0, result.stderr
-    environment = yaml.safe_load(result.stdout)["services"]["web"]["environment"]
-    assert str(environment["TRUSTED_PROXY_COUNT"]) == "1"
-    assert environment["SECURE_PROXY_SSL_HEADER"] == "X-Forwarded-Proto"

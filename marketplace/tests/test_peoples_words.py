@@ -109,3 +109,39 @@ def test_no_order_timeline_shows_a_stored_status_name(demo, client):
             shown = sorted(name for name in names if re.search(rf"\b{re.escape(name)}\b", text))
             assert shown == [], f"{url} shows {shown}"
             assert " → " not in text  # events, not state changes
+
+
+HISTORIES = ["billing.Invoice", "billing.Transaction", "billing.Subscription", "payouts.Payout"]
+DATE_TIME = re.compile(r"^\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d$")
+
+
+def test_billing_and_payout_status_histories_read_as_sentences_with_who_and_when(demo, admin_client):
+    """The status history on an invoice, a charge or refund, a subscription and a payout
+    tells what happened as the order timelines do ("Ada Admin marked the payout of $66.60
+    to Sam Seller paid"), with when, never "Scheduled → Done"."""
+    from django.contrib.contenttypes.models import ContentType
+
+    names = _machine_names()
+    rows_seen = 0
+    for label in HISTORIES:
+        model = apps.get_model(label)
+        content_type = ContentType.objects.get_for_model(model)
+        logged = StateLog.objects.filter(content_type=content_type).values_list("object_id", flat=True)
+        for pk in sorted(set(logged))[:PER_MODEL]:
+            url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[pk])
+            html = admin_client.get(url).content.decode()
+            main = html[html.index('id="content-main"') :]
+            assert " → " not in _visible(main), url
+            sentences = [_visible(c).strip() for c in re.findall(r'(?s)<td class="field-what_happened">(.*?)</td>', main)]
+            moments = [_visible(c).strip() for c in re.findall(r'(?s)<td class="field-changed">(.*?)</td>', main)]
+            expected = StateLog.objects.filter(content_type=content_type, object_id=pk)
+            by_people = {str(log.by) for log in expected if log.by}
+            assert len(sentences) == len(moments) == expected.count(), url
+            for sentence in sentences:
+                assert sentence[:1].isupper() and " " in sentence, (url, sentence)
+                assert not re.search(r"\b(" + "|".join(map(re.escape, names)) + r")\b", sentence), (url, sentence)
+            for person in by_people:  # who acted is named
+                assert any(sentence.startswith(person) for sentence in sentences), (url, person, sentences)
+            assert all(DATE_TIME.match(moment) for moment in moments), (url, moments)
+            rows_seen += len(sentences)
+    assert rows_seen > 30

@@ -86,6 +86,26 @@ def test_a_clean_state_reports_nothing_and_exits_0(
     assert "1 payment intents, 1 refunds, 1 transfers" in out
 
 
+def test_each_run_of_the_command_is_stored_for_staff_with_its_output_and_exit_code_unchanged(
+    paid_invoice, admin_client
+):
+    code, out, err = reconcile()
+    assert (code, err) == (0, "") and "No differences." in out
+    clean = ReconciliationReport.objects.get()
+    assert (clean.difference_count, clean.differences) == (0, [])
+    Transaction.objects.filter(invoice=paid_invoice, kind="charge").update(amount=4_900)
+    code, out, err = reconcile()
+    assert code == 1 and "[amount differs] payment: Charge transaction" in out
+    assert out.strip().endswith("1 difference(s).")
+    latest = ReconciliationReport.objects.first()  # newest first
+    assert latest.pk != clean.pk and latest.difference_count == 1
+    assert latest.since == timezone.localdate() - timedelta(days=35)
+    listing = admin_client.get("/admin/marketplace/reconciliationreport/").content.decode()
+    assert listing.index("1 difference<") < listing.index("None: Stripe matches")
+    page = admin_client.get(f"/admin/marketplace/reconciliationreport/{latest.pk}/change/").content.decode()
+    assert "[amount differs] payment: Charge transaction" in page and 'name="_save"' not in page
+
+
 def test_a_refund_made_only_at_stripe_is_missing_locally(paid_invoice):
     pi = _charge(paid_invoice).stripe_id
     stripe.api_base = settings.STRIPE_API_BASE

@@ -30,6 +30,25 @@ def test_the_embedded_default_starts_with_no_environment_at_all():
     assert "started" in result.stdout
 
 
+def test_the_embedded_broker_connects_without_a_kombu_warning(tmp_path):
+    # `make run` printed "No hostname was supplied. Reverting to default 'localhost'" at start.
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
+    env["DJANGO_SETTINGS_MODULE"] = "marketplace.settings.base"
+    code = (
+        "import logging, django; logging.basicConfig(); django.setup()\n"
+        "from marketplace.celery import app\n"
+        "with app.connection_for_write() as connection:\n"
+        "    connection._info()\n"
+        "    print(connection.transport_cls)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "filesystem"
+    assert "No hostname was supplied" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [

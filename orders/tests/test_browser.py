@@ -64,7 +64,7 @@ def test_two_rounds_of_confirmation_end_in_a_completed_order(
     assert datetime.fromisoformat(shown) == order.completed_at
     assert (
         seller_page.get_by_test_id("completed-at").inner_text()
-        == f"{order.completed_at:%b %-d, %Y, %H:%M} UTC"
+        == f"{order.completed_at:%-d %b %Y, %H:%M}"
     )
 
 

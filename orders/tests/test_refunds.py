@@ -149,3 +149,41 @@ def test_check_ledger_finds_an_order_whose_refund_disagrees_with_its_invoice_and
     assert exited.value.code == 1
     assert f"order #{order.pk} has 1500 refunded but its invoice 1000 refunded" in err.getvalue()
     assert f"order #{order.pk} has 1500 refunded but its earning lines took back 1000" in err.getvalue()
+
+
+def test_the_seller_is_told_of_an_earning_adjustment_only_when_the_order_had_an_earning(billing, mailoutbox):
+    # Not yet completed (paid, not shipped): no earning exists, so none is said to be reduced.
+    order = _place(billing)
+    with billing.capture(execute=True):
+        orders.order_refund(order_id=order.pk, by=order.seller, reason="One mug chipped", amount=1000)
+    [told] = [m for m in mailoutbox if m.subject == f"Order #{order.pk}: $10.00 refunded"]
+    assert "earning for it is reduced" not in told.body
+    assert "not completed, so there is no earning to adjust" in told.body
+    assert not Earning.objects.filter(order=order).exists()
+    # Completed: the earning is reduced, and the email says so.
+    order = _complete(billing, Order.objects.get(pk=order.pk))
+    with billing.capture(execute=True):
+        orders.order_refund(order_id=order.pk, by=order.seller, reason="Second mug chipped", amount=500)
+    [told] = [m for m in mailoutbox if m.subject == f"Order #{order.pk}: $5.00 refunded"]
+    assert "Your earning for it is reduced in proportion" in told.body
+
+
+def test_a_refused_refund_reads_as_refused_in_the_invoices_status_history(billing, admin_client):
+    import re
+
+    from django.urls import reverse
+
+    order = _place(billing)
+    stripe.Refund.create(payment_intent=_payment_intent(order), api_key=settings.STRIPE_SECRET_KEY)
+    with billing.capture(execute=True):
+        orders.order_refund(order_id=order.pk, by=order.seller, reason="Broken in transit")
+    invoice = Invoice.objects.get(order=order)
+    assert (invoice.status, invoice.amount_refunded) == ("settled", 0)
+    html = admin_client.get(reverse("admin:billing_invoice_change", args=[invoice.pk])).content.decode()
+    sentences = [
+        re.sub(r"<[^>]+>", "", cell).strip()
+        for cell in re.findall(r'(?s)<td class="field-what_happened">(.*?)</td>', html)
+    ]
+    last = sentences[-1]
+    assert last.startswith("Stripe refused the refund"), sentences
+    assert not any("confirmed" in sentence for sentence in sentences[-2:]), sentences

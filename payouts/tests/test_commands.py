@@ -63,6 +63,42 @@ def test_run_payouts_dry_run_changes_nothing(payouts):
     assert Payout.objects.count() == 0
 
 
+def test_a_dry_run_for_a_future_payout_date_previews_what_that_date_would_pay(payouts):
+    payouts.complete(at=utc(2027, 1, 5, 10))  # available on Jan 12, paid on Jan 15
+    with time_machine.travel(utc(2027, 1, 10, 12)):
+        out = run("run_payouts", "--date", "2027-01-15", "--dry-run")
+        earlier = run("run_payouts", "--date", "2027-01-01", "--dry-run")
+    assert "Dry run for 2027-01-15" in out and "$90.00" in out
+    assert "2027-01-15 is 5 days away: what its run would pay as things stand today" in out
+    assert "Dry run for 2027-01-01" in earlier and "$90.00" not in earlier  # not available by then
+    assert Payout.objects.count() == 0 and not PayoutRun.objects.exists()
+
+
+def test_a_dry_run_ahead_leaves_out_what_the_payout_dates_before_it_pay(payouts):
+    payouts.complete(at=utc(2027, 1, 5, 10), amount=10_000)  # $90.00, paid on Jan 15
+    payouts.complete(at=utc(2027, 1, 9, 10), amount=20_000)  # $180.00, available Jan 16, paid Feb 1
+    with time_machine.travel(utc(2027, 1, 10, 12)):
+        out = run("run_payouts", "--date", "2027-02-01", "--dry-run")
+    assert "after the payout dates before it (2027-01-15) have paid what they would" in out
+    assert "$180.00" in out and "$270.00" not in out
+    assert Payout.objects.count() == 0 and not PayoutRun.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--date", "2027-02-15"], "is in the future .* use --dry-run to preview it"),
+        (["--date", "2027-02-04", "--dry-run"], "is not a payout date"),
+        (["--date", "2027-02-30", "--dry-run"], "is not a date"),
+    ],
+)
+def test_a_future_date_is_still_refused_for_a_real_run_and_a_bad_one_for_a_preview(payouts, args, message):
+    payouts.complete(at=utc(2027, 1, 5, 10))
+    with time_machine.travel(utc(2027, 1, 20, 12)), pytest.raises(CommandError, match=message):
+        run("run_payouts", *args)
+    assert Payout.objects.count() == 0 and not PayoutRun.objects.exists()
+
+
 @pytest.mark.parametrize(
     "value, message",
     [

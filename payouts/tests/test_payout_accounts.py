@@ -188,7 +188,7 @@ def test_changing_details_holds_the_next_payout_emails_the_seller_and_pays_on_th
     assert built.status == Payout.Status.CANCELED and "changed where their money goes" in built.failure_reason
     [email] = mail.outbox
     assert email.to == [seller.email] and email.subject == "Your payout details were changed"
-    assert "GB•• •••• 6819" in email.body and "Monday 18 January 2027" in email.body
+    assert "GB•• •••• 6819" in email.body and "18 Jan 2027" in email.body
     assert "If you did not make this change" in email.body
     assert ledger_check() == []
     with time_machine.travel(utc(2027, 1, 15, 10), tick=False):
@@ -275,6 +275,23 @@ def test_staff_see_sellers_with_money_waiting_and_why(payouts, admin_client):
         and "Held by staff (Identity check)" in page
     )
     assert unset.email in only_unset and held.email not in only_unset and ready.email not in only_unset
+
+
+def test_a_seller_below_zero_is_shown_as_owing_the_platform_not_as_money_waiting(
+    payouts, admin_client, admin_user
+):
+    owing = payouts.seller()
+    order = payouts.complete(at=utc(2027, 1, 1, 10), seller=owing, amount=10_000, currency="EUR")
+    payouts.run(date(2027, 1, 15))
+    payouts.refund(order, at=utc(2027, 1, 16, 9))
+    with time_machine.travel(utc(2027, 1, 20, 12)):
+        admin_client.force_login(admin_user)
+        page = admin_client.get("/admin/payouts/sellermoneywaiting/").content.decode()
+    row = page[page.index(owing.email) :]
+    row = row[: row.index("</tr>")]
+    assert "Owes the platform €90.00" in row and "-€90.00" not in row
+    assert "Nothing holds it" not in row
+    assert "netted off from their next earnings" in row
 
 
 # --- Stripe Connect ----------------------------------------------------------------------
@@ -371,16 +388,49 @@ def test_stripe_not_answering_changes_nothing_and_says_so(client, seller, stripe
     assert not PayoutAccount.objects.filter(seller=seller).exists()
 
 
-def test_wrong_passwords_on_the_payout_settings_count_towards_the_sign_in_lockout(client, seller, settings):
+def test_wrong_passwords_on_the_bank_details_form_have_their_own_limit_then_a_pause(client, seller, settings):
     payout_accounts.payout_account_bank_details_set(seller=seller, password="", details=IBAN)
     client.force_login(seller)
-    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
-        assert _post_bank(client, iban=NEW_IBAN["iban"], password="guess").status_code == 400
-    locked = _post_bank(client, iban=NEW_IBAN["iban"], password="guess")
-    assert locked.status_code == 429
-    # Locked out: even the right password changes nothing until the lockout ends.
+    limit = settings.PAYOUT_PASSWORD_FAILURE_LIMIT
+    for _ in range(limit - 1):
+        refused = _post_bank(client, iban=NEW_IBAN["iban"], password="guess")
+        assert refused.status_code == 400 and payout_accounts.WRONG_PASSWORD in refused.content.decode()
+    paused = _post_bank(client, iban=NEW_IBAN["iban"], password="guess")
+    assert paused.status_code == 429
+    message = payout_accounts.PASSWORD_PAUSED.format(
+        limit=limit, minutes=settings.PAYOUT_PASSWORD_PAUSE_MINUTES
+    )
+    assert message in paused.content.decode()
+    # Paused: even the right password changes nothing until the pause ends.
     assert _post_bank(client, iban=NEW_IBAN["iban"], password=PASSWORD).status_code == 429
     assert PayoutAccount.objects.get(seller=seller).iban == "DE89370400440532013000"
+    # Its own limit: signing in is not paused by it.
+    client.logout()
+    signed_in = client.post("/accounts/login/", {"username": seller.email, "password": PASSWORD})
+    assert signed_in.status_code == 302
+    later = timezone.now() + timedelta(minutes=settings.PAYOUT_PASSWORD_PAUSE_MINUTES + 1)
+    with time_machine.travel(later):
+        assert _post_bank(client, iban=NEW_IBAN["iban"], password=PASSWORD).status_code == 302
+    assert PayoutAccount.objects.get(seller=seller).iban == "GB29NWBK60161331926819"
+
+
+def test_the_password_and_bank_numbers_typed_never_land_in_the_sign_in_records_or_the_logs(
+    client, seller, caplog
+):
+    from axes.models import AccessAttempt, AccessFailureLog
+
+    payout_accounts.payout_account_bank_details_set(seller=seller, password="", details=IBAN)
+    client.force_login(seller)
+    typed = "Hunter2-my-guess"
+    with caplog.at_level("DEBUG"):
+        _post_bank(client, iban=NEW_IBAN["iban"], password=typed)
+        client.post("/seller/payouts/account/stripe/", {"password": typed})
+    stored = " ".join(
+        [f"{a.get_data} {a.post_data}" for a in AccessAttempt.objects.all()]
+        + [str(vars(f)) for f in AccessFailureLog.objects.all()]
+    )
+    for secret in (typed, "GB29", "NWBK 6016"):
+        assert secret not in stored and secret not in caplog.text
 
 
 def test_staff_see_a_payout_account_masked_with_its_change_log_and_cannot_edit_the_details(

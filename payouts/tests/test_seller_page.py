@@ -26,8 +26,8 @@ def test_the_seller_sees_balances_next_payout_upcoming_earnings_adjustments_and_
         page = client.get("/seller/payouts/").content.decode()
     assert "Pending" in page and "$270.00" in page  # the new sale, not yet available
     assert "-$90.00" in page and "Arrived broken" in page  # the clawback, with its reason
-    assert "<strong>$180.00</strong> on <strong>Monday 1 February 2027</strong>" in page
-    assert "Sat Jan 23, 2027" in page and "Mon Feb 1, 2027" in page
+    assert "<strong>$180.00</strong> on <strong>1 Feb 2027</strong>" in page
+    assert "23 Jan 2027" in page and "1 Feb 2027" in page
     assert "BANK-1" in page and "Paid" in page
     assert 'class="bar"' in page
 
@@ -53,7 +53,7 @@ def test_the_next_payout_honours_each_currencys_own_minimum(client, payouts):
     with time_machine.travel(utc(2027, 1, 10, 12)):
         client.force_login(seller)
         page = client.get("/seller/payouts/").content.decode()
-    assert "<strong>$30.00</strong> on <strong>Friday 15 January 2027</strong>" in page
+    assert "<strong>$30.00</strong> on <strong>15 Jan 2027</strong>" in page
     assert "Below the minimum payout" in page and "<strong>¥2,500</strong>" not in page
 
 

@@ -80,6 +80,17 @@ def test_stored_events_are_in_the_admin(admin_client):
     assert listing.status_code == 200 and "evt_admin" in listing.content.decode()
 
 
+def test_staff_cannot_add_or_edit_an_event_only_stripe_sends(admin_client):
+    _post(client=admin_client, event=_event("evt_readonly", "customer.created", {"id": "cus_3"}))
+    listing = admin_client.get("/admin/stripe_integration/webhookevent/").content.decode()
+    assert "/admin/stripe_integration/webhookevent/add/" not in listing
+    assert admin_client.get("/admin/stripe_integration/webhookevent/add/").status_code == 403
+    event = WebhookEvent.objects.get(stripe_id="evt_readonly")
+    page = admin_client.get(f"/admin/stripe_integration/webhookevent/{event.pk}/change/").content.decode()
+    assert "evt_readonly" in page
+    assert 'name="_save"' not in page and 'name="_continue"' not in page and "/delete/" not in page
+
+
 def test_account_updated_over_http_reads_the_account_back_and_lets_the_seller_be_paid(client, stripe_server):
     from payouts.models import PayoutAccount
     from payouts.payout_accounts import payout_account_stripe_link

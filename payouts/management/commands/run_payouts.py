@@ -13,11 +13,15 @@ from payouts.services import payout_date_check, payout_run_create, payout_run_dr
 class Command(BaseCommand):
     help = (
         "Build and submit the payouts due on a payout date (default: today in the platform "
-        "timezone). Running it twice, or twice at once, pays nobody twice."
+        "timezone). Running it twice, or twice at once, pays nobody twice. With --dry-run, show "
+        "what a run would pay, also for a future payout date, and change nothing."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--date", help="The payout date, YYYY-MM-DD (today or earlier).")
+        parser.add_argument(
+            "--date",
+            help="The payout date, YYYY-MM-DD (today or earlier; with --dry-run, a future one too).",
+        )
         parser.add_argument("--dry-run", action="store_true", help="Show what would be paid; change nothing.")
         parser.add_argument("--chunk-size", type=int, default=2_000, help="Sellers per transaction.")
 
@@ -29,10 +33,10 @@ class Command(BaseCommand):
             payout_date_check(payout_date=payout_date)
         except ApplicationError as exc:
             raise CommandError(exc.message) from None
-        if payout_date > today:
+        if payout_date > today and not dry_run:
             raise CommandError(
                 f"{payout_date} is in the future (today is {today} in {config.timezone}); "
-                "a payout run only pays money that is available by its date."
+                "a payout run only pays money that is available by its date: use --dry-run to preview it."
             )
         schedule = schedule_for(config)
         if not date and not schedule.is_payout_date(payout_date):
@@ -51,6 +55,17 @@ class Command(BaseCommand):
             raise CommandError("--chunk-size must be 1 or more.")
         if dry_run:
             report = payout_run_dry(payout_date=payout_date)
+            if payout_date > today:
+                days = (payout_date - today).days
+                first = ""
+                if report.earlier_dates:
+                    dates = ", ".join(f"{day}" for day in report.earlier_dates)
+                    first = f", after the payout dates before it ({dates}) have paid what they would"
+                self.stdout.write(
+                    f"{payout_date} is {days} day{'s' if days != 1 else ''} away: what its run would pay "
+                    f"as things stand today{first} (earnings available by then, each seller as they could "
+                    "be paid on that date); orders completed, refunded or disputed meanwhile will change it."
+                )
         else:
             report = payout_run_create(
                 payout_date=payout_date, chunk_size=chunk_size, progress=self._progress()

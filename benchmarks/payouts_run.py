@@ -42,10 +42,11 @@ RAW_SQL = [
     # be paid (here: on hold, or no bank details)
     """
     INSERT INTO payouts_payout (seller_id, currency, payout_date, amount, status, provider, idempotency_key,
-        transfer_group, provider_reference, failure_reason, transfer_problem, created_at, run_id)
+        transfer_group, provider_reference, failure_reason, transfer_problem, export_count, destination_scheme,
+        destination_holder_name, destination_account, destination_bank_code, created_at, run_id)
     SELECT e.seller_id, e.currency, %(d)s, sum(e.amount), 'scheduled', 'manual',
         %(ns)s || ':payout-' || e.seller_id || '-' || e.currency || '-' || %(d)s::text,
-        'payout-' || %(d)s::text || '-' || e.seller_id, '', '', '', now(),
+        'payout-' || %(d)s::text || '-' || e.seller_id, '', '', '', 0, '', '', '', '', now(),
         (SELECT id FROM payouts_payoutrun WHERE payout_date = %(d)s)
     FROM payouts_earning e
     WHERE e.payout_id IS NULL AND e.reversed_at IS NULL AND e.available_on <= %(d)s

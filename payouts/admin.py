@@ -2,6 +2,7 @@ from collections import defaultdict
 
 from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef, Sum
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponse
 from django.utils import timezone
 
@@ -196,8 +197,21 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
+class PayoutLinesFormSet(BaseInlineFormSet):
+    """A payout's lines, found through the (seller, payout) index: every line of a payout
+    is its seller's."""
+
+    def __init__(self, *args, instance=None, queryset=None, **kwargs):
+        if instance is not None and instance.seller_id:
+            queryset = (self.model._default_manager if queryset is None else queryset).filter(
+                seller_id=instance.seller_id
+            )
+        super().__init__(*args, instance=instance, queryset=queryset, **kwargs)
+
+
 class EarningInline(UntitledReadOnlyInline):
     model = Earning
+    formset = PayoutLinesFormSet
     fields = ["kind", "order", "seller_gets", "available_on", "description"]
     readonly_fields = fields
     show_change_link = True

@@ -11,7 +11,7 @@ from marketplace.money import format_money
 from marketplace.outbox import outbox_email
 from marketplace.platform_time import date_text
 
-from .models import Payout
+from .models import Earning, Payout
 from .schedule import schedule_for
 
 TEMPLATE = "payouts/email/notice"
@@ -20,7 +20,7 @@ TEMPLATE = "payouts/email/notice"
 def payout_email_send(*, kind: str, payout_id: int) -> bool:
     payout = Payout.objects.select_related("seller").get(pk=payout_id)
     amount = format_money(payout.amount, payout.currency)
-    lines_count = payout.earnings.count()
+    lines_count = Earning.objects.filter(seller_id=payout.seller_id, payout=payout).count()
     if kind == "payout_sent":
         if payout.status != Payout.Status.PAID:
             return False

@@ -11,9 +11,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from marketplace.bulk import insert_returning_ids
 
 from .models import Earning, Entry, Journal, LedgerAccount, Payout
 
@@ -49,46 +52,57 @@ def accounts_get(specs: Iterable[tuple[str, str, int | None]]) -> dict[str, Ledg
 
 
 def _apply_to_balances(deltas: dict[int, int]) -> None:
-    """Add each delta to its account's cached balance, locking the rows in id order."""
+    """Add each delta to its account's cached balance, locking the rows in id order, in
+    one statement per thousand accounts (a payout chunk moves thousands of balances)."""
     ids = sorted(account_id for account_id, delta in deltas.items() if delta)
     if not ids:
         return
-    accounts = list(LedgerAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
-    for account in accounts:
-        account.balance += deltas[account.pk]
-    LedgerAccount.objects.bulk_update(accounts, ["balance"], batch_size=1000)
+    list(LedgerAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+    table = connection.ops.quote_name(LedgerAccount._meta.db_table)
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 1_000):
+            batch = ids[start : start + 1_000]
+            rows = ", ".join(["(CAST(%s AS BIGINT), CAST(%s AS BIGINT))"] * len(batch))
+            cursor.execute(
+                f"WITH d (id, delta) AS (VALUES {rows}) "
+                f"UPDATE {table} SET balance = {table}.balance + d.delta FROM d WHERE {table}.id = d.id",
+                [value for pk in batch for value in (pk, deltas[pk])],
+            )
 
 
-def journals_post(postings: list[dict]) -> list[Journal]:
-    """Post many journals at once. Each posting is {kind, description, earning?, payout?,
-    lines: [(account, amount), ...]} and must sum to zero."""
+def journals_post(postings: list[dict]) -> list[int]:
+    """Post many journals at once; returns their ids, in order. Each posting is {kind,
+    description, earning?, payout?, lines: [(account, amount), ...]} and must sum to zero."""
     for posting in postings:
         if sum(amount for _, amount in posting["lines"]) != 0:
             raise LedgerError(f"A {posting['kind']} journal does not balance: {posting['lines']}")
     if not postings:
         return []
     assert transaction.get_connection().in_atomic_block, "post journals inside a transaction"
-    journals = Journal.objects.bulk_create(
+    now = timezone.now()
+    journal_ids = insert_returning_ids(
+        Journal,
+        ["kind", "description", "earning_id", "payout_id", "created_at"],
         [
-            Journal(
-                kind=p["kind"],
-                description=p.get("description", "")[:400],
-                earning=p.get("earning"),
-                payout=p.get("payout"),
+            (
+                p["kind"],
+                p.get("description", "")[:400],
+                p["earning"].pk if p.get("earning") else None,
+                p["payout"].pk if p.get("payout") else None,
+                now,
             )
             for p in postings
         ],
-        batch_size=2000,
     )
     entries = []
     deltas: dict[int, int] = defaultdict(int)
-    for journal, posting in zip(journals, postings, strict=True):
+    for journal_id, posting in zip(journal_ids, postings, strict=True):
         for account, amount in posting["lines"]:
-            entries.append(Entry(journal_id=journal.pk, account_id=account.pk, amount=amount))
+            entries.append((journal_id, account.pk, amount))
             deltas[account.pk] += amount
-    Entry.objects.bulk_create(entries, batch_size=5000)
+    insert_returning_ids(Entry, ["journal_id", "account_id", "amount"], entries)
     _apply_to_balances(deltas)
-    return journals
+    return journal_ids
 
 
 # --- the movements ------------------------------------------------------------------------

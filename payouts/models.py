@@ -156,12 +156,16 @@ class Earning(models.Model):
 
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SALE)
     # Every index here is written again for each line a payout run pays (setting `payout`
-    # cannot be a HOT update while `earning_unpaid` depends on it), so there are only four:
-    # the key, one per order (which also keeps lines unique), seller, payout.
+    # cannot be a HOT update while `earning_unpaid` depends on it), so there are only three:
+    # the key, one per order (which also keeps lines unique), and `earning_seller_payout`
+    # (a seller's lines, and a payout's lines with its seller: look them up with both).
+    # The partial `earning_unpaid` is not written for a paid line.
     order = models.ForeignKey(
         "orders.Order", on_delete=models.PROTECT, related_name="earnings", db_index=False
     )
-    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="earnings")
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="earnings", db_index=False
+    )
     currency = models.CharField(max_length=3)
     gross_amount = models.BigIntegerField(help_text="What the buyer paid, in minor units.")
     fee_amount = models.BigIntegerField(help_text="The platform's fee, computed once, rounded half up.")
@@ -174,7 +178,7 @@ class Earning(models.Model):
     available_on = models.DateField(help_text="A day in the platform timezone.")
     description = models.CharField(max_length=400, blank=True)
     payout = models.ForeignKey(
-        "Payout", on_delete=models.PROTECT, null=True, blank=True, related_name="earnings"
+        "Payout", on_delete=models.PROTECT, null=True, blank=True, related_name="earnings", db_index=False
     )
     # A refund before payout reverses the sale: the line is never paid.
     reversed_at = models.DateTimeField(null=True, blank=True)
@@ -208,6 +212,9 @@ class Earning(models.Model):
                 condition=models.Q(payout__isnull=True, reversed_at__isnull=True),
                 name="earning_unpaid",
             ),
+            # A seller's lines (the admin's search by email), and a payout's: its lines
+            # are all its seller's, so `filter(seller_id=payout.seller_id, payout=payout)`.
+            models.Index(fields=["seller", "payout"], name="earning_seller_payout"),
         ]
 
     def __str__(self):

@@ -20,12 +20,13 @@ from datetime import date, timedelta
 import stripe
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 from django_fsm import can_proceed
 
 from accounts.models import User
 from finance.models import PayoutCycleSettings
+from marketplace.bulk import insert_returning_ids
 from marketplace.exceptions import ApplicationError
 from marketplace.fsm import transition_custom
 from marketplace.money import amount_plain
@@ -582,87 +583,149 @@ def _run_chunk(
     chunk_report = RunReport(payout_date=D)
     chosen = _classify(rows, payability=payability, minimum=config.minimum_payout_for, report=chunk_report)
     if chosen:
-        Payout.objects.bulk_create(
+        # One payout per seller, currency and date (a unique key), so its idempotency key
+        # names exactly one transfer, however often it is resent.
+        namespace = settings.STRIPE_IDEMPOTENCY_NAMESPACE
+        ids = insert_returning_ids(
+            Payout,
             [
-                Payout(
-                    seller_id=row["seller_id"],
-                    currency=row["currency"],
-                    payout_date=D,
-                    amount=row["total"],
-                    run=run,
-                    provider=payability[row["seller_id"]].provider,
-                    # One payout per seller, currency and date (a unique key), so this
-                    # key names exactly one transfer, however often it is resent.
-                    idempotency_key=(
-                        f"{settings.STRIPE_IDEMPOTENCY_NAMESPACE}:payout-{row['seller_id']}-{row['currency']}-{D}"
-                    ),
-                    transfer_group=f"payout-{D:%Y-%m-%d}-{row['seller_id']}",
+                "seller_id",
+                "currency",
+                "payout_date",
+                "amount",
+                "run_id",
+                "provider",
+                "idempotency_key",
+                "transfer_group",
+            ],
+            [
+                (
+                    row["seller_id"],
+                    row["currency"],
+                    D,
+                    row["total"],
+                    run.pk,
+                    payability[row["seller_id"]].provider,
+                    f"{namespace}:payout-{row['seller_id']}-{row['currency']}-{D}",
+                    f"payout-{D:%Y-%m-%d}-{row['seller_id']}",
                 )
                 for row in chosen
             ],
-            batch_size=2_000,
         )
-        mine = Payout.objects.filter(run=run, seller_id__gt=low, seller_id__lte=high)
-        lines = _take_lines(run=run, low=low, high=high)
-        # Payouts left with no line, or under the minimum (refunds that committed between
-        # the sums and the update), are not made; their lines stay unpaid.
-        short = mine.filter(
-            _under_minimum(config) | ~Exists(Earning.objects.filter(payout_id=OuterRef("pk")))
-        )
-        if short.exists():
-            Earning.objects.filter(payout__in=short).update(payout=None)
-            short.delete()
-        payouts = list(mine.only("pk", "seller_id", "currency", "amount", "payout_date", "paid_at"))
+        created = [
+            Payout(
+                pk=pk,
+                seller_id=row["seller_id"],
+                currency=row["currency"],
+                payout_date=D,
+                amount=row["total"],
+            )
+            for pk, row in zip(ids, chosen, strict=True)
+        ]
+        taken = _take_lines(run=run, low=low, high=high)
+        _check_lines_now()
+        # Each payout is what its lines add up to. Payouts left with no line, or under the
+        # minimum (refunds that committed between the sums and the update), are not made;
+        # their lines stay unpaid.
+        payouts, short, changed = [], [], []
+        for payout in created:
+            total, _ = taken.get(payout.pk, (0, 0))
+            if payout.pk not in taken or total < max(config.minimum_payout_for(payout.currency), 1):
+                short.append(payout.pk)
+                continue
+            if total != payout.amount:
+                payout.amount = total
+                changed.append(payout)
+            payouts.append(payout)
+        if changed:
+            Payout.objects.bulk_update(changed, ["amount"])
+        if short:
+            Earning.objects.filter(seller_id__gt=low, seller_id__lte=high, payout_id__in=short).update(
+                payout=None
+            )
+            Payout.objects.filter(pk__in=short).delete()
         ledger.journals_post(ledger.payout_postings(payouts, Journal.Kind.PAYOUT))
         report.payouts += len(payouts)
-        report.lines += lines
+        report.lines += sum(taken[p.pk][1] for p in payouts)
         for p in payouts:
             report.amounts[p.currency] += p.amount
     for name in ("below_minimum", "on_hold", "not_positive"):
         setattr(report, name, getattr(report, name) + getattr(chunk_report, name))
 
 
-def _under_minimum(config: PayoutCycleSettings) -> Q:
-    """Payouts under their currency's minimum (at least 1: an empty payout is never made)."""
-    overrides = config.minimum_payout_by_currency
-    under = Q(amount__lt=max(config.minimum_payout_amount, 1))
-    if overrides:
-        under &= ~Q(currency__in=list(overrides))
-    for currency, minimum in overrides.items():
-        under |= Q(currency=currency, amount__lt=max(minimum, 1))
-    return under
+_earning_payout_fk: list[str] = []
 
 
-def _take_lines(*, run: PayoutRun, low: int, high: int) -> int:
-    """Give every unpaid line available by the date, of the sellers in (low, high], to its
-    payout, then set each payout's amount to the lines it actually took. Two statements
-    (UPDATE … FROM, which PostgreSQL and SQLite 3.33+ both run); returns the lines taken."""
-    e, p = Earning._meta.db_table, Payout._meta.db_table
+def _check_lines_now() -> None:
+    """Run the foreign-key checks of the lines a chunk just gave its payouts (one per line,
+    deferred to commit like every foreign key here) now, before the ledger locks the
+    platform's in-transit accounts, which every chunk updates: chunks built side by side
+    then wait for each other only for the few statements that post the journals and
+    commit, not for these checks too. Only this constraint: the ledger's own (entries to
+    accounts) stay deferred, so their share locks on the accounts are taken after the
+    ledger's update locks, never before them (which would deadlock two chunks)."""
+    if connection.vendor != "postgresql":
+        return
+    table = Earning._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {e} SET payout_id = p.id
-            FROM {p} p
-            WHERE p.run_id = %s AND p.seller_id = {e}.seller_id AND p.currency = {e}.currency
-              AND {e}.seller_id > %s AND {e}.seller_id <= %s
-              AND {e}.payout_id IS NULL AND {e}.reversed_at IS NULL AND {e}.available_on <= %s
-            """,
-            [run.pk, low, high, run.payout_date],
-        )
-        taken = cursor.rowcount
-        cursor.execute(
-            f"""
-            UPDATE {p} SET amount = s.total
-            FROM (
-                SELECT payout_id, SUM(amount) AS total FROM {e}
-                WHERE payout_id IN (SELECT id FROM {p} WHERE run_id = %s AND seller_id > %s AND seller_id <= %s)
+        if not _earning_payout_fk:
+            constraints = connection.introspection.get_constraints(cursor, table)
+            _earning_payout_fk.extend(
+                name
+                for name, c in constraints.items()
+                if c["foreign_key"] and c["columns"] == [Earning._meta.get_field("payout").column]
+            )
+        for name in _earning_payout_fk:
+            cursor.execute(f"SET CONSTRAINTS {connection.ops.quote_name(name)} IMMEDIATE")
+
+
+def _take_lines(*, run: PayoutRun, low: int, high: int) -> dict[int, tuple[int, int]]:
+    """Give every unpaid line available by the date, of the sellers in (low, high], to its
+    payout of the run (UPDATE … FROM, which PostgreSQL and SQLite 3.33+ both run).
+    Returns {payout id: (what its lines add up to, how many)} for the payouts that took
+    any: on PostgreSQL from the updated rows themselves, in the same statement."""
+    e, p = Earning._meta.db_table, Payout._meta.db_table
+    take = f"""
+        UPDATE {e} SET payout_id = p.id
+        FROM {p} p
+        WHERE p.run_id = %s AND p.seller_id = {e}.seller_id AND p.currency = {e}.currency
+          AND {e}.seller_id > %s AND {e}.seller_id <= %s
+          AND {e}.payout_id IS NULL AND {e}.reversed_at IS NULL AND {e}.available_on <= %s
+    """
+    params = [run.pk, low, high, run.payout_date]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The payouts were inserted in this transaction, so the planner's statistics
+            # see (almost) none and it loops over them, reading each seller's lines by
+            # index, page after page at random. A hash join reads the chunk's lines once,
+            # in the table's order (a quarter faster at 3M lines): nested loops are off
+            # for this one statement.
+            cursor.execute(
+                "SELECT current_setting('enable_nestloop'), set_config('enable_nestloop', 'off', true)"
+            )
+            nestloop = cursor.fetchone()[0]
+            cursor.execute(
+                f"""
+                WITH taken AS ({take} RETURNING {e}.payout_id, {e}.amount)
+                SELECT payout_id, SUM(amount), COUNT(*) FROM taken GROUP BY payout_id
+                """,
+                params,
+            )
+            rows = cursor.fetchall()
+            cursor.execute("SELECT set_config('enable_nestloop', %s, true)", [nestloop])
+            return {payout_id: (int(total), count) for payout_id, total, count in rows}
+        else:
+            cursor.execute(take, params)
+            cursor.execute(
+                f"""
+                SELECT payout_id, SUM(amount), COUNT(*) FROM {e}
+                WHERE seller_id > %s AND seller_id <= %s
+                  AND payout_id IN (SELECT id FROM {p} WHERE run_id = %s AND seller_id > %s AND seller_id <= %s)
                 GROUP BY payout_id
-            ) s
-            WHERE {p}.id = s.payout_id AND {p}.amount <> s.total
-            """,
-            [run.pk, low, high],
-        )
-    return taken
+                """,
+                [low, high, run.pk, low, high],
+            )
+        return {payout_id: (int(total), count) for payout_id, total, count in cursor.fetchall()}
 
 
 def payout_dates_due(*, now=None) -> list[date]:
@@ -1010,7 +1073,7 @@ def payouts_cancel_unsent(*, seller_id: int, reason: str, by=None) -> list[int]:
 
 
 def _return_funds(payout: Payout) -> None:
-    Earning.objects.filter(payout=payout).update(payout=None)
+    Earning.objects.filter(seller_id=payout.seller_id, payout=payout).update(payout=None)
     ledger.journals_post(ledger.payout_postings([payout], Journal.Kind.PAYOUT_RETURNED))
 
 

@@ -276,3 +276,44 @@ def test_a_run_closed_while_a_planner_waits_for_it_gets_no_chunk_nobody_would_bu
     run.refresh_from_db()
     assert run.status == PayoutRun.Status.DONE
     assert not PayoutRunChunk.objects.filter(run=run, done_at__isnull=True).exists()
+
+
+def test_two_chunks_posting_their_journals_at_the_same_moment_both_commit(payouts, monkeypatch):
+    """Every chunk moves the platform's shared in-transit balance: two chunks that reach
+    the ledger together take turns (neither holds a share lock on it while waiting for
+    the other's update lock), and neither fails with a deadlock."""
+    import threading
+
+    from marketplace.tests.races import race
+    from payouts import ledger, services
+    from payouts.models import PayoutRun
+
+    config = PayoutCycleSettings.load()
+    today = config.today()
+    day = max(schedule_for(config).payout_dates_between(first=today - timedelta(days=40), last=today))
+    at = datetime.combine(day - timedelta(days=10), datetime.min.time(), UTC)
+    sellers = [payouts.seller() for _ in range(2)]
+    # The platform's accounts exist already, as on any day after the first.
+    payouts.complete(at=at - timedelta(days=30), seller=sellers[0])
+    services.payout_run_create(payout_date=day - timedelta(days=1))
+    for seller in sellers:
+        payouts.complete(at=at, seller=seller)
+    run = services.payout_run_plan(payout_date=day, chunk_size=1)
+    chunks = list(run.chunks.filter(last_seller_id__in=[s.pk for s in sellers]).values_list("pk", flat=True))
+    assert len(chunks) == 2
+
+    both_posting = threading.Barrier(2, timeout=10)
+    apply_to_balances = ledger._apply_to_balances
+
+    def apply_together(deltas):
+        both_posting.wait()  # both chunks' journals and entries are written
+        return apply_to_balances(deltas)
+
+    monkeypatch.setattr(ledger, "_apply_to_balances", apply_together)
+    built = race(*[lambda chunk=chunk: services.payout_run_chunk_build(chunk_id=chunk) for chunk in chunks])
+    assert built == [True, True], built
+    assert Payout.objects.filter(payout_date=day, seller__in=sellers).count() == 2
+    monkeypatch.setattr(ledger, "_apply_to_balances", apply_to_balances)
+    services.payout_run_create(payout_date=day)
+    assert PayoutRun.objects.get(payout_date=day).status == PayoutRun.Status.DONE
+    assert ledger_check() == []

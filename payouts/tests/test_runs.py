@@ -163,6 +163,29 @@ def test_a_payout_that_a_refund_leaves_under_its_currencys_minimum_is_not_made(p
     assert Earning.objects.filter(currency="JPY", payout__isnull=False).count() == 0
 
 
+def test_a_refund_between_the_sums_and_the_update_leaves_the_payout_what_its_lines_add_up_to(
+    payouts, monkeypatch
+):
+    payouts.configure(platform_fee_bps=0, minimum_payout_amount=1_000)
+    seller, alone = payouts.seller(), payouts.seller()
+    payouts.complete(at=utc(2027, 1, 1, 10), seller=seller, amount=5_000)
+    refunded = payouts.complete(at=utc(2027, 1, 1, 11), seller=seller, amount=2_000)
+    only = payouts.complete(at=utc(2027, 1, 1, 12), seller=alone, amount=3_000)
+    take_lines = services._take_lines
+
+    def refunds_commit_between_the_sums_and_the_update(**kwargs):
+        Earning.objects.filter(order__in=[refunded, only]).update(reversed_at=utc(2027, 1, 15, 0, 30))
+        return take_lines(**kwargs)
+
+    monkeypatch.setattr(services, "_take_lines", refunds_commit_between_the_sums_and_the_update)
+    report = payouts.run(date(2027, 1, 15))
+    [payout] = payouts.payouts()
+    assert (payout.seller, payout.amount) == (seller, 5_000)
+    assert (report.payouts, report.lines, dict(report.amounts)) == (1, 1, {"USD": 5_000})
+    assert list(Earning.objects.filter(payout=payout).values_list("amount", flat=True)) == [5_000]
+    assert not Earning.objects.filter(seller=alone, payout__isnull=False).exists()
+
+
 def test_sellers_on_hold_and_a_global_pause_are_skipped_and_paid_later(payouts):
     held, other = payouts.seller(), payouts.seller()
     PayoutAccount.objects.filter(seller=held).update(on_hold=True, hold_reason="Identity check")

@@ -14,10 +14,14 @@ so no run inherits another's dead rows or warm cache order. Then:
      both ratios printed, and the rows both wrote compared;
   2. for each count in --workers, that many Celery worker processes (Redis) building the
      chunks `payout_run_start` sends them, timed from the start to the run's close, with
-     each worker's peak memory.
+     each worker's peak memory;
+  3. with --admin-lists, on the database the last run left (payouts built, journals
+     written), the admin change lists of earnings, payouts, journals, ledger accounts,
+     payout accounts, payout runs and sellers with money waiting, page 1 and a filter or
+     search each (medians through Django's stack, as benchmarks/orders_page.py does).
 
 Targets: 3M earnings / 30k sellers under 60 s with one worker; two workers at most 0.6x
-the one-worker time on this 2-core machine; under 300 MB per process; within 3x of raw SQL.
+the one-worker time on this 2-core machine; under 300 MB per process; within 3x of raw SQL; admin lists under 200 ms median.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/mp_bench CELERY_BROKER_URL=redis://127.0.0.1:6379/5 \
         BENCH_KEEP=1 python benchmarks/payouts_run.py
@@ -168,6 +172,44 @@ def run_workers(*, database: str, payout_date, count: int, chunk_size: int):
     return seconds, peaks
 
 
+ADMIN_LISTS = [
+    ("earnings", "admin:payouts_earning_changelist", ""),
+    ("earnings, kind filter", "admin:payouts_earning_changelist", "?kind__exact=sale"),
+    ("earnings, not yet paid", "admin:payouts_earning_changelist", "?payout__isempty=1"),
+    ("payouts", "admin:payouts_payout_changelist", ""),
+    ("payouts, status filter", "admin:payouts_payout_changelist", "?status__exact=scheduled"),
+    ("payouts, seller search", "admin:payouts_payout_changelist", "?q=seller777@"),
+    ("journals", "admin:payouts_journal_changelist", ""),
+    ("journals, kind filter", "admin:payouts_journal_changelist", "?kind__exact=payout"),
+    ("ledger accounts", "admin:payouts_ledgeraccount_changelist", ""),
+    ("payout accounts", "admin:payouts_payoutaccount_changelist", ""),
+    ("payout runs", "admin:payouts_payoutrun_changelist", ""),
+    ("sellers with money waiting", "admin:payouts_sellermoneywaiting_changelist", ""),
+]
+
+
+def admin_lists_measure(*, runs: int = 7) -> dict:
+    from django.test import Client
+    from django.urls import reverse
+    from orders_page import measure
+
+    from accounts.models import User
+
+    staff, _ = User.objects.get_or_create(
+        email="staff@bench.test", defaults={"role": "buyer", "is_staff": True, "is_superuser": True}
+    )
+    client = Client()
+    client.force_login(staff)
+    results = {}
+    for name, url, query in ADMIN_LISTS:
+        results[name] = measure(client, reverse(url) + query, runs)
+        r = results[name]
+        print(
+            f"  admin {name:30s} {r['median']:7.1f} ms median  (p95 {r['p95']:7.1f})  {r['queries']:3d} queries"
+        )
+    return results
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--earnings", type=int, default=3_000_000)
@@ -177,6 +219,9 @@ def main():
     )
     parser.add_argument("--workers", default="1,2", help="Celery worker counts to time (empty: none).")
     parser.add_argument("--chunk-size", type=int, default=2_000)
+    parser.add_argument(
+        "--admin-lists", action="store_true", help="Also time the payouts admin lists after the last run."
+    )
     parser.add_argument("--json", help="Also write the figures to this file (for benchmarks/chart.py).")
     args = parser.parse_args()
 
@@ -266,6 +311,9 @@ def main():
                         f"  {count} workers take {seconds / figures['workers'][1]:.2f}x the one-worker time"
                         " (target <= 0.6x for 2)"
                     )
+        if args.admin_lists and (ratios or figures["workers"]):
+            print("Admin lists on the database the last run left (target < 200 ms median):")
+            figures["admin_lists"] = admin_lists_measure()
         use_database(connection, template)
         database_drop(connection, work)
     if args.json:

@@ -1,6 +1,7 @@
 from collections import defaultdict
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import Exists, OuterRef, Sum
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponse
@@ -358,6 +359,18 @@ class PayoutDetailsChangeInline(ReadOnlyInline):
     verbose_name_plural = "changes of where the money goes"
 
 
+class PayoutAccountChangeList(ChangeList):
+    """Whether each listed seller can be paid, decided for the page at once: the settings
+    and the next payout date are read once, not once per row."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        config = PayoutCycleSettings.load()
+        on = first_open_payout_date(config, config.today())
+        for account in self.result_list:
+            account.payability_listed = account_payability(account, payout_date=on, config=config)
+
+
 @admin.register(PayoutAccount)
 class PayoutAccountAdmin(admin.ModelAdmin):
     """Sellers enter their own details (with their password, a cooling-off period and an
@@ -386,12 +399,17 @@ class PayoutAccountAdmin(admin.ModelAdmin):
     readonly_fields = [f for f in fields if f not in ("on_hold", "hold_reason")]
     inlines = [PayoutDetailsChangeInline]
 
+    def get_changelist(self, request, **kwargs):
+        return PayoutAccountChangeList
+
     @admin.display(description="can be paid on the next payout date")
     def can_be_paid(self, account):
-        config = PayoutCycleSettings.load()
-        decision = account_payability(
-            account, payout_date=first_open_payout_date(config, config.today()), config=config
-        )
+        decision = getattr(account, "payability_listed", None)
+        if decision is None:  # the change page: one account
+            config = PayoutCycleSettings.load()
+            decision = account_payability(
+                account, payout_date=first_open_payout_date(config, config.today()), config=config
+            )
         return "Yes" if decision.payable else f"No: {decision.block_label}"
 
     @admin.display(description="pays into")

@@ -3,12 +3,15 @@
 from datetime import date
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from finance.models import PayoutCycleSettings, PayoutSettingsChange
 from payouts.models import Payout
 
 from .conftest import utc
+from .factories import PayoutAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -275,3 +278,17 @@ def test_staff_who_may_only_view_payouts_can_neither_export_bank_details_nor_cha
     viewer.user_permissions.add(Permission.objects.get(codename="export_bank_file"))
     response = client.post(changelist, {"action": "export_csv", "_selected_action": [payout.pk]})
     assert response["Content-Type"] == "text/csv" and b"DE89370400440532013000" in response.content
+
+
+def test_the_payout_accounts_list_reads_the_same_few_queries_however_many_sellers_it_shows(admin_client):
+    url = reverse("admin:payouts_payoutaccount_changelist")
+    PayoutAccountFactory.create_batch(2)
+    admin_client.get(url)  # the first request also reads what is then cached (the session)
+    with CaptureQueriesContext(connection) as few:
+        assert admin_client.get(url).status_code == 200
+    PayoutAccountFactory.create_batch(20, on_hold=True, hold_reason="Checking the seller's identity")
+    with CaptureQueriesContext(connection) as many:
+        page = admin_client.get(url)
+    assert len(many.captured_queries) == len(few.captured_queries)
+    text = page.content.decode()
+    assert text.count("No: ") >= 20 and "Yes" in text

@@ -1,4 +1,4 @@
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
@@ -16,7 +16,7 @@ from marketplace.admin_parts import (
     when,
 )
 from marketplace.exceptions import ApplicationError
-from marketplace.money import currency_clean, currency_exponent, format_money, thousands_separators_ok
+from marketplace.money import amount_parse, currency_clean, currency_exponent, format_money
 
 from . import services
 from .links import receipt_url
@@ -75,35 +75,11 @@ class AttemptInline(UntitledReadOnlyInline):
 
 
 def _parse_amount(text: str, currency: str) -> int | None:
-    """'12.50' in USD -> 1250. None when empty (a full refund); ValueError when not money."""
+    """'12.50' in USD -> 1250. None when empty (a full refund); ValueError, with the
+    message for staff, when not money (`marketplace.money.amount_parse`, as the seller's
+    refund form reads it)."""
     text = (text or "").strip()
-    if not text:
-        return None
-    exponent = currency_exponent(currency)
-    if not thousands_separators_ok(text):
-        # "12,50" is not 1250.00: a decimal comma is refused, never dropped.
-        raise ValueError(f"“{text}” is not an amount. Write it like 12.50.")
-    text = text.replace(",", "")
-    try:
-        value = Decimal(text)
-    except InvalidOperation as exc:
-        raise ValueError(f"“{text}” is not an amount. Write it like 12.50.") from exc
-    # NaN, sNaN and Infinity are Decimals too, and no amount of money; nor is 1E+999999.
-    if not value.is_finite() or value.adjusted() >= 15:
-        raise ValueError(f"“{text}” is not an amount. Write it like 12.50.")
-    if value <= 0:
-        raise ValueError(f"“{text}” is not an amount of {currency} more than zero.")
-    minor = value.scaleb(exponent)
-    if minor != minor.to_integral_value():
-        # Said as it is, never rounded: 10.005 USD is not 10.00 or 10.01.
-        raise ValueError(
-            f"“{text}”: {currency} has no minor unit, so the amount must be whole."
-            if exponent == 0
-            else f"“{text}”: {currency} has {exponent} decimal place{'s' if exponent != 1 else ''}; "
-            "write the amount with no more, e.g. "
-            f"{Decimal(1).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent)) * 1250:f}."
-        )
-    return int(minor)
+    return amount_parse(text, currency) if text else None
 
 
 def _form_action(label, *, check, needs_amount=False):

@@ -62,8 +62,8 @@ def test_a_bad_refund_amount_says_so_and_changes_nothing(admin_client, billing, 
 @pytest.mark.parametrize(
     "amount, currency, message",
     [
-        ("10.005", "USD", "“10.005”: USD has 2 decimal places"),
-        ("12.5", "JPY", "“12.5”: JPY has no minor unit, so the amount must be whole."),
+        ("10.005", "USD", "USD amounts have at most 2 decimals, like 12.50."),
+        ("12.5", "JPY", "JPY amounts have no decimals: write a whole number, like 1250."),
     ],
 )
 def test_a_refund_amount_with_more_decimals_than_the_currency_has_says_so_and_changes_nothing(

@@ -15,6 +15,8 @@ from marketplace import outbox
 from orders.links import NOT_RECEIVED, RECEIVED, confirmation_token
 from orders.models import Order
 
+from .browsing import sign_in
+
 pytestmark = [pytest.mark.browser, pytest.mark.axe, pytest.mark.django_db(transaction=True)]
 
 WIDTHS = {"laptop": 1280, "phone": 390}
@@ -102,11 +104,7 @@ def _context(browser, live_server, who, width, axe_check):
     context.add_init_script(axe_check.script)
     page = context.new_page()
     if who:
-        email, password = LOGINS[who]
-        page.goto(f"{live_server.url}/accounts/login/")
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, live_server.url, *LOGINS[who])
         page.wait_for_url(lambda url: "/accounts/login/" not in url)
     return context, page
 

@@ -10,6 +10,7 @@ from django.urls import reverse
 from billing.models import Transaction
 from marketplace.models import OutboxTask
 
+from .browsing import sign_in
 from .test_accessibility import LOGINS, _pages, _seed_demo_before_the_worker_runs
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -63,11 +64,7 @@ def test_no_demo_page_scrolls_sideways_on_a_phone(live_server, browser, stripe_s
         context = browser.new_context(viewport={"width": PHONE, "height": 900})
         page = context.new_page()
         if who:
-            email, password = LOGINS[who]
-            page.goto(f"{live_server.url}/accounts/login/")
-            page.get_by_label("Email").fill(email)
-            page.get_by_label("Password").fill(password)
-            page.get_by_role("button", name="Sign in").click()
+            sign_in(page, live_server.url, *LOGINS[who])
             page.wait_for_url(lambda url: "/accounts/login/" not in url)
         for _, path in [p for p in pages if p[0] == who]:
             page.goto(f"{live_server.url}{path}")

@@ -3,6 +3,7 @@ from datetime import datetime
 
 import pytest
 
+from marketplace.tests.browsing import sign_in
 from orders.models import Order
 
 from .factories import OrderFactory
@@ -17,10 +18,7 @@ def _link(email, label):
 
 def _sign_in(browser, live_server, email, password):
     page = browser.new_context().new_page()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, live_server.url, email, password)
     return page
 
 
@@ -62,10 +60,7 @@ def test_two_rounds_of_confirmation_end_in_a_completed_order(
     assert order.status == Order.Status.COMPLETED
     shown = seller_page.get_by_test_id("completed-at").locator("time").get_attribute("datetime")
     assert datetime.fromisoformat(shown) == order.completed_at
-    assert (
-        seller_page.get_by_test_id("completed-at").inner_text()
-        == f"{order.completed_at:%-d %b %Y, %H:%M}"
-    )
+    assert seller_page.get_by_test_id("completed-at").inner_text() == f"{order.completed_at:%-d %b %Y, %H:%M}"
 
 
 @pytest.mark.browser

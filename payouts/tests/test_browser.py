@@ -1,6 +1,7 @@
 import pytest
 
 from finance.models import PayoutCycleSettings, PayoutSettingsChange
+from marketplace.tests.browsing import sign_in
 
 
 def _settings_page(browser, live_server):
@@ -61,10 +62,7 @@ def test_preview_errors_name_their_field_and_no_stale_dates_stay_beside_them(
 
 
 def _sign_in(page, live_server, email):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("demo-seller-2026")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, live_server.url, email, "demo-seller-2026")
 
 
 @pytest.mark.browser

@@ -48,9 +48,17 @@ def database_exists(connection, name: str) -> bool:
 
 def database_clone(connection, *, template: str, name: str) -> None:
     """A fresh copy of `template` (a file copy: no dead rows, no warm-up history), so
-    every timed run starts from the same state."""
+    every timed run starts from the same state.
+
+    PostgreSQL 15 and later copy a database through the WAL by default (STRATEGY
+    WAL_LOG): a 3 GB copy writes 3 GB of WAL, and the checkpoints that asks for would
+    then run during the timed run, writing the copy's pages out beside it. FILE_COPY
+    copies the files between two checkpoints instead, and the CHECKPOINT after it starts
+    every timed run with nothing of the copy left to write."""
     _server_command(connection, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    _server_command(connection, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    strategy = " STRATEGY = FILE_COPY" if connection.pg_version >= 150000 else ""
+    _server_command(connection, f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}')
+    _server_command(connection, "CHECKPOINT")
 
 
 def database_drop(connection, name: str) -> None:

@@ -30,6 +30,7 @@ the one-worker time on this 2-core machine; under 300 MB per process; within 3x 
 import argparse
 import json
 import resource
+import secrets
 import time
 from datetime import timedelta
 
@@ -145,6 +146,16 @@ def _peak_mb(pid: int) -> float:
     return 0.0
 
 
+# The workers run as in production (DEBUG=0, as docker-compose.yml runs them), with keys
+# made up for the run: with DEBUG on, Django would keep and format every query a worker sends.
+PRODUCTION_ENV = {
+    "DEBUG": "0",
+    "SECRET_KEY": secrets.token_urlsafe(48),
+    "STRIPE_SECRET_KEY": "sk_test_" + secrets.token_urlsafe(32),
+    "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_urlsafe(32),
+}
+
+
 def run_workers(*, database: str, payout_date, count: int, chunk_size: int):
     """`count` Celery worker processes build the run's chunks; seconds from the start (once
     every worker answers) to the run's close, and each worker's peak memory."""
@@ -157,7 +168,7 @@ def run_workers(*, database: str, payout_date, count: int, chunk_size: int):
 
     current_app.conf.task_always_eager = False
     apply_async = run_payout_chunk.apply_async
-    with CeleryWorkers(count, database=database_url(database), label="bench") as workers:
+    with CeleryWorkers(count, database=database_url(database), label="bench", env=PRODUCTION_ENV) as workers:
         run_payout_chunk.apply_async = lambda *a, **kw: apply_async(*a, queue=workers.queue, **kw)
         try:
             started = time.perf_counter()
@@ -169,7 +180,21 @@ def run_workers(*, database: str, payout_date, count: int, chunk_size: int):
             peaks = [_peak_mb(w.pid) for w in workers.processes]
         finally:
             run_payout_chunk.apply_async = apply_async
-    return seconds, peaks
+    return seconds, peaks, _chunks_by_process(run.pk)
+
+
+def _chunks_by_process(run_id: int) -> str:
+    """How many chunks each process built, and how long before the run closed each one
+    finished its last (the time it waited idle while another built the last chunk)."""
+    from django.db.models import Count, Max
+
+    from payouts.models import PayoutRun
+
+    run = PayoutRun.objects.get(pk=run_id)
+    rows = run.chunks.values("done_by").annotate(n=Count("id"), last=Max("done_at")).order_by("done_by")
+    return "; ".join(
+        f"{row['n']} chunks, idle {(run.finished_at - row['last']).total_seconds():.1f} s at the end" for row in rows
+    )
 
 
 ADMIN_LISTS = [
@@ -298,12 +323,13 @@ def main():
         figures["workers"] = {}
         for count in [int(c) for c in args.workers.split(",") if c]:
             fresh_copy()
-            seconds, peaks = run_workers(
+            seconds, peaks, chunks = run_workers(
                 database=work, payout_date=payout_date, count=count, chunk_size=args.chunk_size
             )
             figures["workers"][count] = seconds
             print(f"{count} Celery worker(s): {seconds:6.2f} s; peak memory per worker "
                   f"{', '.join(f'{p:.0f}' for p in peaks)} MB")  # fmt: skip
+            print(f"  per worker: {chunks}")
         if len(figures["workers"]) > 1 and 1 in figures["workers"]:
             for count, seconds in figures["workers"].items():
                 if count != 1:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -246,6 +246,15 @@ def ledger_check(*, limit: int = 20) -> list[LedgerProblem]:
             )
         ),
         lambda r: f"earning #{r['pk']} still belongs to payout #{r['payout_id']}",
+    )
+    add(
+        "earning belongs to a payout that does not exist",
+        list(
+            Earning.objects.filter(payout_id__isnull=False)
+            .filter(~Exists(Payout.objects.filter(pk=OuterRef("payout_id"))))
+            .values("pk", "payout_id")
+        ),
+        lambda r: f"earning #{r['pk']} belongs to payout #{r['payout_id']}, which is not there",
     )
     add(
         "reversed earning was paid",

@@ -9,6 +9,7 @@ chunks, each chunk one transaction of a few statements, never a Python loop per 
 
 import csv
 import io
+import itertools
 import logging
 import os
 import socket
@@ -296,6 +297,21 @@ def _classify(
     return chosen
 
 
+def _chunk_sizes(total: int, chunk_size: int) -> list[int]:
+    """How many user ids each chunk of a run takes: `chunk_size` while a quarter of what
+    is left is more than that, then a quarter of what is left each time, down to an
+    eighth of `chunk_size`. Workers take chunks in order, so the last ones are small: when
+    one worker takes the last chunk, the others are finishing chunks no bigger, instead
+    of waiting idle for a whole chunk (with two workers and 15 equal chunks, one of them
+    builds 8 while the other waits for the eighth)."""
+    sizes, smallest = [], max(1, chunk_size // 8)
+    while total > 0:
+        size = min(chunk_size, max(smallest, -(-total // 4)), total)
+        sizes.append(size)
+        total -= size
+    return sizes
+
+
 def _seller_range_end(cursor: int, chunk_size: int) -> int | None:
     ids = list(
         User.objects.filter(pk__gt=cursor)
@@ -482,7 +498,11 @@ def payout_run_plan(*, payout_date: date, chunk_size: int = 2_000) -> PayoutRun 
             return run
         chunks = []
         cursor = run.cursor_seller_id
-        while (end := _seller_range_end(cursor, chunk_size)) is not None:
+        sizes = _chunk_sizes(User.objects.filter(pk__gt=cursor).count(), chunk_size)
+        # Users who signed up since the count go in full-size chunks after those.
+        for size in itertools.chain(sizes, itertools.repeat(chunk_size)):
+            if (end := _seller_range_end(cursor, size)) is None:
+                break
             chunks.append(PayoutRunChunk(run=run, after_seller_id=cursor, last_seller_id=end))
             cursor = end
         if chunks:
@@ -623,7 +643,6 @@ def _run_chunk(
             for pk, row in zip(ids, chosen, strict=True)
         ]
         taken = _take_lines(run=run, low=low, high=high)
-        _check_lines_now()
         # Each payout is what its lines add up to. Payouts left with no line, or under the
         # minimum (refunds that committed between the sums and the update), are not made;
         # their lines stay unpaid.
@@ -651,32 +670,6 @@ def _run_chunk(
             report.amounts[p.currency] += p.amount
     for name in ("below_minimum", "on_hold", "not_positive"):
         setattr(report, name, getattr(report, name) + getattr(chunk_report, name))
-
-
-_earning_payout_fk: list[str] = []
-
-
-def _check_lines_now() -> None:
-    """Run the foreign-key checks of the lines a chunk just gave its payouts (one per line,
-    deferred to commit like every foreign key here) now, before the ledger locks the
-    platform's in-transit accounts, which every chunk updates: chunks built side by side
-    then wait for each other only for the few statements that post the journals and
-    commit, not for these checks too. Only this constraint: the ledger's own (entries to
-    accounts) stay deferred, so their share locks on the accounts are taken after the
-    ledger's update locks, never before them (which would deadlock two chunks)."""
-    if connection.vendor != "postgresql":
-        return
-    table = Earning._meta.db_table
-    with connection.cursor() as cursor:
-        if not _earning_payout_fk:
-            constraints = connection.introspection.get_constraints(cursor, table)
-            _earning_payout_fk.extend(
-                name
-                for name, c in constraints.items()
-                if c["foreign_key"] and c["columns"] == [Earning._meta.get_field("payout").column]
-            )
-        for name in _earning_payout_fk:
-            cursor.execute(f"SET CONSTRAINTS {connection.ops.quote_name(name)} IMMEDIATE")
 
 
 def _take_lines(*, run: PayoutRun, low: int, high: int) -> dict[int, tuple[int, int]]:

@@ -32,12 +32,20 @@ class CeleryWorkers:
             task.apply_async(..., queue=workers.queue)
     """
 
-    def __init__(self, count: int, *, database: str, label: str = "worker", ready_within: float = 180):
+    def __init__(
+        self,
+        count: int,
+        *,
+        database: str,
+        label: str = "worker",
+        ready_within: float = 180,
+        env: dict[str, str] | None = None,
+    ):
         self.queue = f"{label}-{uuid.uuid4().hex[:8]}"
         self.names = [f"{label}{n}-{self.queue}@{socket.gethostname()}" for n in range(count)]
         self.ready_within = ready_within
         self._env = dict(
-            os.environ, DATABASE_URL=database, DJANGO_SETTINGS_MODULE="marketplace.settings.base"
+            os.environ, DATABASE_URL=database, DJANGO_SETTINGS_MODULE="marketplace.settings.base", **(env or {})
         )
         self.processes: list[subprocess.Popen] = []
         # Output to files, not pipes: a pipe nobody reads would stop a chatty worker.

@@ -1,0 +1,62 @@
+"""A paid line always points at its payout. The database no longer checks that row by row
+(a payout run sets it on millions of lines); a payout that still holds lines cannot be
+deleted, the run only ever points lines at payouts it just made, and `ledger_check`
+names any line whose payout is missing."""
+
+from datetime import date
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from payouts.ledger import ledger_check
+from payouts.models import Earning, Payout
+
+from .conftest import utc
+
+pytestmark = pytest.mark.django_db
+
+
+def _paid(payouts) -> Payout:
+    order = payouts.complete(at=utc(2027, 1, 2, 10))
+    payouts.run(date(2027, 1, 15))
+    return Earning.objects.get(order=order).payout
+
+
+@pytest.mark.postgres
+def test_a_payout_that_still_holds_lines_cannot_be_deleted(payouts):
+    payout = _paid(payouts)
+    with pytest.raises(IntegrityError, match=f"payout {payout.pk} still holds earnings"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("DELETE FROM payouts_payout WHERE id = %s", [payout.pk])
+    assert Earning.objects.get(payout=payout).amount == payout.amount
+
+
+def test_the_ledger_check_names_a_line_whose_payout_is_missing(payouts):
+    payout = _paid(payouts)
+    line = Earning.objects.get(payout=payout)
+    assert ledger_check() == []
+    missing = Payout.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
+    Earning.objects.filter(pk=line.pk).update(payout_id=missing)
+    problems = [str(p) for p in ledger_check() if p.what == "earning belongs to a payout that does not exist"]
+    assert problems == [f"earning belongs to a payout that does not exist: earning #{line.pk} belongs to "
+                        f"payout #{missing}, which is not there"]  # fmt: skip
+
+
+def test_a_payout_whose_line_was_refunded_while_the_run_built_it_is_not_made(payouts, monkeypatch):
+    """Its lines are given back first, so deleting it is allowed."""
+    from django.utils import timezone
+
+    from payouts import services
+
+    kept, refunded = (payouts.complete(at=utc(2027, 1, 2, 10)) for _ in range(2))
+    take_lines = services._take_lines
+
+    def refund_first(**kwargs):  # a refund commits between the sums and the update
+        Earning.objects.filter(order=refunded).update(reversed_at=timezone.now())
+        return take_lines(**kwargs)
+
+    monkeypatch.setattr(services, "_take_lines", refund_first)
+    report = payouts.run(date(2027, 1, 15))
+    assert report.payouts == 1
+    assert [p.seller_id for p in payouts.payouts()] == [kept.seller_id]
+    assert Earning.objects.get(order=refunded).payout is None

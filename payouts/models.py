@@ -133,7 +133,9 @@ class PayoutPasswordFailure(models.Model):
         indexes = [models.Index(fields=["seller", "failed_at"], name="payout_password_failures")]
 
     def __str__(self):
-        return f"Wrong payout settings password for seller #{self.seller_id} at {datetime_text(self.failed_at)}"
+        return (
+            f"Wrong payout settings password for seller #{self.seller_id} at {datetime_text(self.failed_at)}"
+        )
 
 
 class SellerMoneyWaiting(User):

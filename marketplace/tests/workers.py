@@ -45,7 +45,10 @@ class CeleryWorkers:
         self.names = [f"{label}{n}-{self.queue}@{socket.gethostname()}" for n in range(count)]
         self.ready_within = ready_within
         self._env = dict(
-            os.environ, DATABASE_URL=database, DJANGO_SETTINGS_MODULE="marketplace.settings.base", **(env or {})
+            os.environ,
+            DATABASE_URL=database,
+            DJANGO_SETTINGS_MODULE="marketplace.settings.base",
+            **(env or {}),
         )
         self.processes: list[subprocess.Popen] = []
         # Output to files, not pipes: a pipe nobody reads would stop a chatty worker.

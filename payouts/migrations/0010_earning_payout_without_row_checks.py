@@ -39,7 +39,6 @@ def postgresql_only(sql):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("payouts", "0009_merge_20261206_1250"),
     ]

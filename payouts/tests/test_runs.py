@@ -8,6 +8,7 @@ import pytest
 from django.core import mail
 from django_fsm import TransitionNotAllowed
 
+from accounts.models import User
 from marketplace.exceptions import ApplicationError
 from marketplace.fsm import transition_custom
 from payouts import services
@@ -317,3 +318,19 @@ def test_a_refused_payout_change_says_what_cannot_be_done_in_words(payouts, admi
         services.payout_cancel(payout_id=payout.pk, by=admin_user, reason="Twice")
     assert str(refused.value) == f"Payout #{payout.pk} is canceled: it cannot be canceled."
     assert all(words.get("past") for words in transition_custom(Payout).values())
+
+
+def test_a_run_is_planned_in_chunks_that_shrink_towards_the_end_and_cover_every_seller_once(payouts):
+    """Workers take chunks in order: small last chunks let them finish together instead of
+    one building a whole last chunk while the others wait."""
+    from accounts.tests.factories import SellerFactory
+
+    SellerFactory.create_batch(40)
+    run = services.payout_run_plan(payout_date=date(2027, 1, 15), chunk_size=8)
+    chunks = list(run.chunks.order_by("after_seller_id").values_list("after_seller_id", "last_seller_id"))
+    user_ids = list(User.objects.order_by("pk").values_list("pk", flat=True))
+    sizes = [sum(1 for pk in user_ids if low < pk <= high) for low, high in chunks]
+    assert sum(sizes) == len(user_ids) and chunks[-1][1] == user_ids[-1]
+    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:], strict=False))  # no gap, no overlap
+    assert sizes[0] == 8 and sizes[-1] < 8 and sizes == sorted(sizes, reverse=True)
+    assert min(sizes[:-1]) == 1  # down to an eighth of a chunk (the very last one: what is left)

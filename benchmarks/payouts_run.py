@@ -12,9 +12,12 @@ so no run inherits another's dead rows or warm cache order. Then:
      `manage.py run_payouts --date D` runs) and hand-written raw SQL producing the same
      result, the product first in even rounds and the raw SQL first in odd ones, with
      both ratios printed, and the rows both wrote compared;
-  2. for each count in --workers, that many Celery worker processes (Redis) building the
-     chunks `payout_run_start` sends them, timed from the start to the run's close, with
-     each worker's peak memory;
+  2. for each count in --workers (1,2,1,2,1,2 by default: one run can be 15% off the
+     next on a shared machine, so each count is timed three times, interleaved, and the
+     medians compared), that many Celery worker processes (Redis, DEBUG off as in
+     production) building the chunks `payout_run_start` sends them, timed from the start
+     to the run's close, with each worker's peak memory and how long each waited idle at
+     the end;
   3. with --admin-lists, on the database the last run left (payouts built, journals
      written), the admin change lists of earnings, payouts, journals, ledger accounts,
      payout accounts, payout runs and sellers with money waiting, page 1 and a filter or
@@ -225,6 +228,13 @@ def admin_lists_measure(*, runs: int = 7) -> dict:
     staff, _ = User.objects.get_or_create(
         email="staff@bench.test", defaults={"role": "buyer", "is_staff": True, "is_superuser": True}
     )
+    # The run just wrote 30k payouts and their journals: autovacuum would analyze them
+    # within a minute, but it may be off on a benchmark machine, and a planner that still
+    # thinks the payouts table empty sorts every payout for a filtered page.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE payouts_payout, payouts_journal, payouts_entry, payouts_earning")
     client = Client()
     client.force_login(staff)
     results = {}
@@ -244,7 +254,12 @@ def main():
     parser.add_argument(
         "--rounds", type=int, default=2, help="Product/raw SQL rounds, alternating who goes first."
     )
-    parser.add_argument("--workers", default="1,2", help="Celery worker counts to time (empty: none).")
+    parser.add_argument(
+        "--workers",
+        default="1,2,1,2,1,2",
+        help="Celery worker counts to time, in this order (empty: none); a count given more than once "
+        "is compared by its median.",
+    )
     parser.add_argument("--chunk-size", type=int, default=2_000)
     parser.add_argument(
         "--admin-lists", action="store_true", help="Also time the payouts admin lists after the last run."

@@ -11,6 +11,7 @@ from marketplace.admin_parts import (
     ScaledChangeList,
     StateHistoryInline,
     UntitledReadOnlyInline,
+    fixed_choices_filter,
     rows_refused,
     text_action,
     when,
@@ -33,6 +34,46 @@ from .models import (
     Transaction,
 )
 from .selectors import dunning_in_words, invoice_payments
+
+# The values Stripe gives a card's `brand` (https://docs.stripe.com/api/payment_methods/object).
+CARD_BRANDS = [
+    (code, label)
+    for code, label in [
+        ("amex", "American Express"),
+        ("cartes_bancaires", "Cartes Bancaires"),
+        ("diners", "Diners Club"),
+        ("discover", "Discover"),
+        ("eftpos_au", "eftpos Australia"),
+        ("interac", "Interac"),
+        ("jcb", "JCB"),
+        ("link", "Link"),
+        ("mastercard", "Mastercard"),
+        ("unionpay", "UnionPay"),
+        ("visa", "Visa"),
+        ("unknown", "Unknown"),
+    ]
+]
+# A dispute's `reason` as Stripe sends it (https://docs.stripe.com/api/disputes/object).
+DISPUTE_REASONS = [
+    (code, code.replace("_", " ").capitalize())
+    for code in [
+        "bank_cannot_process",
+        "check_returned",
+        "credit_not_processed",
+        "customer_initiated",
+        "debit_not_authorized",
+        "duplicate",
+        "fraudulent",
+        "general",
+        "incorrect_account_details",
+        "insufficient_funds",
+        "noncompliant",
+        "product_not_received",
+        "product_unacceptable",
+        "subscription_canceled",
+        "unrecognized",
+    ]
+]
 
 
 class InvoiceLineInline(UntitledReadOnlyInline):
@@ -433,7 +474,10 @@ class CustomerAdmin(NoSaveButtons, admin.ModelAdmin):
 @admin.register(PaymentMethod)
 class PaymentMethodAdmin(NoSaveButtons, admin.ModelAdmin):
     list_display = ["__str__", "customer", "fingerprint", "unusable_since", "unusable_reason", "created_at"]
-    list_filter = [("unusable_since", admin.EmptyFieldListFilter), "brand"]
+    list_filter = [
+        ("unusable_since", admin.EmptyFieldListFilter),
+        fixed_choices_filter("brand", "brand", lambda: CARD_BRANDS),
+    ]
     search_fields = ["customer__user__email", "stripe_id", "fingerprint", "last4"]
     readonly_fields = [f.name for f in PaymentMethod._meta.fields]
 
@@ -453,7 +497,7 @@ class DisputeAdmin(NoSaveButtons, ScaledChangeList):
         "opened_at",
         "closed_at",
     ]
-    list_filter = ["status", "reason"]
+    list_filter = ["status", fixed_choices_filter("reason", "reason", lambda: DISPUTE_REASONS)]
     search_fields = ["=stripe_id", "=payment_intent", "=invoice__id", "=invoice__order__id"]
     list_select_related = ["invoice"]
     fields = [

@@ -6,8 +6,16 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from .admin_parts import fixed_choices_filter
 from .models import OutboxTask, ReconciliationReport
 from .reconciliation import difference_line
+
+
+def _task_names():
+    """Every task the outbox can defer: the Celery tasks of the apps."""
+    from .celery import app
+
+    return [(name, name) for name in sorted(app.tasks) if not name.startswith("celery.")]
 
 
 @admin.action(description="Try the selected deferred tasks again at the next sweep")
@@ -20,7 +28,11 @@ def retry_now(modeladmin, request, queryset):
 @admin.register(OutboxTask)
 class OutboxTaskAdmin(admin.ModelAdmin):
     list_display = ["id", "task", "created_at", "attempts", "next_attempt_at", "done_at", "failed_at"]
-    list_filter = ["task", ("done_at", admin.EmptyFieldListFilter), ("failed_at", admin.EmptyFieldListFilter)]
+    list_filter = [
+        fixed_choices_filter("task", "task", _task_names),
+        ("done_at", admin.EmptyFieldListFilter),
+        ("failed_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["=id", "task", "last_error"]
     readonly_fields = [f.name for f in OutboxTask._meta.fields]
     actions = [retry_now]

@@ -15,6 +15,7 @@ from marketplace.admin_parts import (
     ScaledChangeList,
     StateHistoryInline,
     UntitledReadOnlyInline,
+    fixed_choices_filter,
     rows_refused,
     text_action,
 )
@@ -40,6 +41,12 @@ from .models import (
 )
 from .payability import Block, account_payability, sellers_payability
 from .selectors import first_open_payout_date
+
+# How a payout is sent, in the words of the payout settings page.
+PROVIDERS = [
+    (PayoutCycleSettings.Provider.MANUAL, "Bank transfer"),
+    (PayoutCycleSettings.Provider.STRIPE_CONNECT, "Stripe Connect"),
+]
 
 
 class ReadOnlyAdmin(ScaledChangeList):
@@ -234,7 +241,12 @@ class PayoutAdmin(NoSaveButtons, ScaledChangeList):
         "provider_reference",
         "failure_reason",
     ]
-    list_filter = ["status", "provider", FixedChoicesCurrencyFilter, "payout_date"]
+    list_filter = [
+        "status",
+        fixed_choices_filter("provider", "paid by", lambda: PROVIDERS),
+        FixedChoicesCurrencyFilter,
+        "payout_date",
+    ]
     search_fields = ["=id", "seller__email", "=provider_reference"]
     search_help_text = "Payout number, the seller's email, or the transfer / bank reference."
     list_select_related = ["seller"]

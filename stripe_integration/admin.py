@@ -1,8 +1,15 @@
 from django.contrib import admin
 
-from marketplace.admin_parts import NoSaveButtons
+from marketplace.admin_parts import NoSaveButtons, fixed_choices_filter
 
 from .models import WebhookEvent
+
+
+def _handled_types():
+    """The event types some app handles (a prefix "charge.dispute.*" filters by prefix)."""
+    from .events import table
+
+    return [(event_type, event_type) for event_type in sorted(table.registrations())]
 
 
 class OutcomeFilter(admin.SimpleListFilter):
@@ -30,7 +37,7 @@ class WebhookEventAdmin(NoSaveButtons, admin.ModelAdmin):
     Stripe does not know)."""
 
     list_display = ["stripe_id", "type", "received_at", "outcome", "result"]
-    list_filter = [OutcomeFilter, "type"]
+    list_filter = [OutcomeFilter, fixed_choices_filter("type", "type", _handled_types)]
     search_fields = ["stripe_id"]
     readonly_fields = [
         "stripe_id",

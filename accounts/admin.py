@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from marketplace.admin_parts import CappedCountPaginator
+
 from .forms import UserChangeForm, UserCreationForm
 from .models import User
 
@@ -13,6 +15,9 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ["role", "is_staff", "is_active"]
     search_fields = ["email", "full_name"]
     ordering = ["email"]
+    # Every buyer is a user: counts stop at 10,000 and the whole table is never counted.
+    paginator = CappedCountPaginator
+    show_full_result_count = False
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("Profile", {"fields": ["full_name", "role"]}),

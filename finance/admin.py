@@ -17,7 +17,8 @@ class PayoutSettingsChangeAdmin(admin.ModelAdmin):
     list_display = ["changed_at", "changed_by", "summary"]
     fields = ["changed_at", "changed_by", "summary"]
     readonly_fields = fields
-    list_filter = ["changed_by"]
+    # Only the staff who changed the settings, not every user of the platform.
+    list_filter = [("changed_by", admin.RelatedOnlyFieldListFilter)]
 
     @admin.display(description="What changed")
     def summary(self, obj):

@@ -15,6 +15,7 @@ def _task_names():
     """Every task the outbox can defer: the Celery tasks of the apps."""
     from .celery import app
 
+    app.loader.import_default_modules()  # a web process imports the apps' tasks only when asked
     return [(name, name) for name in sorted(app.tasks) if not name.startswith("celery.")]
 
 

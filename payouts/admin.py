@@ -243,7 +243,7 @@ class PayoutAdmin(NoSaveButtons, ScaledChangeList):
     ]
     list_filter = [
         "status",
-        fixed_choices_filter("provider", "paid by", lambda: PROVIDERS),
+        fixed_choices_filter("provider", "provider", lambda: PROVIDERS),
         FixedChoicesCurrencyFilter,
         "payout_date",
     ]

@@ -20,7 +20,8 @@ PAYOUT = {
     "submit": lambda p, who, note: _by(who, f"sent {_payout(p)}", f"{_payout(p).capitalize()} was sent"),
     "mark_paid": lambda p, who, note: _by(
         who,
-        f"marked {_payout(p)} paid" + (f" (reference {p.provider_reference})" if p.provider_reference else ""),
+        f"marked {_payout(p)} paid"
+        + (f" (reference {p.provider_reference})" if p.provider_reference else ""),
         f"{_payout(p).capitalize()} was paid",
     ),
     "fail": lambda p, who, note: _by(

@@ -304,6 +304,8 @@ def _chunk_sizes(total: int, chunk_size: int) -> list[int]:
     one worker takes the last chunk, the others are finishing chunks no bigger, instead
     of waiting idle for a whole chunk (with two workers and 15 equal chunks, one of them
     builds 8 while the other waits for the eighth)."""
+    if chunk_size < 1:
+        raise ValueError(f"A chunk takes at least one seller id, not {chunk_size}.")
     sizes, smallest = [], max(1, chunk_size // 8)
     while total > 0:
         size = min(chunk_size, max(smallest, -(-total // 4)), total)

@@ -30,12 +30,14 @@ DROP FUNCTION IF EXISTS payouts_payout_keeps_its_lines();
 """
 
 
-def postgresql_only(sql):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql, params=None)  # no placeholders: RAISE uses %
+def trigger_create(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(TRIGGER, params=None)  # no placeholders: RAISE uses %
 
-    return run
+
+def trigger_drop(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(DROP_TRIGGER, params=None)
 
 
 class Migration(migrations.Migration):
@@ -44,7 +46,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(postgresql_only(TRIGGER), postgresql_only(DROP_TRIGGER)),
+        migrations.RunPython(trigger_create, trigger_drop),
         migrations.AlterField(
             model_name="earning",
             name="payout",

@@ -298,32 +298,17 @@ class ScaledChangeList(admin.ModelAdmin):
         return queryset.filter(matches), False
 
 
-class FixedChoicesCurrencyFilter(admin.SimpleListFilter):
-    """Currencies from settings (MARKETPLACE_CURRENCIES) rather than a DISTINCT over every
-    row; a currency typed into the address still filters."""
-
-    title = "currency"
-    parameter_name = "currency"
-
-    def lookups(self, request, model_admin):
-        chosen = set(settings.MARKETPLACE_CURRENCIES)
-        if self.value():
-            chosen.add(self.value())
-        return [(code, code) for code in sorted(chosen)]
-
-    def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(currency=self.value().upper())
-        return queryset
-
-
 def fixed_choices_filter(
-    field: str, title: str, choices: Callable[[], Iterable[tuple[str, str]]]
+    field: str,
+    title: str,
+    choices: Callable[[], Iterable[tuple[str, str]]],
+    match: Callable[[str], Q] | None = None,
 ) -> type[admin.SimpleListFilter]:
     """A list filter whose choices are known without reading the table (`choices()`: the
-    values the code can write, with their labels), instead of Django's filter over a
-    column's values, which runs a DISTINCT over every row each time the list is shown. A
-    value typed into the address still filters. A value ending ".*" filters by prefix."""
+    values the code or Stripe can write, with their labels), instead of Django's filter
+    over a column's values, which runs a DISTINCT over every row each time the list is
+    shown. A value typed into the address still filters. `match(value)`: the rows a value
+    selects (default: the field equals it)."""
 
     class FixedChoicesFilter(admin.SimpleListFilter):
         parameter_name = field
@@ -335,13 +320,19 @@ def fixed_choices_filter(
             return found
 
         def queryset(self, request, queryset):
-            value = self.value()
-            if not value:
+            if not self.value():
                 return queryset
-            if value.endswith(".*"):
-                return queryset.filter(**{f"{field}__startswith": value[:-1]})
-            return queryset.filter(**{field: value})
+            return queryset.filter(match(self.value()) if match else Q(**{field: self.value()}))
 
     FixedChoicesFilter.title = title
     FixedChoicesFilter.__name__ = f"{field.title().replace('_', '')}Filter"
     return FixedChoicesFilter
+
+
+# Currencies from settings (MARKETPLACE_CURRENCIES); "eur" typed into the address finds EUR.
+FixedChoicesCurrencyFilter = fixed_choices_filter(
+    "currency",
+    "currency",
+    lambda: [(code, code) for code in sorted(settings.MARKETPLACE_CURRENCIES)],
+    match=lambda value: Q(currency=value.upper()),
+)

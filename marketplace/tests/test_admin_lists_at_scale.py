@@ -134,3 +134,22 @@ def _request(user):
     request = RequestFactory().get("/admin/")
     request.user = user
     return request
+
+
+def test_fixed_choice_filters_filter_by_prefix_and_by_currency_typed_in_any_case(client, staff):
+    from stripe_integration.models import WebhookEvent
+
+    dispute = WebhookEvent.objects.create(stripe_id="evt_1", type="charge.dispute.created", payload={})
+    customer = WebhookEvent.objects.create(stripe_id="evt_2", type="customer.created", payload={})
+    events = reverse("admin:stripe_integration_webhookevent_changelist")
+    page = client.get(events)
+    assert (
+        "?type=charge.dispute.%2A" in page.content.decode()
+        or "?type=charge.dispute.*" in page.content.decode()
+    )
+    assert _listed(client.get(events, {"type": "charge.dispute.*"})) == {dispute.pk}
+    assert _listed(client.get(events, {"type": "customer.created"})) == {customer.pk}
+
+    eur = OrderFactory(currency="EUR")
+    OrderFactory(currency="USD")
+    assert _listed(client.get(ORDERS, {"currency": "eur"})) == {eur.pk}
